@@ -1,0 +1,1 @@
+//! Loopback SMTP capture server.

@@ -1,0 +1,75 @@
+//! SASL authentication: one file per mechanism behind one small trait.
+//!
+//! The shape follows Go's `smtp.Auth`: a mechanism gives its name and an optional
+//! initial response ([`Mechanism::start`]), then answers each server challenge
+//! ([`Mechanism::next`]). The SMTP client drives the exchange through
+//! [`AuthChannel`], so this module knows nothing about sockets.
+
+/// What the server said in answer to an `AUTH` command or a response line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerStep {
+    /// `334`: a challenge, already base64-decoded.
+    Challenge(Vec<u8>),
+    /// `235`: authenticated.
+    Success,
+    /// Any other reply: the code, and the reply text (never containing our secret).
+    Failure { code: u16, message: String },
+}
+
+/// Facts about the server a mechanism may need to build its first message.
+#[derive(Debug, Clone, Default)]
+pub struct ServerInfo {
+    /// The host name we connected to (used for service principals such as `SMTPSVC/<host>`).
+    pub host: String,
+    /// Whether the channel is protected by TLS.
+    pub tls: bool,
+    /// Whether the peer address is a loopback address.
+    pub loopback: bool,
+    /// The mechanisms advertised in the EHLO `AUTH` line, upper-case.
+    pub offered: Vec<String>,
+}
+
+/// A failure inside a mechanism (not a server rejection).
+#[derive(Debug, thiserror::Error)]
+pub enum MechanismError {
+    /// The mechanism cannot run here (no ticket, no credentials, library missing ...).
+    #[error("{mechanism} unavailable: {reason}")]
+    Unavailable { mechanism: String, reason: String },
+    /// The server sent a challenge the mechanism cannot understand.
+    #[error("{mechanism}: bad challenge from server: {reason}")]
+    BadChallenge { mechanism: String, reason: String },
+}
+
+/// One SASL mechanism, as in Go's `smtp.Auth` (`start`, then `next`).
+pub trait Mechanism: Send {
+    /// The IANA name sent after `AUTH`, for example `PLAIN`.
+    fn name(&self) -> &str;
+    /// Who we authenticate as, for reports such as `smtpcm check` (never a secret).
+    fn identity(&self) -> String;
+    /// Begin: returns the initial response to send with `AUTH`, if the mechanism has one.
+    fn start(&mut self, server: &ServerInfo) -> Result<Option<Vec<u8>>, MechanismError>;
+    /// Answer one server challenge (already base64-decoded).
+    fn next(&mut self, challenge: &[u8]) -> Result<Vec<u8>, MechanismError>;
+}
+
+/// The transport side of an `AUTH` exchange, implemented by [`crate::smtp::Client`].
+///
+/// Payloads are raw bytes; the channel base64-encodes them and redacts them from
+/// every log and transcript.
+#[allow(async_fn_in_trait)]
+pub trait AuthChannel {
+    /// The error type of the underlying transport.
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// Facts about the server for [`Mechanism::start`].
+    fn server_info(&self) -> ServerInfo;
+    /// Send `AUTH <mechanism> [initial]` and read the reply.
+    async fn auth_start(
+        &mut self,
+        mechanism: &str,
+        initial: Option<&[u8]>,
+    ) -> Result<ServerStep, Self::Error>;
+    /// Send one response line and read the reply.
+    async fn auth_respond(&mut self, response: &[u8]) -> Result<ServerStep, Self::Error>;
+    /// Abort an exchange in progress (`*`), reading the server's reply.
+    async fn auth_cancel(&mut self) -> Result<(), Self::Error>;
+}

@@ -1,0 +1,78 @@
+//! Transport security choices shared by the connection string and the client.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// How the SMTP session is protected, in the shape of MailKit's `SecureSocketOptions`.
+///
+/// SSIS's `EnableSsl=True` maps to [`TlsMode::StartTls`]: STARTTLS is required and a
+/// server that does not offer it is an error, never a silent downgrade.
+///
+/// ```
+/// use smtpcm::security::TlsMode;
+/// assert_eq!("implicit".parse::<TlsMode>().unwrap(), TlsMode::Implicit);
+/// assert_eq!(TlsMode::Implicit.default_port(), 465);
+/// assert_eq!(TlsMode::StartTls.to_string(), "StartTls");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TlsMode {
+    /// Plain text for the whole session (SSIS `EnableSsl=False`).
+    #[default]
+    None,
+    /// STARTTLS, and fail if the server does not offer it (SSIS `EnableSsl=True`).
+    StartTls,
+    /// STARTTLS when offered, plain text otherwise. Open to downgrade; opt-in only.
+    StartTlsWhenAvailable,
+    /// TLS from the first byte (SMTPS, port 465).
+    Implicit,
+}
+
+impl TlsMode {
+    /// The port used when none is configured: 465 for implicit TLS, 25 otherwise (as SSIS).
+    pub fn default_port(self) -> u16 {
+        match self {
+            TlsMode::Implicit => 465,
+            _ => 25,
+        }
+    }
+
+    /// Whether the session will certainly be encrypted before any mail or credential is sent.
+    pub fn requires_tls(self) -> bool {
+        matches!(self, TlsMode::StartTls | TlsMode::Implicit)
+    }
+
+    /// The canonical spelling used in connection strings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::None => "None",
+            TlsMode::StartTls => "StartTls",
+            TlsMode::StartTlsWhenAvailable => "StartTlsWhenAvailable",
+            TlsMode::Implicit => "Implicit",
+        }
+    }
+}
+
+impl fmt::Display for TlsMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The value given for a [`TlsMode`] was not one of the four names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown TLS mode {0:?}: expected None, StartTls, StartTlsWhenAvailable or Implicit")]
+pub struct UnknownTlsMode(pub String);
+
+impl FromStr for TlsMode {
+    type Err = UnknownTlsMode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" | "off" | "plain" => Ok(TlsMode::None),
+            "starttls" | "required" => Ok(TlsMode::StartTls),
+            "starttlswhenavailable" | "opportunistic" => Ok(TlsMode::StartTlsWhenAvailable),
+            "implicit" | "wrapper" | "smtps" | "sslonconnect" => Ok(TlsMode::Implicit),
+            _ => Err(UnknownTlsMode(s.to_string())),
+        }
+    }
+}

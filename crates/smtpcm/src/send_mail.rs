@@ -1,0 +1,1 @@
+//! TODO: send_mail
