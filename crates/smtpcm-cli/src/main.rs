@@ -1,3 +1,114 @@
-fn main() {
-    println!("smtpcm: under construction");
+//! `smtpcm`: send mail through an SSIS-style SMTP connection manager, check a
+//! server, run a capture server, and run the demo.
+
+mod check;
+mod demo;
+mod exit;
+mod send;
+mod sink;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::exit::{EXIT_CODES_HELP, Exit};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "smtpcm",
+    version,
+    about = "SSIS-compatible SMTP connection manager and Send Mail task",
+    after_help = EXIT_CODES_HELP,
+    after_long_help = EXIT_CODES_HELP
+)]
+struct Cli {
+    /// Log the SMTP transcript (secrets redacted) and more to stderr. Also see RUST_LOG.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Send one message and print the outcome for each recipient.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Send(send::SendArgs),
+    /// Connect, negotiate TLS, EHLO and authenticate; print the capabilities. Sends no mail.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Check(check::CheckArgs),
+    /// Run a capture server on loopback: STARTTLS with a generated certificate, each message saved as .eml.
+    Sink(sink::SinkArgs),
+    /// Start a capture server, send a message with an attachment to it over STARTTLS, print what arrived.
+    Demo(demo::DemoArgs),
+}
+
+/// `--priority` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PriorityArg {
+    High,
+    Normal,
+    Low,
+}
+
+impl From<PriorityArg> for smtpcm::mime::Priority {
+    fn from(p: PriorityArg) -> Self {
+        match p {
+            PriorityArg::High => smtpcm::mime::Priority::High,
+            PriorityArg::Normal => smtpcm::mime::Priority::Normal,
+            PriorityArg::Low => smtpcm::mime::Priority::Low,
+        }
+    }
+}
+
+/// A CA file argument shared by commands that connect.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TlsArgs {
+    /// Trust this PEM file of CA certificates in addition to the system's roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,smtpcm::transcript=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let usage = e.use_stderr();
+            let _ = e.print();
+            return ExitCode::from(if usage { Exit::Usage.code() as u8 } else { 0 });
+        }
+    };
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("smtpcm: cannot start the async runtime: {e}");
+            return ExitCode::from(Exit::Internal.code() as u8);
+        }
+    };
+    let exit = runtime.block_on(async {
+        match cli.command {
+            Command::Send(args) => send::run(args).await,
+            Command::Check(args) => check::run(args).await,
+            Command::Sink(args) => sink::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
+        }
+    });
+    ExitCode::from(exit.code() as u8)
 }

@@ -1,1 +1,317 @@
-//! TODO: connection_manager
+//! The SSIS SMTP connection manager (`CreationName="SMTP"`).
+//!
+//! In SSIS the object is a bag of four properties kept in step with a
+//! connection string; `AcquireConnection` only hands back that string. Here
+//! [`SmtpConnectionManager::acquire`] goes further and returns a live,
+//! authenticated [`Client`], while [`SmtpConnectionManager::acquire_connection`]
+//! keeps the SSIS contract for code that expects the string.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::auth::{self, AuthConfig, AuthError, AuthMethod, AuthOutcome};
+use crate::connection_string::{ConnectionString, ConnectionStringError, Warning};
+use crate::mime::{MimeError, PreparedMessage};
+use crate::progress::ProgressWriter;
+use crate::security::TlsMode;
+use crate::smtp::{Client, ClientConfig, Envelope, SendReport, SmtpError, Timeouts};
+
+/// The connection string SSIS's designer writes for a new SMTP connection manager.
+pub const DEFAULT_CONNECTION_STRING: &str =
+    "SmtpServer=;UseWindowsAuthentication=False;EnableSsl=False;";
+
+/// An SMTP connection manager, as found in a package's Connections collection.
+///
+/// Setting [`connection_string`](Self::set_connection_string) updates the typed
+/// properties, and setting a property rewrites the connection string, as in SSIS.
+///
+/// ```
+/// use smtpcm::connection_manager::SmtpConnectionManager;
+///
+/// let mut cm = SmtpConnectionManager::new("SMTP Connection Manager");
+/// cm.set_smtp_server("mail.corp");
+/// cm.set_enable_ssl(true);
+/// assert_eq!(
+///     cm.connection_string(),
+///     "SmtpServer=mail.corp;UseWindowsAuthentication=False;EnableSsl=True;"
+/// );
+/// cm.set_connection_string("SmtpServer=relay;UseWindowsAuthentication=True;EnableSsl=False;Timeout=2000;")
+///     .unwrap();
+/// assert_eq!(cm.smtp_server(), "relay");
+/// assert!(cm.use_windows_authentication());
+/// assert_eq!(cm.timeout(), Some(2000));
+/// assert_eq!(cm.connection_type(), "SMTP");
+/// ```
+#[derive(Debug, Clone)]
+pub struct SmtpConnectionManager {
+    /// The unique name of the connection manager within its package.
+    pub name: String,
+    /// Free text describing its purpose.
+    pub description: String,
+    settings: ConnectionString,
+    extra_ca_file: Option<PathBuf>,
+    sensitive_secret: Option<SecretString>,
+}
+
+/// Why a connection could not be acquired or a message not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// The connection string is malformed.
+    #[error(transparent)]
+    Config(#[from] ConnectionStringError),
+    /// The SSIS error `SMTP_SERVER_NOT_SPECIFIED`.
+    #[error(
+        "0xC00291C4: the SMTP server is not specified in connection manager \"{0}\"; provide a valid name or IP address"
+    )]
+    NoServer(String),
+    /// Authentication could not be set up or was refused.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The SMTP conversation failed.
+    #[error(transparent)]
+    Smtp(#[from] SmtpError),
+    /// The message could not be written.
+    #[error(transparent)]
+    Mime(#[from] MimeError),
+}
+
+impl ConnectionError {
+    /// Whether retrying later might succeed (a 4xx reply, a dropped or timed-out connection).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ConnectionError::Smtp(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+/// A live connection: the client, and how it authenticated.
+pub struct Connection {
+    /// The connected, authenticated client, ready for mail.
+    pub client: Client,
+    /// The mechanism used and as whom, or `None` for an anonymous session.
+    pub auth: Option<AuthOutcome>,
+}
+
+impl SmtpConnectionManager {
+    /// The connection manager type, as in `DTS:CreationName`.
+    pub const CREATION_NAME: &'static str = "SMTP";
+
+    /// A new connection manager with the designer's defaults (no server, anonymous, no SSL).
+    pub fn new(name: impl Into<String>) -> Self {
+        SmtpConnectionManager {
+            name: name.into(),
+            description: String::new(),
+            settings: ConnectionString {
+                smtp_server: String::new(),
+                use_windows_authentication: false,
+                enable_ssl: false,
+                timeout_ms: None,
+                port: None,
+                tls_mode: None,
+                target_name: None,
+                user_name: None,
+                auth_mechanism: None,
+                password_env: None,
+                password_file: None,
+                token_env: None,
+                token_file: None,
+                allow_insecure_auth: false,
+                extra: Vec::new(),
+            },
+            extra_ca_file: None,
+            sensitive_secret: None,
+        }
+    }
+
+    /// A connection manager configured from a connection string.
+    ///
+    /// ```
+    /// use smtpcm::connection_manager::SmtpConnectionManager;
+    /// let cm = SmtpConnectionManager::with_connection_string("SMTP", "smtphost").unwrap();
+    /// assert_eq!(cm.smtp_server(), "smtphost");
+    /// ```
+    pub fn with_connection_string(
+        name: impl Into<String>,
+        connection_string: &str,
+    ) -> Result<Self, ConnectionStringError> {
+        let mut cm = Self::new(name);
+        cm.set_connection_string(connection_string)?;
+        Ok(cm)
+    }
+
+    /// Always `"SMTP"`: the SSIS `ConnectionManagerType`.
+    pub fn connection_type(&self) -> &'static str {
+        Self::CREATION_NAME
+    }
+
+    /// The connection string in canonical SSIS form, extensions after the SSIS keys.
+    pub fn connection_string(&self) -> String {
+        self.settings.to_string()
+    }
+
+    /// Replace every property from a connection string; returns warnings for unknown keys.
+    pub fn set_connection_string(&mut self, s: &str) -> Result<Vec<Warning>, ConnectionStringError> {
+        let parsed = ConnectionString::parse(s)?;
+        self.settings = parsed.value;
+        Ok(parsed.warnings)
+    }
+
+    /// The SSIS `AcquireConnection` result: the connection string itself, with no network I/O.
+    pub fn acquire_connection(&self) -> String {
+        self.connection_string()
+    }
+
+    /// The parsed settings.
+    pub fn settings(&self) -> &ConnectionString {
+        &self.settings
+    }
+
+    /// Mutable access to the parsed settings (extension keys such as `Port` or `TlsMode`).
+    pub fn settings_mut(&mut self) -> &mut ConnectionString {
+        &mut self.settings
+    }
+
+    /// `SmtpServer`: the host name or address, possibly with a port.
+    pub fn smtp_server(&self) -> &str {
+        &self.settings.smtp_server
+    }
+
+    /// Set `SmtpServer`.
+    pub fn set_smtp_server(&mut self, server: impl Into<String>) {
+        self.settings.smtp_server = server.into();
+    }
+
+    /// `UseWindowsAuthentication`.
+    pub fn use_windows_authentication(&self) -> bool {
+        self.settings.use_windows_authentication
+    }
+
+    /// Set `UseWindowsAuthentication`.
+    pub fn set_use_windows_authentication(&mut self, on: bool) {
+        self.settings.use_windows_authentication = on;
+    }
+
+    /// `EnableSsl` (STARTTLS, required).
+    pub fn enable_ssl(&self) -> bool {
+        self.settings.enable_ssl
+    }
+
+    /// Set `EnableSsl`.
+    pub fn set_enable_ssl(&mut self, on: bool) {
+        self.settings.enable_ssl = on;
+    }
+
+    /// `Timeout` in milliseconds, if set (.NET's default is 100000).
+    pub fn timeout(&self) -> Option<u32> {
+        self.settings.timeout_ms
+    }
+
+    /// Set `Timeout` in milliseconds; `None` removes it from the connection string.
+    pub fn set_timeout(&mut self, ms: Option<u32>) {
+        self.settings.timeout_ms = ms;
+    }
+
+    /// Trust this PEM file of CA certificates in addition to the platform's roots.
+    pub fn set_extra_ca_file(&mut self, path: Option<PathBuf>) {
+        self.extra_ca_file = path;
+    }
+
+    /// Set the password or OAuth2 token as a sensitive property (never saved, never logged).
+    ///
+    /// It takes precedence over `PasswordEnv`/`PasswordFile`/`TokenEnv`/`TokenFile`.
+    pub fn set_secret(&mut self, secret: Option<SecretString>) {
+        self.sensitive_secret = secret;
+    }
+
+    /// The SMTP client settings this connection manager resolves to.
+    pub fn client_config(&self) -> Result<ClientConfig, ConnectionError> {
+        let host = self.settings.host();
+        if host.trim().is_empty() {
+            return Err(ConnectionError::NoServer(self.name.clone()));
+        }
+        let mut cfg = ClientConfig::new(
+            host,
+            self.settings.effective_port(),
+            self.settings.effective_tls(),
+        );
+        cfg.extra_ca_file = self.extra_ca_file.clone();
+        if let Some(ms) = self.settings.timeout_ms {
+            cfg.timeouts = Timeouts::uniform(Duration::from_millis(u64::from(ms)));
+        }
+        Ok(cfg)
+    }
+
+    /// The TLS mode in force: `TlsMode=` if set, else `EnableSsl`.
+    pub fn tls_mode(&self) -> TlsMode {
+        self.settings.effective_tls()
+    }
+
+    /// The authentication settings, with the sensitive property applied.
+    pub fn auth_config(&self) -> Result<AuthConfig, ConnectionError> {
+        let mut cfg = AuthConfig::from_connection_string(&self.settings)?;
+        if let Some(secret) = &self.sensitive_secret {
+            match &mut cfg.method {
+                AuthMethod::Basic { password, .. } => *password = secret.clone(),
+                AuthMethod::OAuth2 { token, .. } => *token = secret.clone(),
+                _ => {}
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Connect, negotiate TLS, say EHLO and authenticate: a client ready for mail.
+    pub async fn acquire(&self) -> Result<Connection, ConnectionError> {
+        let config = self.client_config()?;
+        let auth_config = self.auth_config()?;
+        let mut client = Client::connect(&config).await?;
+        let auth = auth::authenticate(&mut client, &auth_config).await?;
+        Ok(Connection { client, auth })
+    }
+
+    /// Send one prepared message on a fresh connection, then QUIT.
+    ///
+    /// The report lists each accepted and each rejected recipient; a message is
+    /// reported as sent only when the server accepted it after the final dot.
+    pub async fn send(&self, message: &PreparedMessage) -> Result<SendReport, ConnectionError> {
+        let mut conn = self.acquire().await?;
+        let report = send_on(&mut conn.client, message).await?;
+        // The message is already accepted: a failed QUIT must not turn it into an error.
+        if let Err(e) = conn.client.quit().await {
+            tracing::debug!("QUIT after delivery failed: {e}");
+        }
+        Ok(report)
+    }
+}
+
+/// The envelope for a prepared message.
+pub fn envelope_for(message: &PreparedMessage) -> Envelope {
+    Envelope {
+        from: message.envelope_from().to_string(),
+        recipients: message.recipients().to_vec(),
+        size: Some(message.size()),
+        eight_bit: message.needs_8bitmime(),
+        smtputf8: message.needs_smtputf8(),
+    }
+}
+
+/// Send one prepared message over an existing connection (which may be reused afterwards).
+pub async fn send_on(client: &mut Client, message: &PreparedMessage) -> Result<SendReport, ConnectionError> {
+    send_on_with_progress(client, message, |_| {}).await
+}
+
+/// As [`send_on`], reporting each block of message bytes as it is handed to the server.
+pub async fn send_on_with_progress<F: FnMut(u64) + Unpin>(
+    client: &mut Client,
+    message: &PreparedMessage,
+    on_progress: F,
+) -> Result<SendReport, ConnectionError> {
+    let envelope = envelope_for(message);
+    let mut writer = client.begin(&envelope).await?;
+    let mut counted = ProgressWriter::new(&mut writer, on_progress);
+    message.write_to(&mut counted).await?;
+    drop(counted);
+    Ok(writer.finish().await?)
+}

@@ -1,1 +1,364 @@
-//! TODO: send_mail
+//! The Send Mail task: SSIS's fields, its validation codes, and the message it sends.
+//!
+//! The task holds the fields as SSIS stores them (strings with `;`/`,` and `|`
+//! separators). [`SendMailTask::prepare`] turns them into a streamed MIME
+//! message, failing with the SSIS error code where one applies.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::address::{self, AddressError};
+use crate::connection_manager::{ConnectionError, SmtpConnectionManager};
+use crate::mime::{Attachment, Message, MimeError, PreparedMessage, Priority};
+use crate::smtp::SendReport;
+
+/// Where the message body comes from (`SendMailMessageSourceType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageSourceType {
+    /// `MessageSource` is the body text.
+    #[default]
+    DirectInput,
+    /// `MessageSource` names a File connection manager whose file holds the body.
+    FileConnection,
+    /// `MessageSource` names a string variable holding the body.
+    Variable,
+}
+
+impl FromStr for MessageSourceType {
+    type Err = String;
+    /// Accepts the names SSIS writes and the enum's numbers (0, 1, 2).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "directinput" | "0" => Ok(Self::DirectInput),
+            "fileconnection" | "1" => Ok(Self::FileConnection),
+            "variable" | "2" => Ok(Self::Variable),
+            other => Err(format!(
+                "unknown MessageSourceType {other:?}: expected DirectInput, FileConnection or Variable"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for MessageSourceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::DirectInput => "DirectInput",
+            Self::FileConnection => "FileConnection",
+            Self::Variable => "Variable",
+        })
+    }
+}
+
+/// An SSIS Send Mail task error code (`DTS_E_SENDMAILTASK_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SsisCode {
+    /// 0xC00291C3: no recipient is specified.
+    RecipientEmpty,
+    /// 0xC00291C4: the SMTP server is not specified.
+    SmtpServerNotSpecified,
+    /// 0xC00291CB: an attachment does not exist or cannot be read.
+    InvalidAttachment,
+    /// 0xC00291CD: verify that the SMTP server is valid.
+    CheckValidSmtpServer,
+    /// 0xC00291CE: a connection is not of type File.
+    ConnectionTypeNotFile,
+    /// 0xC00291CF: a file does not exist.
+    FileDoesNotExist,
+    /// 0xC00291D0: a variable is not of type string.
+    VariableTypeIsNotString,
+    /// 0xC00291D1: a connection is not of type SMTP.
+    ConnectionTypeNotSmtp,
+    /// 0xC00291D2: a connection is empty.
+    ConnectionManagerNull,
+    /// 0xC00291D3: the specified connection does not exist.
+    NoConnectionManager,
+}
+
+impl SsisCode {
+    /// The HRESULT SSIS reports.
+    pub fn hresult(self) -> u32 {
+        match self {
+            Self::RecipientEmpty => 0xC002_91C3,
+            Self::SmtpServerNotSpecified => 0xC002_91C4,
+            Self::InvalidAttachment => 0xC002_91CB,
+            Self::CheckValidSmtpServer => 0xC002_91CD,
+            Self::ConnectionTypeNotFile => 0xC002_91CE,
+            Self::FileDoesNotExist => 0xC002_91CF,
+            Self::VariableTypeIsNotString => 0xC002_91D0,
+            Self::ConnectionTypeNotSmtp => 0xC002_91D1,
+            Self::ConnectionManagerNull => 0xC002_91D2,
+            Self::NoConnectionManager => 0xC002_91D3,
+        }
+    }
+
+    /// The symbolic name after `DTS_E_SENDMAILTASK_`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::RecipientEmpty => "RECIPIENT_EMPTY",
+            Self::SmtpServerNotSpecified => "SMTP_SERVER_NOT_SPECIFIED",
+            Self::InvalidAttachment => "INVALIDATTACHMENT",
+            Self::CheckValidSmtpServer => "CHECK_VALID_SMTP_SERVER",
+            Self::ConnectionTypeNotFile => "CONNECTIONTYPENOTFILE",
+            Self::FileDoesNotExist => "FILEDOESNOTEXIST",
+            Self::VariableTypeIsNotString => "VARIABLETYPEISNOTSTRING",
+            Self::ConnectionTypeNotSmtp => "CONNECTIONTYPENOTSMTP",
+            Self::ConnectionManagerNull => "CONNMNGRNULL",
+            Self::NoConnectionManager => "NOCONNMNGR",
+        }
+    }
+}
+
+impl fmt::Display for SsisCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{:08X}", self.hresult())
+    }
+}
+
+/// Why the task failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// A validation failure with its SSIS code, e.g. no recipient.
+    #[error("{code} ({symbol}): {message}", symbol = code.symbol())]
+    Validation {
+        /// The SSIS code.
+        code: SsisCode,
+        /// What was wrong, naming the field, file or connection.
+        message: String,
+    },
+    /// A From/To/Cc/Bcc field holds a malformed address.
+    #[error("{field}: {source}")]
+    Address {
+        /// The task field (`FromLine`, `ToLine`, `CCLine`, `BCCLine`).
+        field: &'static str,
+        /// The parser's error, naming the address.
+        source: AddressError,
+    },
+    /// The message could not be built (a header with CR/LF, an unreadable attachment ...).
+    #[error(transparent)]
+    Mime(#[from] MimeError),
+    /// Connecting, authenticating or sending failed.
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+}
+
+impl TaskError {
+    fn validation(code: SsisCode, message: impl Into<String>) -> Self {
+        TaskError::Validation { code, message: message.into() }
+    }
+
+    /// The SSIS code for this failure, where one applies.
+    pub fn ssis_code(&self) -> Option<SsisCode> {
+        match self {
+            TaskError::Validation { code, .. } => Some(*code),
+            TaskError::Mime(MimeError::Attachment { .. }) => Some(SsisCode::InvalidAttachment),
+            TaskError::Connection(ConnectionError::NoServer(_)) => Some(SsisCode::SmtpServerNotSpecified),
+            _ => None,
+        }
+    }
+}
+
+/// Looks up what `MessageSource` names when it is not the body itself.
+pub trait MessageSourceResolver {
+    /// The file path of the named File connection manager.
+    fn file_connection(&self, name: &str) -> Result<PathBuf, TaskError>;
+    /// The value of the named string variable.
+    fn string_variable(&self, name: &str) -> Result<String, TaskError>;
+}
+
+/// A resolver for callers without a package: any File connection or variable is an error.
+pub struct NoPackage;
+
+impl MessageSourceResolver for NoPackage {
+    fn file_connection(&self, name: &str) -> Result<PathBuf, TaskError> {
+        Err(TaskError::validation(
+            SsisCode::NoConnectionManager,
+            format!("the specified connection \"{name}\" does not exist"),
+        ))
+    }
+    fn string_variable(&self, name: &str) -> Result<String, TaskError> {
+        Err(TaskError::validation(
+            SsisCode::VariableTypeIsNotString,
+            format!("variable \"{name}\" does not exist"),
+        ))
+    }
+}
+
+/// The Send Mail task's properties, named as in SSIS's object model.
+///
+/// ```
+/// use smtpcm::send_mail::{SendMailTask, NoPackage};
+///
+/// let task = SendMailTask {
+///     from_line: "etl@corp.example".into(),
+///     to_line: "ops@corp.example; \"Doe, Jane\" <jane@corp.example>".into(),
+///     subject: "Nightly load finished".into(),
+///     message_source: "All rows loaded.".into(),
+///     ..SendMailTask::default()
+/// };
+/// let message = task.build_message(&NoPackage).unwrap();
+/// assert_eq!(message.to.len(), 2);
+/// assert_eq!(message.to[1].name.as_deref(), Some("Doe, Jane"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendMailTask {
+    /// The task's name.
+    pub name: String,
+    /// The SMTP connection manager, by name or DTSID.
+    pub smtp_connection: String,
+    /// The sender.
+    pub from_line: String,
+    /// Recipients, separated by `;` or `,`.
+    pub to_line: String,
+    /// Copy recipients.
+    pub cc_line: String,
+    /// Blind copy recipients: envelope only, never in a header.
+    pub bcc_line: String,
+    /// The subject.
+    pub subject: String,
+    /// How to read `message_source`.
+    pub message_source_type: MessageSourceType,
+    /// Body text, File connection name or variable name.
+    pub message_source: String,
+    /// High, Normal or Low.
+    pub priority: Priority,
+    /// Attachment paths separated by `|`.
+    pub file_attachments: String,
+    /// Extension: send the body as HTML (SSIS only sends plain text).
+    pub body_is_html: bool,
+}
+
+impl SendMailTask {
+    /// The attachment paths, split on `|`, blanks dropped.
+    pub fn attachments(&self) -> Vec<PathBuf> {
+        self.file_attachments
+            .split('|')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .collect()
+    }
+
+    /// Resolve `MessageSource` to the body text.
+    pub fn body(&self, resolver: &dyn MessageSourceResolver) -> Result<String, TaskError> {
+        match self.message_source_type {
+            MessageSourceType::DirectInput => Ok(self.message_source.clone()),
+            MessageSourceType::Variable => resolver.string_variable(self.message_source.trim()),
+            MessageSourceType::FileConnection => {
+                let path = resolver.file_connection(self.message_source.trim())?;
+                std::fs::read_to_string(&path).map_err(|e| {
+                    TaskError::validation(
+                        SsisCode::FileDoesNotExist,
+                        format!("on operation \"read message body\", file \"{}\": {e}", path.display()),
+                    )
+                })
+            }
+        }
+    }
+
+    /// Check the fields as SSIS validation does, without touching the network.
+    pub fn validate(&self, connection: Option<&SmtpConnectionManager>) -> Result<(), TaskError> {
+        match connection {
+            None if self.smtp_connection.trim().is_empty() => {
+                return Err(TaskError::validation(
+                    SsisCode::SmtpServerNotSpecified,
+                    format!("task \"{}\" names no SMTP connection manager", self.name),
+                ));
+            }
+            None => {
+                return Err(TaskError::validation(
+                    SsisCode::NoConnectionManager,
+                    format!("the specified connection \"{}\" does not exist", self.smtp_connection),
+                ));
+            }
+            Some(cm) if cm.settings().host().trim().is_empty() => {
+                return Err(TaskError::validation(
+                    SsisCode::SmtpServerNotSpecified,
+                    format!("connection manager \"{}\" has no SmtpServer", cm.name),
+                ));
+            }
+            Some(_) => {}
+        }
+        if [&self.to_line, &self.cc_line, &self.bcc_line].iter().all(|l| l.trim().is_empty()) {
+            return Err(TaskError::validation(
+                SsisCode::RecipientEmpty,
+                "no recipient is specified in ToLine, CCLine or BCCLine",
+            ));
+        }
+        for path in self.attachments() {
+            if let Err(e) = std::fs::metadata(&path) {
+                return Err(TaskError::validation(
+                    SsisCode::InvalidAttachment,
+                    format!(
+                        "either the file \"{}\" does not exist or you do not have permissions to access it ({e})",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Build the message: addresses parsed, body resolved, attachments listed.
+    pub fn build_message(&self, resolver: &dyn MessageSourceResolver) -> Result<Message, TaskError> {
+        let list = |field: &'static str, text: &str| {
+            address::parse_list(text).map_err(|source| TaskError::Address { field, source })
+        };
+        let from = if self.from_line.trim().is_empty() {
+            None
+        } else {
+            Some(
+                crate::address::Mailbox::parse(&self.from_line)
+                    .map_err(|source| TaskError::Address { field: "FromLine", source })?,
+            )
+        };
+        let to = list("ToLine", &self.to_line)?;
+        let cc = list("CCLine", &self.cc_line)?;
+        let bcc = list("BCCLine", &self.bcc_line)?;
+        if to.is_empty() && cc.is_empty() && bcc.is_empty() {
+            return Err(TaskError::validation(
+                SsisCode::RecipientEmpty,
+                "no recipient is specified in ToLine, CCLine or BCCLine",
+            ));
+        }
+        let body = self.body(resolver)?;
+        let (text_body, html_body) = if self.body_is_html { (None, Some(body)) } else { (Some(body), None) };
+        Ok(Message {
+            from,
+            to,
+            cc,
+            bcc,
+            subject: self.subject.clone(),
+            text_body,
+            html_body,
+            priority: self.priority,
+            attachments: self
+                .attachments()
+                .into_iter()
+                .map(|path| Attachment { path, file_name: None, content_type: None })
+                .collect(),
+            ..Message::default()
+        })
+    }
+
+    /// Validate and build the message, ready to stream.
+    pub fn prepare(
+        &self,
+        connection: Option<&SmtpConnectionManager>,
+        resolver: &dyn MessageSourceResolver,
+    ) -> Result<PreparedMessage, TaskError> {
+        self.validate(connection)?;
+        let message = self.build_message(resolver)?;
+        Ok(message.prepare()?)
+    }
+
+    /// Run the task: validate, connect through the connection manager, send, QUIT.
+    pub async fn execute(
+        &self,
+        connection: &SmtpConnectionManager,
+        resolver: &dyn MessageSourceResolver,
+    ) -> Result<SendReport, TaskError> {
+        let message = self.prepare(Some(connection), resolver)?;
+        Ok(connection.send(&message).await?)
+    }
+}

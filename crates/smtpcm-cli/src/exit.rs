@@ -1,0 +1,84 @@
+//! Exit codes of the `smtpcm` command, one per class of failure.
+
+use smtpcm::connection_manager::ConnectionError;
+use smtpcm::send_mail::TaskError;
+use smtpcm::smtp::{ErrorKind, SmtpError, Stage};
+
+/// The documented exit codes (also printed by `smtpcm --help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Every recipient accepted the message.
+    Sent = 0,
+    /// An internal error.
+    Internal = 1,
+    /// Bad usage or bad input: arguments, connection string, address, header, missing file.
+    Usage = 2,
+    /// Could not connect, or TLS failed (including a server without STARTTLS when TLS is required).
+    Connection = 3,
+    /// Authentication failed or was impossible.
+    Auth = 4,
+    /// The server rejected the message or every recipient.
+    Rejected = 5,
+    /// Some recipients were rejected; the others got the message.
+    Partial = 6,
+    /// The connection dropped after the final dot: the message may or may not have been delivered.
+    Unknown = 7,
+}
+
+/// The text appended to `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  sent: every recipient accepted the message
+  1  internal error
+  2  usage error or bad input (arguments, connection string, address, header, missing file)
+  3  connection or TLS failure (including no STARTTLS when TLS is required)
+  4  authentication failure
+  5  rejected by the server (the message, or every recipient)
+  6  partial: some recipients rejected, the others accepted
+  7  delivery status unknown (connection lost after the final dot; not retried)";
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// Classify an SMTP failure.
+pub fn of_smtp(e: &SmtpError) -> Exit {
+    if e.is_delivery_unknown() {
+        return Exit::Unknown;
+    }
+    if e.stage() == Stage::Auth {
+        return Exit::Auth;
+    }
+    if e.is_connection() || e.is_tls() {
+        return Exit::Connection;
+    }
+    match e.kind() {
+        ErrorKind::Rejected(_) | ErrorKind::AllRecipientsRejected(_) | ErrorKind::MessageTooLarge { .. } => {
+            Exit::Rejected
+        }
+        ErrorKind::StartTlsNotOffered | ErrorKind::Tls(_) => Exit::Connection,
+        _ => Exit::Connection,
+    }
+}
+
+/// Classify a connection-manager failure.
+pub fn of_connection(e: &ConnectionError) -> Exit {
+    match e {
+        ConnectionError::Config(_) | ConnectionError::NoServer(_) => Exit::Usage,
+        ConnectionError::Auth(_) => Exit::Auth,
+        ConnectionError::Smtp(s) => of_smtp(s),
+        ConnectionError::Mime(smtpcm::mime::MimeError::Io(_)) => Exit::Internal,
+        ConnectionError::Mime(_) => Exit::Usage,
+    }
+}
+
+/// Classify a Send Mail task failure.
+pub fn of_task(e: &TaskError) -> Exit {
+    match e {
+        TaskError::Validation { .. } | TaskError::Address { .. } | TaskError::Mime(_) => Exit::Usage,
+        TaskError::Connection(c) => of_connection(c),
+    }
+}
