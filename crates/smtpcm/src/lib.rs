@@ -23,6 +23,7 @@ pub mod dtsx;
 pub mod expr;
 pub mod mime;
 pub mod package;
+pub mod pool;
 pub mod progress;
 pub mod run;
 pub mod security;
