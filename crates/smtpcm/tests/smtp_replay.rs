@@ -152,7 +152,7 @@ async fn all_recipients_rejected_names_each_and_sends_no_data() {
     let results = check_all(script, |port| async move {
         let mut c = Client::connect(&config(port)).await.expect("connect");
         let env = Envelope::new("a@x", ["b@x", "c@x"]);
-        let err = c.begin(&env).await.err().expect("all rejected");
+        let err = c.begin(&env).await.expect_err("all rejected");
         c.quit().await.expect("quit");
         err
     })
@@ -183,7 +183,7 @@ async fn message_over_size_limit_fails_before_mail() {
         let mut c = Client::connect(&config(port)).await.expect("connect");
         let mut env = Envelope::new("a@x", ["b@x"]);
         env.size = Some(5000);
-        let err = c.begin(&env).await.err().expect("too large");
+        let err = c.begin(&env).await.expect_err("too large");
         c.quit().await.expect("quit");
         err
     })
@@ -224,7 +224,7 @@ async fn data_refused_with_554_is_a_data_stage_rejection() {
     let results = check_all(script, |port| async move {
         let mut c = Client::connect(&config(port)).await.expect("connect");
         let env = Envelope::new("a@x", ["b@x"]);
-        let err = c.begin(&env).await.err().expect("DATA refused");
+        let err = c.begin(&env).await.expect_err("DATA refused");
         let report = c.send(&env, &b"x"[..]).await.expect("second message");
         c.quit().await.expect("quit");
         (err, report)
@@ -261,11 +261,7 @@ async fn disconnect_after_final_dot_is_delivery_unknown() {
     let results = check_all(script, |port| async move {
         let mut c = Client::connect(&config(port)).await.expect("connect");
         let env = Envelope::new("a@x", ["b@x"]);
-        let err = c
-            .send(&env, &b"hello\r\n"[..])
-            .await
-            .err()
-            .expect("no reply");
+        let err = c.send(&env, &b"hello\r\n"[..]).await.expect_err("no reply");
         // The session is unusable now: quit sends nothing.
         c.quit().await.expect("quit closes quietly");
         err
@@ -286,8 +282,7 @@ async fn starttls_required_but_not_offered_sends_only_quit() {
         cfg.tls = TlsMode::StartTls;
         Client::connect(&cfg)
             .await
-            .err()
-            .expect("must refuse plain text")
+            .expect_err("must refuse plain text")
     })
     .await;
     for err in results {
@@ -317,7 +312,7 @@ async fn bytes_injected_after_starttls_220_are_refused() {
     let (result, sent) = replay(script.clone(), Delivery::Whole, |port| async move {
         let mut cfg = config(port);
         cfg.tls = TlsMode::StartTls;
-        Client::connect(&cfg).await.err().expect("must refuse")
+        Client::connect(&cfg).await.expect_err("must refuse")
     })
     .await;
     assert_eq!(
@@ -458,8 +453,7 @@ async fn stalled_server_hits_the_stage_timeout() {
         let err = c
             .send(&Envelope::new("a@x", ["b@x"]), &b"x"[..])
             .await
-            .err()
-            .expect("timeout");
+            .expect_err("timeout");
         c.quit().await.expect("closes without QUIT");
         err
     })
@@ -475,7 +469,7 @@ async fn stalled_server_hits_the_stage_timeout() {
     // Stalled before the greeting.
     let script = Script::new("", vec![stall("")]);
     let results = check_all(script, |port| async move {
-        Client::connect(&fast(port)).await.err().expect("timeout")
+        Client::connect(&fast(port)).await.expect_err("timeout")
     })
     .await;
     for err in results {
@@ -507,7 +501,7 @@ async fn dropped_writer_never_sends_the_end_of_data() {
             w.write_all(b"partial\r\n").await.expect("write");
             w.flush().await.expect("flush");
         }
-        let err = c.noop().await.err().expect("session is unusable");
+        let err = c.noop().await.expect_err("session is unusable");
         c.quit().await.expect("quit just closes");
         err
     })
@@ -569,7 +563,7 @@ async fn eight_bit_needs_8bitmime() {
         let mut c = Client::connect(&config(port)).await.expect("connect");
         let mut env = Envelope::new("a@x", ["b@x"]);
         env.eight_bit = true;
-        let err = c.begin(&env).await.err().expect("refused locally");
+        let err = c.begin(&env).await.expect_err("refused locally");
         c.quit().await.expect("quit");
         err
     })
@@ -588,7 +582,7 @@ async fn address_with_line_break_is_refused_before_sending() {
     let results = check_all(script, |port| async move {
         let mut c = Client::connect(&config(port)).await.expect("connect");
         let env = Envelope::new("a@x", ["b@x>\r\nRCPT TO:<evil@x"]);
-        let err = c.begin(&env).await.err().expect("refused locally");
+        let err = c.begin(&env).await.expect_err("refused locally");
         c.quit().await.expect("quit");
         err
     })

@@ -152,7 +152,7 @@ async fn unknown_ca_fails_verification() {
     script.steps.truncate(2);
     let (result, sent) = replay(script.clone(), Delivery::Whole, |port| {
         let cfg = config(port, TlsMode::StartTls, None);
-        async move { Client::connect(&cfg).await.err().expect("must not trust") }
+        async move { Client::connect(&cfg).await.expect_err("must not trust") }
     })
     .await;
     assert_verification_failed(&result);
@@ -163,7 +163,7 @@ async fn unknown_ca_fails_verification() {
     script.implicit_tls = true;
     let (result, _) = replay(script, Delivery::Whole, |port| {
         let cfg = config(port, TlsMode::Implicit, None);
-        async move { Client::connect(&cfg).await.err().expect("must not trust") }
+        async move { Client::connect(&cfg).await.expect_err("must not trust") }
     })
     .await;
     assert_verification_failed(&result);
@@ -177,7 +177,7 @@ async fn certificate_for_another_name_fails_even_with_the_ca() {
     script.implicit_tls = true;
     let (result, _) = replay(script, Delivery::Whole, |port| {
         let cfg = config(port, TlsMode::Implicit, Some(&pki));
-        async move { Client::connect(&cfg).await.err().expect("name mismatch") }
+        async move { Client::connect(&cfg).await.expect_err("name mismatch") }
     })
     .await;
     assert_verification_failed(&result);
@@ -187,7 +187,7 @@ async fn certificate_for_another_name_fails_even_with_the_ca() {
 async fn unreadable_ca_file_is_named_in_the_error() {
     let mut cfg = ClientConfig::new("127.0.0.1", 9, TlsMode::StartTls);
     cfg.extra_ca_file = Some("/nonexistent/smtpcm-test-ca.pem".into());
-    let err = Client::connect(&cfg).await.err().expect("bad CA file");
+    let err = Client::connect(&cfg).await.expect_err("bad CA file");
     assert!(err.is_tls());
     assert!(
         err.to_string().contains("/nonexistent/smtpcm-test-ca.pem"),
