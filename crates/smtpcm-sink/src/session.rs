@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -27,6 +28,8 @@ use crate::store::{Body, Captured};
 /// Longest command or AUTH response line accepted, CRLF included. RFC 5321 asks for at least 512;
 /// AUTH responses carrying tokens need more.
 const MAX_LINE: usize = 4096;
+/// Longest wait for a client to close after the server has finished with it.
+const LINGER: Duration = Duration::from_secs(2);
 /// How much is read from the socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -114,7 +117,7 @@ pub(crate) async fn run(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, i
         }
         Err(e) => debug!(connection = id, %peer, error = %e, "session ended"),
     }
-    let _ = session.conn.shutdown().await;
+    session.linger().await;
 }
 
 struct Session {
@@ -780,6 +783,18 @@ impl Session {
                 return Ok(false);
             }
         }
+    }
+
+    /// Half-closes, then reads and drops input for a moment: closing a socket with unread input
+    /// sends a reset, which can destroy our last reply before the client has read it.
+    async fn linger(&mut self) {
+        let _ = self.conn.shutdown().await;
+        let mut sink = vec![0u8; READ_CHUNK];
+        let limit = self.shared.cfg.idle_timeout.min(LINGER);
+        let _ = timeout(limit, async {
+            while matches!(self.conn.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
     }
 
     /// Never answers again: reads and drops input until the client leaves or goes idle.

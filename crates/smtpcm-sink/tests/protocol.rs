@@ -17,8 +17,18 @@ async fn message_is_captured_with_its_envelope_and_transcript() {
     assert_eq!(greeting.code, 220);
     let ehlo = client.cmd("EHLO client.test").await;
     assert_eq!(ehlo.code, 250);
-    for ext in ["PIPELINING", "SIZE 1000", "8BITMIME", "SMTPUTF8", "CHUNKING", "STARTTLS"] {
-        assert!(ehlo.lines.iter().any(|l| l == ext), "{ext} missing: {ehlo:?}");
+    for ext in [
+        "PIPELINING",
+        "SIZE 1000",
+        "8BITMIME",
+        "SMTPUTF8",
+        "CHUNKING",
+        "STARTTLS",
+    ] {
+        assert!(
+            ehlo.lines.iter().any(|l| l == ext),
+            "{ext} missing: {ehlo:?}"
+        );
     }
     assert!(!ehlo.text().contains("AUTH"), "no AUTH without an account");
 
@@ -41,8 +51,14 @@ async fn message_is_captured_with_its_envelope_and_transcript() {
     assert_eq!(sink.connections(), 1);
 
     let transcript = sink.transcript();
-    assert!(transcript.contains(&"[1] C: MAIL FROM:<a@example.com>".to_owned()), "{transcript:#?}");
-    assert!(transcript.contains(&"[1] S: 221 2.0.0 Bye".to_owned()), "{transcript:#?}");
+    assert!(
+        transcript.contains(&"[1] C: MAIL FROM:<a@example.com>".to_owned()),
+        "{transcript:#?}"
+    );
+    assert!(
+        transcript.contains(&"[1] S: 221 2.0.0 Bye".to_owned()),
+        "{transcript:#?}"
+    );
     sink.shutdown().await;
 }
 
@@ -56,9 +72,7 @@ async fn pipelined_commands_in_one_write_are_answered_in_order() {
     .unwrap();
     let (mut client, _) = connect(sink.local_addr()).await;
     client
-        .send(
-            b"EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<bounce-1@x>\r\nRCPT TO:<ok@x>\r\nDATA\r\n",
-        )
+        .send(b"EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<bounce-1@x>\r\nRCPT TO:<ok@x>\r\nDATA\r\n")
         .await;
     assert_eq!(client.reply().await.code, 250);
     assert_eq!(client.reply().await.code, 250);
@@ -115,7 +129,9 @@ async fn bdat_chunks_are_joined_without_unstuffing() {
     assert_eq!(client.code("EHLO c").await, 250);
     assert_eq!(client.code("MAIL FROM:<a@x>").await, 250);
     assert_eq!(client.code("RCPT TO:<b@x>").await, 250);
-    client.send(b"BDAT 6\r\n..a\r\nbBDAT 4 LAST\r\nc\r\n.").await;
+    client
+        .send(b"BDAT 6\r\n..a\r\nbBDAT 4 LAST\r\nc\r\n.")
+        .await;
     let first = client.reply().await;
     assert_eq!(first.code, 250);
     assert!(first.text().contains("6 octets"), "{first:?}");
@@ -146,7 +162,10 @@ async fn size_limit_is_enforced_at_mail_and_after_the_data() {
         .await;
     assert_eq!(done.code, 552);
     assert!(sink.messages().is_empty());
-    assert_eq!(client.send_mail("a@x", &["b@x"], "short\r\n").await.code, 250);
+    assert_eq!(
+        client.send_mail("a@x", &["b@x"], "short\r\n").await.code,
+        250
+    );
     assert_eq!(sink.messages().len(), 1);
     sink.shutdown().await;
 }
@@ -164,15 +183,25 @@ async fn auth_plain_and_login_check_the_account_and_keep_secrets_out_of_the_tran
     .unwrap();
     let (mut client, _) = connect(sink.local_addr()).await;
     let ehlo = client.cmd("EHLO c").await;
-    assert!(ehlo.lines.contains(&"AUTH PLAIN LOGIN".to_owned()), "{ehlo:?}");
+    assert!(
+        ehlo.lines.contains(&"AUTH PLAIN LOGIN".to_owned()),
+        "{ehlo:?}"
+    );
     assert_eq!(client.code("MAIL FROM:<a@x>").await, 530);
     // "\0alice\0wrong"
     assert_eq!(client.code("AUTH PLAIN AGFsaWNlAHdyb25n").await, 535);
     let challenge = client.cmd("AUTH LOGIN").await;
-    assert_eq!((challenge.code, challenge.text()), (334, "VXNlcm5hbWU6".to_owned()));
+    assert_eq!(
+        (challenge.code, challenge.text()),
+        (334, "VXNlcm5hbWU6".to_owned())
+    );
     assert_eq!(client.code("YWxpY2U=").await, 334);
     assert_eq!(client.code("czNjcmV0").await, 235);
-    assert_eq!(client.code("AUTH PLAIN").await, 503, "already authenticated");
+    assert_eq!(
+        client.code("AUTH PLAIN").await,
+        503,
+        "already authenticated"
+    );
     assert_eq!(client.send_mail("a@x", &["b@x"], "x\r\n").await.code, 250);
     let got = sink.next_message(STEP).await.unwrap();
     assert_eq!(got.auth_user.as_deref(), Some("alice"));
@@ -187,10 +216,22 @@ async fn auth_plain_and_login_check_the_account_and_keep_secrets_out_of_the_tran
     assert_eq!(other.code("AGFsaWNlAHMzY3JldA==").await, 235);
 
     let transcript = sink.transcript().join("\n");
-    for secret in ["s3cret", "czNjcmV0", "AGFsaWNlAHMzY3JldA==", "AGFsaWNlAHdyb25n", "YWxpY2U="] {
-        assert!(!transcript.contains(secret), "{secret} leaked:\n{transcript}");
+    for secret in [
+        "s3cret",
+        "czNjcmV0",
+        "AGFsaWNlAHMzY3JldA==",
+        "AGFsaWNlAHdyb25n",
+        "YWxpY2U=",
+    ] {
+        assert!(
+            !transcript.contains(secret),
+            "{secret} leaked:\n{transcript}"
+        );
     }
-    assert!(transcript.contains("C: AUTH PLAIN <redacted>"), "{transcript}");
+    assert!(
+        transcript.contains("C: AUTH PLAIN <redacted>"),
+        "{transcript}"
+    );
     sink.shutdown().await;
 }
 
@@ -212,7 +253,11 @@ async fn garbage_long_lines_and_bad_sequences_get_errors_and_the_session_survive
     assert_eq!(client.code("MAIL FROM:<a@x>").await, 250);
     assert_eq!(client.code("MAIL FROM:<a@x>").await, 503, "nested MAIL");
     assert_eq!(client.code("DATA").await, 554, "no recipients");
-    assert_eq!(client.code("RCPT TO:<ü@x>").await, 553, "non-ASCII without SMTPUTF8");
+    assert_eq!(
+        client.code("RCPT TO:<ü@x>").await,
+        553,
+        "non-ASCII without SMTPUTF8"
+    );
     assert_eq!(client.code("RSET").await, 250);
     assert_eq!(client.code("MAIL FROM:<ü@x> SMTPUTF8").await, 250);
     assert_eq!(client.code("RCPT TO:<ö@x>").await, 250);

@@ -55,15 +55,16 @@ pub async fn connect_raw(addr: SocketAddr) -> Client<TcpStream> {
 pub fn connector(ca_pem: &str) -> TlsConnector {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.expect("CA PEM parses")).expect("CA accepted");
+        roots
+            .add(cert.expect("CA PEM parses"))
+            .expect("CA accepted");
     }
-    let config = ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("protocol versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     TlsConnector::from(Arc::new(config))
 }
 
@@ -98,7 +99,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 
     /// Reads one (possibly multi-line) reply; panics on EOF or garbage.
     pub async fn reply(&mut self) -> Reply {
-        self.try_reply().await.expect("connection closed before a reply")
+        self.try_reply()
+            .await
+            .expect("connection closed before a reply")
     }
 
     /// Reads one reply, or `None` if the server closed the connection first.
