@@ -412,7 +412,7 @@ smtpd_sasl_tls_security_options = noanonymous
 EOF
 
   cat >"$PF_CONF/recipient_access" <<EOF
-/^reject-[^@]*@$(sed 's/\./\\./g' <<<"$MAIL_DOMAIN")\$/ 550 5.1.1 Recipient rejected by test policy
+/^reject-[^@]*@${MAIL_DOMAIN//./\\.}\$/ 550 5.1.1 Recipient rejected by test policy
 EOF
 
   # Own master.cf: no port 25, nothing chrooted (sasldb, keytab and state dir live outside the queue).
