@@ -16,6 +16,8 @@
 #   SMTP_PLAIN_PORT         24026  same, no TLS at all (for downgrade tests)
 #   SMTP_AUTH_PORT          24587  Cyrus SASL GSSAPI NTLM PLAIN LOGIN, STARTTLS offered, AUTH required
 #   SMTP_AUTH_TLSONLY_PORT  24588  like SMTP_AUTH, AUTH only after STARTTLS (smtpd_tls_auth_only=yes)
+#   SMTP_AUTH_SMTPSVC_PORT  24589  like SMTP_AUTH, but the GSSAPI acceptor is SMTPSVC/localhost
+#                                  (the SPN System.Net.Mail asks for) instead of smtp/localhost
 #   SMTP_SINK_PORT          24027  smtp-sink, discards everything (benchmarks)
 #   SMTP_SINK_DUMP_PORT     24028  smtp-sink, dumps each message to SMTP_SINK_DUMP_DIR
 #   KRB5_KDC_PORT           24088  MIT KDC for realm TEST.LOCAL (UDP and TCP)
@@ -30,6 +32,7 @@ STATE_LINK="$REPO/.test-servers"
 : "${SMTP_PLAIN_PORT:=24026}"
 : "${SMTP_AUTH_PORT:=24587}"
 : "${SMTP_AUTH_TLSONLY_PORT:=24588}"
+: "${SMTP_AUTH_SMTPSVC_PORT:=24589}"
 : "${SMTP_SINK_PORT:=24027}"
 : "${SMTP_SINK_DUMP_PORT:=24028}"
 : "${KRB5_KDC_PORT:=24088}"
@@ -425,6 +428,7 @@ $LISTEN:$SMTP_IMPLICIT_PORT $smtpd -o syslog_name=postfix/implicit -o smtpd_tls_
 $LISTEN:$SMTP_PLAIN_PORT $smtpd -o syslog_name=postfix/plain -o smtpd_tls_security_level=none
 $LISTEN:$SMTP_AUTH_PORT $smtpd -o syslog_name=postfix/auth $auth_opts
 $LISTEN:$SMTP_AUTH_TLSONLY_PORT $smtpd -o syslog_name=postfix/auth-tlsonly -o smtpd_tls_auth_only=yes $auth_opts
+$LISTEN:$SMTP_AUTH_SMTPSVC_PORT $smtpd -o syslog_name=postfix/auth-smtpsvc -o smtpd_sasl_service=SMTPSVC $auth_opts
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -459,7 +463,7 @@ start_postfix() {
   fi
   local port
   for port in "$SMTP_STARTTLS_PORT" "$SMTP_IMPLICIT_PORT" "$SMTP_PLAIN_PORT" \
-    "$SMTP_AUTH_PORT" "$SMTP_AUTH_TLSONLY_PORT"; do
+    "$SMTP_AUTH_PORT" "$SMTP_AUTH_TLSONLY_PORT" "$SMTP_AUTH_SMTPSVC_PORT"; do
     require_port_free "$port" "Postfix listener"
   done
   write_postfix_config
@@ -512,6 +516,7 @@ SMTP_IMPLICIT_PORT=$SMTP_IMPLICIT_PORT
 SMTP_PLAIN_PORT=$SMTP_PLAIN_PORT
 SMTP_AUTH_PORT=$SMTP_AUTH_PORT
 SMTP_AUTH_TLSONLY_PORT=$SMTP_AUTH_TLSONLY_PORT
+SMTP_AUTH_SMTPSVC_PORT=$SMTP_AUTH_SMTPSVC_PORT
 SMTP_SINK_PORT=$SMTP_SINK_PORT
 SMTP_SINK_DUMP_PORT=$SMTP_SINK_DUMP_PORT
 SMTP_SINK_DUMP_DIR=$SINK_DUMP_DIR
@@ -566,6 +571,7 @@ cmd_start() {
   wait_for_port "$SMTP_PLAIN_PORT" "SMTP_PLAIN" "$LOG_DIR/postfix.log" || failed=1
   wait_for_port "$SMTP_AUTH_PORT" "SMTP_AUTH" "$LOG_DIR/postfix.log" || failed=1
   wait_for_port "$SMTP_AUTH_TLSONLY_PORT" "SMTP_AUTH_TLSONLY" "$LOG_DIR/postfix.log" || failed=1
+  wait_for_port "$SMTP_AUTH_SMTPSVC_PORT" "SMTP_AUTH_SMTPSVC" "$LOG_DIR/postfix.log" || failed=1
   wait_for_port "$SMTP_SINK_PORT" "SMTP_SINK" "$LOG_DIR/sink.log" || failed=1
   wait_for_port "$SMTP_SINK_DUMP_PORT" "SMTP_SINK_DUMP" "$LOG_DIR/sink-dump.log" || failed=1
   ((failed == 0)) || die "some listeners did not come up (run '$0 stop' to clean up)"
@@ -607,7 +613,7 @@ cmd_status() {
       ok=1
     fi
   }
-  for name in SMTP_STARTTLS SMTP_IMPLICIT SMTP_PLAIN SMTP_AUTH SMTP_AUTH_TLSONLY SMTP_SINK SMTP_SINK_DUMP KRB5_KDC; do
+  for name in SMTP_STARTTLS SMTP_IMPLICIT SMTP_PLAIN SMTP_AUTH SMTP_AUTH_TLSONLY SMTP_AUTH_SMTPSVC SMTP_SINK SMTP_SINK_DUMP KRB5_KDC; do
     port="${name}_PORT"
     report "$name" "${!port}"
   done
