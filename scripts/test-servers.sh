@@ -86,12 +86,14 @@ resolve_state_dir() {
   local create="$1"
   if [[ -L "$STATE_LINK" ]]; then
     set_paths "$(readlink -f "$STATE_LINK")"
-    [[ "$create" == yes ]] && mkdir -p "$S"
-    return
+    if [[ "$create" == yes ]]; then
+      mkdir -p "$S"
+    fi
+    return 0
   fi
   if [[ -d "$STATE_LINK" || "$create" != yes ]]; then
     set_paths "$STATE_LINK"
-    return
+    return 0
   fi
   if runuser -u nobody -- test -x "$REPO" 2>/dev/null; then
     mkdir -p "$STATE_LINK"
