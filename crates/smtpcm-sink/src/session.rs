@@ -1,0 +1,1079 @@
+//! One SMTP conversation: reads pipelined commands, answers them in order, receives bodies,
+//! and applies the fault script.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use smtp_proto::request::receiver::DataReceiver;
+use smtp_proto::{
+    AUTH_LOGIN, AUTH_PLAIN, Error as ProtoError, MAIL_BODY_8BITMIME, MAIL_BODY_BINARYMIME,
+    MAIL_SMTPUTF8, MailFrom, RcptTo, Request,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_rustls::server::TlsStream;
+use tracing::{debug, warn};
+
+use crate::fault::{ArmedMidData, Fault, FaultStage};
+use crate::server::Shared;
+use crate::store::{Body, Captured};
+
+/// Longest command or AUTH response line accepted, CRLF included. RFC 5321 asks for at least 512;
+/// AUTH responses carrying tokens need more.
+const MAX_LINE: usize = 4096;
+/// Longest wait for a client to close after the server has finished with it.
+const LINGER: Duration = Duration::from_secs(2);
+/// How much is read from the socket at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Why a session ended abnormally; logged, never shown to the peer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SessionError {
+    #[error("I/O error while {stage}: {source}")]
+    Io {
+        stage: &'static str,
+        source: io::Error,
+    },
+    #[error("no input for the idle timeout while {stage}")]
+    Idle { stage: &'static str },
+    #[error("TLS handshake failed: {0}")]
+    Handshake(io::Error),
+}
+
+/// What the command loop does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Close,
+    Stall,
+}
+
+/// How the end of a message body is found.
+enum Framing {
+    /// DATA: ends at CRLF.CRLF, with dot-unstuffing.
+    Dot(Box<DataReceiver>),
+    /// BDAT: a counted chunk.
+    Chunk { left: usize },
+}
+
+/// How a body transfer ended.
+enum Transfer {
+    Complete,
+    Aborted(Flow),
+}
+
+/// A mail transaction between MAIL and the end of its message.
+struct Transaction {
+    mail_from: String,
+    rcpt_to: Vec<String>,
+    utf8: bool,
+    /// The body of a BDAT transfer in progress (between chunks).
+    chunked: Option<(u64, Body)>,
+    /// Message content bytes received so far, as sent on the wire.
+    received: u64,
+    mid_data: Option<ArmedMidData>,
+}
+
+/// The socket, before or after TLS.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Only while the stream is being handed to the TLS acceptor.
+    Upgrading,
+}
+
+/// Serves one accepted connection to its end; problems are logged, not returned.
+pub(crate) async fn run(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, id: usize) {
+    // Replies are batched per read already; Nagle would only delay them.
+    let _ = tcp.set_nodelay(true);
+    let mut session = Session {
+        id,
+        peer,
+        shared,
+        conn: Conn::Plain(tcp),
+        input: Vec::new(),
+        output: Vec::new(),
+        inject: None,
+        tls: false,
+        helo: None,
+        greeted: true,
+        auth_user: None,
+        transaction: None,
+    };
+    debug!(connection = id, %peer, "connected");
+    match session.serve().await {
+        Ok(()) => debug!(connection = id, "closed"),
+        Err(SessionError::Idle { stage }) => {
+            debug!(connection = id, stage, "idle timeout");
+            session.reply(421, "4.4.2 Idle timeout, closing connection");
+            let _ = session.flush().await;
+        }
+        Err(e) => debug!(connection = id, %peer, error = %e, "session ended"),
+    }
+    session.linger().await;
+}
+
+struct Session {
+    id: usize,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    conn: Conn,
+    /// Received bytes not yet consumed.
+    input: Vec<u8>,
+    /// Replies not yet written; flushed whenever the session is about to wait for input.
+    output: Vec<u8>,
+    /// Bytes a fault wants sent right after the next reply.
+    inject: Option<Vec<u8>>,
+    tls: bool,
+    helo: Option<String>,
+    /// False after a scripted non-2xx greeting: then only QUIT is served.
+    greeted: bool,
+    auth_user: Option<String>,
+    transaction: Option<Transaction>,
+}
+
+enum Line {
+    Complete(Vec<u8>),
+    TooLong,
+}
+
+impl Session {
+    async fn serve(&mut self) -> Result<(), SessionError> {
+        match self.shared.faults.take(FaultStage::Connect) {
+            Some(Fault::Reply(code, text)) => {
+                self.reply(code, &text);
+                return self.flush().await;
+            }
+            Some(Fault::Disconnect) => return Ok(()),
+            Some(Fault::Stall) => return self.stall().await,
+            Some(Fault::InjectAfterStartTls(bytes)) => {
+                self.note_server(&format!("<{} injected bytes>", bytes.len()));
+                self.output.extend_from_slice(&bytes);
+                self.flush().await?;
+            }
+            None => {}
+        }
+        if self.shared.cfg.implicit_tls {
+            self.upgrade().await?;
+        }
+        match self.shared.faults.take(FaultStage::Greeting) {
+            Some(Fault::Reply(code, text)) => {
+                self.reply(code, &text);
+                self.greeted = (200..300).contains(&code);
+                if code == 421 {
+                    return self.flush().await;
+                }
+            }
+            Some(Fault::Disconnect) => return Ok(()),
+            Some(Fault::Stall) => return self.stall().await,
+            Some(Fault::InjectAfterStartTls(bytes)) => {
+                self.inject = Some(bytes);
+                self.greet();
+            }
+            None => self.greet(),
+        }
+
+        loop {
+            let flow = match self.next_line("reading a command").await? {
+                None => return Ok(()),
+                Some(Line::TooLong) => {
+                    self.note_client("<line too long>");
+                    self.reply(500, "5.5.2 Line too long");
+                    Flow::Continue
+                }
+                Some(Line::Complete(line)) => self.command(&line).await?,
+            };
+            match flow {
+                Flow::Continue => {}
+                Flow::Close => return self.flush().await,
+                Flow::Stall => return self.stall().await,
+            }
+        }
+    }
+
+    fn greet(&mut self) {
+        let text = format!("{} ESMTP smtpcm-sink ready", self.shared.cfg.hostname);
+        self.reply(220, &text);
+    }
+
+    async fn command(&mut self, line: &[u8]) -> Result<Flow, SessionError> {
+        self.note_client(&redact(line));
+        let request = match Request::parse(&mut line.iter()) {
+            Ok(request) => request.into_owned(),
+            Err(e) => {
+                self.reply_parse_error(e);
+                return Ok(Flow::Continue);
+            }
+        };
+        if !self.greeted && !matches!(request, Request::Quit) {
+            self.reply(503, "5.5.1 No service, send QUIT");
+            return Ok(Flow::Continue);
+        }
+        if let Some(stage) = stage_of(&request)
+            && let Some(fault) = self.shared.faults.take(stage)
+        {
+            match fault {
+                Fault::Reply(code, text) => {
+                    self.reply(code, &text);
+                    return Ok(if code == 421 {
+                        Flow::Close
+                    } else {
+                        Flow::Continue
+                    });
+                }
+                Fault::Disconnect => return Ok(Flow::Close),
+                Fault::Stall => return Ok(Flow::Stall),
+                Fault::InjectAfterStartTls(bytes) => self.inject = Some(bytes),
+            }
+        }
+        match request {
+            Request::Ehlo { host } => self.hello(host, true),
+            Request::Helo { host } => self.hello(host, false),
+            Request::StartTls => return self.starttls().await,
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => return self.auth(mechanism, initial_response).await,
+            Request::Mail { from } => self.mail(from),
+            Request::Rcpt { to } => self.rcpt(to),
+            Request::Data => return self.data().await,
+            Request::Bdat {
+                chunk_size,
+                is_last,
+            } => return self.bdat(chunk_size, is_last).await,
+            Request::Rset => {
+                self.transaction = None;
+                self.reply(250, "2.0.0 Ok");
+            }
+            Request::Noop { .. } => self.reply(250, "2.0.0 Ok"),
+            Request::Vrfy { .. } => self.reply(252, "2.5.0 Cannot VRFY user, but will accept"),
+            Request::Help { .. } => self.reply(214, "2.0.0 smtpcm-sink, see RFC 5321"),
+            Request::Quit => {
+                self.reply(221, "2.0.0 Bye");
+                return Ok(Flow::Close);
+            }
+            Request::Lhlo { .. }
+            | Request::Expn { .. }
+            | Request::Etrn { .. }
+            | Request::Atrn { .. }
+            | Request::Burl { .. } => self.reply(502, "5.5.1 Command not implemented"),
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn hello(&mut self, host: String, extended: bool) {
+        self.transaction = None;
+        self.helo = Some(host.clone());
+        let cfg = &self.shared.cfg;
+        let mut lines = vec![format!("{} greets {host}", cfg.hostname)];
+        if extended {
+            let offers_auth = cfg.auth.is_some() && (self.tls || !cfg.require_tls);
+            let extensions = [
+                (cfg.pipelining, "PIPELINING".to_owned()),
+                (
+                    cfg.max_size.is_some(),
+                    format!("SIZE {}", cfg.max_size.unwrap_or(0)),
+                ),
+                (cfg.eight_bit, "8BITMIME".to_owned()),
+                (cfg.smtputf8, "SMTPUTF8".to_owned()),
+                (cfg.chunking, "CHUNKING".to_owned()),
+                (self.offers_starttls(), "STARTTLS".to_owned()),
+                (offers_auth, "AUTH PLAIN LOGIN".to_owned()),
+                (true, "ENHANCEDSTATUSCODES".to_owned()),
+            ];
+            lines.extend(
+                extensions
+                    .into_iter()
+                    .filter_map(|(on, ext)| on.then_some(ext)),
+            );
+        }
+        self.reply_lines(250, &lines);
+    }
+
+    fn offers_starttls(&self) -> bool {
+        self.shared.cfg.starttls && !self.tls
+    }
+
+    async fn starttls(&mut self) -> Result<Flow, SessionError> {
+        if self.tls {
+            self.reply(503, "5.5.1 TLS already active");
+            return Ok(Flow::Continue);
+        }
+        if !self.offers_starttls() {
+            self.reply(502, "5.5.1 STARTTLS not offered");
+            return Ok(Flow::Continue);
+        }
+        self.reply(220, "2.0.0 Ready to start TLS");
+        self.flush().await?;
+        // Anything pipelined behind STARTTLS arrived in plaintext and must not be acted on once
+        // encrypted (RFC 3207 §5, CVE-2011-0411).
+        if !self.input.is_empty() {
+            debug!(
+                connection = self.id,
+                bytes = self.input.len(),
+                "discarding plaintext pipelined after STARTTLS"
+            );
+            self.input.clear();
+        }
+        self.upgrade().await?;
+        self.helo = None;
+        self.auth_user = None;
+        self.transaction = None;
+        Ok(Flow::Continue)
+    }
+
+    async fn upgrade(&mut self) -> Result<(), SessionError> {
+        let Conn::Plain(tcp) = std::mem::replace(&mut self.conn, Conn::Upgrading) else {
+            return Err(SessionError::Handshake(io::Error::other(
+                "connection is not plaintext",
+            )));
+        };
+        let accept = self.shared.tls.acceptor.accept(tcp);
+        let stream = timeout(self.shared.cfg.idle_timeout, accept)
+            .await
+            .map_err(|_| SessionError::Idle {
+                stage: "TLS handshake",
+            })?
+            .map_err(SessionError::Handshake)?;
+        self.conn = Conn::Tls(Box::new(stream));
+        self.tls = true;
+        self.note_server("<TLS established>");
+        Ok(())
+    }
+
+    async fn auth(&mut self, mechanism: u64, initial: String) -> Result<Flow, SessionError> {
+        let Some(account) = self.shared.cfg.auth.clone() else {
+            self.reply(502, "5.5.1 AUTH not offered");
+            return Ok(Flow::Continue);
+        };
+        if self.shared.cfg.require_tls && !self.tls {
+            self.reply(530, "5.7.0 Must issue a STARTTLS command first");
+            return Ok(Flow::Continue);
+        }
+        if self.auth_user.is_some() {
+            self.reply(503, "5.5.1 Already authenticated");
+            return Ok(Flow::Continue);
+        }
+        if self.transaction.is_some() {
+            self.reply(503, "5.5.1 AUTH not allowed during a mail transaction");
+            return Ok(Flow::Continue);
+        }
+        let credentials = match mechanism {
+            AUTH_PLAIN => self.auth_plain(initial).await?,
+            AUTH_LOGIN => self.auth_login(initial).await?,
+            _ => {
+                self.reply(504, "5.5.4 Unrecognized authentication type");
+                return Ok(Flow::Continue);
+            }
+        };
+        match credentials {
+            Credentials::Given { user, password } if account.accepts(&user, &password) => {
+                self.reply(235, "2.7.0 Authentication successful");
+                self.auth_user = Some(user);
+            }
+            Credentials::Given { .. } | Credentials::Refused => {
+                self.reply(535, "5.7.8 Authentication credentials invalid");
+            }
+            Credentials::Cancelled => self.reply(501, "5.0.0 Authentication cancelled"),
+            Credentials::Undecodable => self.reply(501, "5.5.2 Cannot decode response"),
+            Credentials::Gone => return Ok(Flow::Close),
+        }
+        Ok(Flow::Continue)
+    }
+
+    async fn auth_plain(&mut self, initial: String) -> Result<Credentials, SessionError> {
+        let response = if initial.is_empty() {
+            self.reply(334, "");
+            match self.auth_response().await? {
+                Ok(response) => response,
+                Err(stop) => return Ok(stop),
+            }
+        } else {
+            match decode_response(initial.as_bytes()) {
+                Ok(response) => response,
+                Err(stop) => return Ok(stop),
+            }
+        };
+        // RFC 4616: authzid NUL authcid NUL passwd
+        let mut parts = response.split(|&b| b == 0);
+        let (Some(authzid), Some(user), Some(password), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Ok(Credentials::Undecodable);
+        };
+        if !authzid.is_empty() && authzid != user {
+            // The sink has one account and no proxy rights to grant.
+            return Ok(Credentials::Refused);
+        }
+        Ok(Credentials::given(user, password))
+    }
+
+    async fn auth_login(&mut self, initial: String) -> Result<Credentials, SessionError> {
+        let user = if initial.is_empty() {
+            self.reply(334, "VXNlcm5hbWU6");
+            self.auth_response().await?
+        } else {
+            decode_response(initial.as_bytes())
+        };
+        let user = match user {
+            Ok(user) => user,
+            Err(stop) => return Ok(stop),
+        };
+        self.reply(334, "UGFzc3dvcmQ6");
+        match self.auth_response().await? {
+            Ok(password) => Ok(Credentials::given(&user, &password)),
+            Err(stop) => Ok(stop),
+        }
+    }
+
+    /// Reads one base64 line of a SASL exchange; the outer error ends the session.
+    async fn auth_response(&mut self) -> Result<Result<Vec<u8>, Credentials>, SessionError> {
+        match self.next_line("reading an AUTH response").await? {
+            None => Ok(Err(Credentials::Gone)),
+            Some(Line::TooLong) => {
+                self.note_client("<line too long>");
+                Ok(Err(Credentials::Undecodable))
+            }
+            Some(Line::Complete(line)) => {
+                self.note_client("<redacted>");
+                Ok(decode_response(&line))
+            }
+        }
+    }
+
+    fn mail(&mut self, from: MailFrom<String>) {
+        let cfg = &self.shared.cfg;
+        let utf8 = from.flags & MAIL_SMTPUTF8 != 0;
+        let refusal = if self.helo.is_none() {
+            Some((503, "5.5.1 Send EHLO or HELO first"))
+        } else if cfg.require_tls && !self.tls {
+            Some((530, "5.7.0 Must issue a STARTTLS command first"))
+        } else if cfg.auth.as_ref().is_some_and(|a| a.required) && self.auth_user.is_none() {
+            Some((530, "5.7.0 Authentication required"))
+        } else if self.transaction.is_some() {
+            Some((503, "5.5.1 Nested MAIL command"))
+        } else if from.flags & MAIL_BODY_8BITMIME != 0 && !cfg.eight_bit {
+            Some((555, "5.5.4 BODY=8BITMIME not supported"))
+        } else if from.flags & MAIL_BODY_BINARYMIME != 0 {
+            Some((555, "5.5.4 BODY=BINARYMIME not supported"))
+        } else if utf8 && !cfg.smtputf8 {
+            Some((555, "5.5.4 SMTPUTF8 not supported"))
+        } else if !from.address.is_ascii() && !utf8 {
+            Some((553, "5.6.7 Non-ASCII sender needs SMTPUTF8"))
+        } else if cfg
+            .max_size
+            .is_some_and(|max| u64::try_from(from.size).unwrap_or(u64::MAX) > max)
+        {
+            Some((552, "5.3.4 Message size exceeds fixed maximum message size"))
+        } else {
+            None
+        };
+        if let Some((code, text)) = refusal {
+            self.reply(code, text);
+            return;
+        }
+        self.transaction = Some(Transaction {
+            mail_from: from.address,
+            rcpt_to: Vec::new(),
+            utf8,
+            chunked: None,
+            received: 0,
+            mid_data: None,
+        });
+        self.reply(250, "2.1.0 Ok");
+    }
+
+    fn rcpt(&mut self, to: RcptTo<String>) {
+        let rejected = self.shared.cfg.rejects_recipient(&to.address);
+        let Some(transaction) = self.transaction.as_mut() else {
+            self.reply(503, "5.5.1 Need MAIL before RCPT");
+            return;
+        };
+        if !to.address.is_ascii() && !transaction.utf8 {
+            self.reply(553, "5.6.7 Non-ASCII recipient needs SMTPUTF8");
+        } else if rejected {
+            let text = format!("5.1.1 <{}>: Recipient address rejected", to.address);
+            self.reply(550, &text);
+        } else {
+            transaction.rcpt_to.push(to.address);
+            self.reply(250, "2.1.5 Ok");
+        }
+    }
+
+    /// The reason a transaction cannot take a message body now, if any.
+    fn body_refusal(&self, bdat: bool) -> Option<(u16, &'static str)> {
+        match &self.transaction {
+            None => Some((503, "5.5.1 Need MAIL and RCPT first")),
+            Some(t) if t.rcpt_to.is_empty() => Some((554, "5.5.1 No valid recipients")),
+            Some(t) if !bdat && t.chunked.is_some() => {
+                Some((503, "5.5.1 DATA not allowed after BDAT"))
+            }
+            Some(_) => None,
+        }
+    }
+
+    async fn data(&mut self) -> Result<Flow, SessionError> {
+        if let Some((code, text)) = self.body_refusal(false) {
+            self.reply(code, text);
+            return Ok(Flow::Continue);
+        }
+        let Some(mut transaction) = self.transaction.take() else {
+            return Ok(Flow::Continue);
+        };
+        let Some((sequence, mut body)) = self.open_body().await else {
+            return Ok(Flow::Continue);
+        };
+        transaction.mid_data = self.shared.faults.arm_mid_data();
+        self.reply(354, "End data with <CR><LF>.<CR><LF>");
+        let mut receiver = DataReceiver::new();
+        // The receiver only recognises a dot after a CRLF it has seen, so the first line (an
+        // empty message, or a stuffed leading dot) would be missed without a virtual CRLF.
+        receiver.ingest(&mut b"\r\n".iter(), &mut Vec::new());
+        let mut framing = Framing::Dot(Box::new(receiver));
+        match self
+            .receive(&mut framing, &mut body, &mut transaction)
+            .await?
+        {
+            Transfer::Aborted(flow) => Ok(flow),
+            Transfer::Complete => {
+                self.note_client(&format!(
+                    "<message, {} bytes on the wire>",
+                    transaction.received
+                ));
+                self.finish_message(transaction, sequence, body).await
+            }
+        }
+    }
+
+    async fn bdat(&mut self, size: usize, last: bool) -> Result<Flow, SessionError> {
+        let refusal = if self.shared.cfg.chunking {
+            self.body_refusal(true)
+        } else {
+            Some((502, "5.5.1 BDAT not offered"))
+        };
+        if let Some((code, text)) = refusal {
+            // The chunk follows the command regardless; reading it keeps the stream in step.
+            if !self.discard(size).await? {
+                return Ok(Flow::Close);
+            }
+            self.reply(code, text);
+            return Ok(Flow::Continue);
+        }
+        let Some(mut transaction) = self.transaction.take() else {
+            return Ok(Flow::Continue);
+        };
+        let (sequence, mut body) = match transaction.chunked.take() {
+            Some(open) => open,
+            None => {
+                if let Some(fault) = self.shared.faults.take(FaultStage::DataStart) {
+                    match fault {
+                        Fault::Reply(code, text) => {
+                            if !self.discard(size).await? {
+                                return Ok(Flow::Close);
+                            }
+                            self.reply(code, &text);
+                            return Ok(if code == 421 {
+                                Flow::Close
+                            } else {
+                                Flow::Continue
+                            });
+                        }
+                        Fault::Disconnect => return Ok(Flow::Close),
+                        Fault::Stall => return Ok(Flow::Stall),
+                        Fault::InjectAfterStartTls(bytes) => self.inject = Some(bytes),
+                    }
+                }
+                let Some(open) = self.open_body().await else {
+                    if !self.discard(size).await? {
+                        return Ok(Flow::Close);
+                    }
+                    return Ok(Flow::Continue);
+                };
+                transaction.mid_data = self.shared.faults.arm_mid_data();
+                open
+            }
+        };
+        let mut framing = Framing::Chunk { left: size };
+        match self
+            .receive(&mut framing, &mut body, &mut transaction)
+            .await?
+        {
+            Transfer::Aborted(flow) => Ok(flow),
+            Transfer::Complete if last => {
+                self.note_client(&format!("<BDAT chunks, {} bytes>", transaction.received));
+                self.finish_message(transaction, sequence, body).await
+            }
+            Transfer::Complete => {
+                self.note_client(&format!("<BDAT chunk, {size} bytes>"));
+                transaction.chunked = Some((sequence, body));
+                self.transaction = Some(transaction);
+                let text = format!("2.0.0 {size} octets received");
+                self.reply(250, &text);
+                Ok(Flow::Continue)
+            }
+        }
+    }
+
+    /// Opens storage for a new message; on failure answers 451 and returns `None`.
+    async fn open_body(&mut self) -> Option<(u64, Body)> {
+        let sequence = self.shared.next_sequence();
+        let cfg = &self.shared.cfg;
+        match Body::open(cfg.dir.as_deref(), sequence, cfg.max_size).await {
+            Ok(body) => Some((sequence, body)),
+            Err(e) => {
+                warn!(connection = self.id, error = %e, "cannot store message");
+                self.reply(451, "4.3.0 Local error: cannot store message");
+                None
+            }
+        }
+    }
+
+    /// Moves message content from the connection into `body` until the framing says it ended,
+    /// firing an armed `MidData` fault at its exact byte count.
+    async fn receive(
+        &mut self,
+        framing: &mut Framing,
+        body: &mut Body,
+        transaction: &mut Transaction,
+    ) -> Result<Transfer, SessionError> {
+        let mut content = Vec::new();
+        loop {
+            if let Some(armed) = transaction.mid_data
+                && transaction.received >= armed.after_bytes
+            {
+                transaction.mid_data = None;
+                if let Some(fault) = self.shared.faults.fire(armed) {
+                    match fault {
+                        Fault::Reply(code, text) => {
+                            self.reply(code, &text);
+                            return Ok(Transfer::Aborted(Flow::Close));
+                        }
+                        Fault::Disconnect => return Ok(Transfer::Aborted(Flow::Close)),
+                        Fault::Stall => return Ok(Transfer::Aborted(Flow::Stall)),
+                        Fault::InjectAfterStartTls(bytes) => {
+                            self.note_server(&format!("<{} injected bytes>", bytes.len()));
+                            self.output.extend_from_slice(&bytes);
+                        }
+                    }
+                }
+            }
+            if let Framing::Chunk { left: 0 } = framing {
+                return Ok(Transfer::Complete);
+            }
+            if !self.input.is_empty() {
+                let budget = transaction.mid_data.map_or(usize::MAX, |armed| {
+                    usize::try_from(armed.after_bytes.saturating_sub(transaction.received))
+                        .unwrap_or(usize::MAX)
+                });
+                let window = &self.input[..self.input.len().min(budget)];
+                let (consumed, done) = match framing {
+                    Framing::Dot(receiver) => {
+                        let mut bytes = window.iter();
+                        let done = receiver.ingest(&mut bytes, &mut content);
+                        (window.len() - bytes.len(), done)
+                    }
+                    Framing::Chunk { left } => {
+                        let n = window.len().min(*left);
+                        content.extend_from_slice(&window[..n]);
+                        *left -= n;
+                        (n, *left == 0)
+                    }
+                };
+                self.input.drain(..consumed);
+                transaction.received += consumed as u64;
+                // The dot receiver may take back the last byte it gave (the CR before the
+                // terminating LF), so that byte waits until the next round.
+                let held = match framing {
+                    Framing::Dot(_) if !done => content.len().min(1),
+                    _ => 0,
+                };
+                let ready = content.len() - held;
+                body.write(&content[..ready])
+                    .await
+                    .map_err(|source| SessionError::Io {
+                        stage: "storing message content",
+                        source,
+                    })?;
+                content.drain(..ready);
+                if done {
+                    return Ok(Transfer::Complete);
+                }
+                if consumed > 0 {
+                    continue;
+                }
+            }
+            if !self.fill("receiving message content").await? {
+                debug!(connection = self.id, "client left during message content");
+                return Ok(Transfer::Aborted(Flow::Close));
+            }
+        }
+    }
+
+    async fn finish_message(
+        &mut self,
+        transaction: Transaction,
+        sequence: u64,
+        body: Body,
+    ) -> Result<Flow, SessionError> {
+        if let Some(fault) = self.shared.faults.take(FaultStage::AfterDot) {
+            match fault {
+                Fault::Reply(code, text) => {
+                    self.reply(code, &text);
+                    return Ok(if code == 421 {
+                        Flow::Close
+                    } else {
+                        Flow::Continue
+                    });
+                }
+                Fault::Disconnect => return Ok(Flow::Close),
+                Fault::Stall => return Ok(Flow::Stall),
+                Fault::InjectAfterStartTls(bytes) => self.inject = Some(bytes),
+            }
+        }
+        if body.too_large() {
+            self.reply(552, "5.3.4 Message size exceeds fixed maximum message size");
+            return Ok(Flow::Continue);
+        }
+        let stored = match body.finish().await {
+            Ok(stored) => stored,
+            Err(e) => {
+                warn!(connection = self.id, error = %e, "cannot store message");
+                self.reply(451, "4.3.0 Local error: cannot store message");
+                return Ok(Flow::Continue);
+            }
+        };
+        let captured = Captured {
+            mail_from: transaction.mail_from,
+            rcpt_to: transaction.rcpt_to,
+            tls: self.tls,
+            auth_user: self.auth_user.clone(),
+            size: stored.size,
+            path: stored.path,
+            data: stored.data,
+        };
+        debug!(
+            connection = self.id,
+            sequence,
+            size = captured.size,
+            "message captured"
+        );
+        self.shared.record(captured);
+        let text = format!("2.0.0 Ok: queued as {sequence}");
+        self.reply(250, &text);
+        Ok(Flow::Continue)
+    }
+
+    /// Reads and drops `size` bytes of a refused BDAT chunk; false if the client left.
+    async fn discard(&mut self, mut size: usize) -> Result<bool, SessionError> {
+        loop {
+            let n = self.input.len().min(size);
+            self.input.drain(..n);
+            size -= n;
+            if size == 0 {
+                return Ok(true);
+            }
+            if !self.fill("discarding a BDAT chunk").await? {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Half-closes, then reads and drops input for a moment: closing a socket with unread input
+    /// sends a reset, which can destroy our last reply before the client has read it.
+    async fn linger(&mut self) {
+        let _ = self.conn.shutdown().await;
+        let mut sink = vec![0u8; READ_CHUNK];
+        let limit = self.shared.cfg.idle_timeout.min(LINGER);
+        let _ = timeout(limit, async {
+            while matches!(self.conn.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
+
+    /// Never answers again: reads and drops input until the client leaves or goes idle.
+    async fn stall(&mut self) -> Result<(), SessionError> {
+        self.note_server("<stalling>");
+        self.flush().await?;
+        let mut sink = vec![0u8; READ_CHUNK];
+        loop {
+            match timeout(self.shared.cfg.idle_timeout, self.conn.read(&mut sink)).await {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Ok(()),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// The next line of input, CRLF included. `None` when the client closed the connection.
+    async fn next_line(&mut self, stage: &'static str) -> Result<Option<Line>, SessionError> {
+        let mut overlong = false;
+        loop {
+            if let Some(end) = self.input.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.input.drain(..=end).collect();
+                return Ok(Some(if overlong || line.len() > MAX_LINE {
+                    Line::TooLong
+                } else {
+                    Line::Complete(line)
+                }));
+            }
+            if self.input.len() > MAX_LINE {
+                overlong = true;
+                self.input.clear();
+            }
+            if !self.fill(stage).await? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Sends pending replies, then waits for more input. False on end of stream.
+    async fn fill(&mut self, stage: &'static str) -> Result<bool, SessionError> {
+        self.flush().await?;
+        self.input.reserve(READ_CHUNK);
+        let read = timeout(
+            self.shared.cfg.idle_timeout,
+            self.conn.read_buf(&mut self.input),
+        )
+        .await
+        .map_err(|_| SessionError::Idle { stage })?
+        .map_err(|source| SessionError::Io { stage, source })?;
+        Ok(read > 0)
+    }
+
+    async fn flush(&mut self) -> Result<(), SessionError> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        // One write for everything pending: pipelined replies go out together, and injected
+        // bytes share a segment with the reply they follow.
+        let sent = async {
+            self.conn.write_all(&self.output).await?;
+            self.conn.flush().await
+        };
+        sent.await.map_err(|source| SessionError::Io {
+            stage: "sending replies",
+            source,
+        })?;
+        self.output.clear();
+        Ok(())
+    }
+
+    fn reply(&mut self, code: u16, text: &str) {
+        self.reply_lines(code, &[text]);
+    }
+
+    fn reply_lines(&mut self, code: u16, lines: &[impl AsRef<str>]) {
+        for (index, line) in lines.iter().enumerate() {
+            let separator = if index + 1 == lines.len() { ' ' } else { '-' };
+            let line = format!("{code}{separator}{}", line.as_ref());
+            self.note_server(&line);
+            self.output.extend_from_slice(line.as_bytes());
+            self.output.extend_from_slice(b"\r\n");
+        }
+        if let Some(bytes) = self.inject.take() {
+            self.note_server(&format!("<{} injected bytes>", bytes.len()));
+            self.output.extend_from_slice(&bytes);
+        }
+    }
+
+    fn reply_parse_error(&mut self, error: ProtoError) {
+        let text = match error {
+            ProtoError::UnknownCommand => "5.5.2 Command not recognized".to_owned(),
+            ProtoError::SyntaxError { syntax } => format!("5.5.4 Syntax: {syntax}"),
+            ProtoError::InvalidSenderAddress => "5.1.7 Bad sender address syntax".to_owned(),
+            ProtoError::InvalidRecipientAddress => "5.1.3 Bad recipient address syntax".to_owned(),
+            ProtoError::InvalidParameter { param } => format!("5.5.4 Invalid parameter {param}"),
+            ProtoError::UnsupportedParameter { param } => {
+                let text = format!("5.5.4 Unsupported parameter {}", printable(&param));
+                self.reply(555, &text);
+                return;
+            }
+            ProtoError::ResponseTooLong => "5.5.2 Line too long".to_owned(),
+            ProtoError::NeedsMoreData { .. } | ProtoError::InvalidResponse { .. } => {
+                "5.5.2 Syntax error".to_owned()
+            }
+        };
+        let code = if text.starts_with("5.5.2") { 500 } else { 501 };
+        self.reply(code, &text);
+    }
+
+    fn note_client(&self, text: &str) {
+        debug!(connection = self.id, "C: {text}");
+        self.shared.note(self.id, 'C', text);
+    }
+
+    fn note_server(&self, text: &str) {
+        debug!(connection = self.id, peer = %self.peer, "S: {text}");
+        self.shared.note(self.id, 'S', text);
+    }
+}
+
+/// SASL credentials, or why there are none.
+enum Credentials {
+    Given {
+        user: String,
+        password: String,
+    },
+    /// Well-formed but unacceptable regardless of the password.
+    Refused,
+    Cancelled,
+    Undecodable,
+    /// The client closed the connection mid-exchange.
+    Gone,
+}
+
+impl Credentials {
+    fn given(user: &[u8], password: &[u8]) -> Self {
+        match (std::str::from_utf8(user), std::str::from_utf8(password)) {
+            (Ok(user), Ok(password)) => Self::Given {
+                user: user.to_owned(),
+                password: password.to_owned(),
+            },
+            _ => Self::Undecodable,
+        }
+    }
+}
+
+/// Decodes one SASL response line: `*` cancels, `=` is the empty response (RFC 4954).
+fn decode_response(line: &[u8]) -> Result<Vec<u8>, Credentials> {
+    let line = line.trim_ascii();
+    match line {
+        b"*" => Err(Credentials::Cancelled),
+        b"=" => Ok(Vec::new()),
+        _ => BASE64.decode(line).map_err(|_| Credentials::Undecodable),
+    }
+}
+
+/// The fault stage a command belongs to, for the stages decided before the command runs.
+fn stage_of(request: &Request<String>) -> Option<FaultStage> {
+    match request {
+        Request::Ehlo { .. } | Request::Helo { .. } => Some(FaultStage::Ehlo),
+        Request::StartTls => Some(FaultStage::StartTls),
+        Request::Auth { .. } => Some(FaultStage::Auth),
+        Request::Mail { .. } => Some(FaultStage::Mail),
+        Request::Rcpt { .. } => Some(FaultStage::Rcpt),
+        Request::Data => Some(FaultStage::DataStart),
+        _ => None,
+    }
+}
+
+/// A command line as it may appear in logs: AUTH arguments after the mechanism are secret.
+fn redact(line: &[u8]) -> String {
+    let text = printable(&String::from_utf8_lossy(line));
+    let mut words = text.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some(verb), Some(mechanism), rest) if verb.eq_ignore_ascii_case("AUTH") => {
+            let secret = if rest.is_some() { " <redacted>" } else { "" };
+            format!("{verb} {mechanism}{secret}")
+        }
+        _ => text,
+    }
+}
+
+/// Text with line ends trimmed and control characters escaped, safe for one log line.
+fn printable(text: &str) -> String {
+    text.trim_end_matches(['\r', '\n'])
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Conn::Upgrading => Poll::Ready(Err(upgrading())),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Conn::Upgrading => Poll::Ready(Err(upgrading())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Conn::Upgrading => Poll::Ready(Err(upgrading())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Conn::Upgrading => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+fn upgrading() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "connection is being upgraded to TLS",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_arguments_are_redacted() {
+        assert_eq!(
+            redact(b"AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n"),
+            "AUTH PLAIN <redacted>"
+        );
+        assert_eq!(redact(b"auth login\r\n"), "auth login");
+        assert_eq!(redact(b"MAIL FROM:<a@b>\r\n"), "MAIL FROM:<a@b>");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("a\x1bb\r\n"), "a\\u{1b}b");
+    }
+
+    #[test]
+    fn sasl_responses_decode() {
+        assert_eq!(
+            decode_response(b"YWxpY2U=\r\n").ok(),
+            Some(b"alice".to_vec())
+        );
+        assert_eq!(decode_response(b"=\r\n").ok(), Some(Vec::new()));
+        assert!(matches!(
+            decode_response(b"*\r\n"),
+            Err(Credentials::Cancelled)
+        ));
+        assert!(matches!(
+            decode_response(b"!!\r\n"),
+            Err(Credentials::Undecodable)
+        ));
+    }
+}
