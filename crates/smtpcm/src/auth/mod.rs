@@ -5,6 +5,13 @@
 //! ([`Mechanism::next`]). The SMTP client drives the exchange through
 //! [`AuthChannel`], so this module knows nothing about sockets.
 
+pub mod credentials;
+pub mod login;
+pub mod ntlm;
+pub mod oauthbearer;
+pub mod plain;
+pub mod xoauth2;
+
 /// What the server said in answer to an `AUTH` command or a response line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerStep {
