@@ -6,6 +6,8 @@
 //! [`AuthChannel`], so this module knows nothing about sockets.
 
 pub mod credentials;
+pub mod gssapi;
+pub mod gssapi_ffi;
 pub mod login;
 pub mod ntlm;
 pub mod oauthbearer;
