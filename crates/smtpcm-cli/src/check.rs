@@ -54,7 +54,7 @@ pub async fn run(args: CheckArgs) -> Exit {
     }
     println!("capabilities:");
     let caps = client.capabilities();
-    for line in &caps.raw {
+    for line in &caps.lines {
         println!("  {line}");
     }
     if let Err(e) = conn.client.quit().await {

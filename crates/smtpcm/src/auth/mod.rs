@@ -5,6 +5,21 @@
 //! ([`Mechanism::next`]). The SMTP client drives the exchange through
 //! [`AuthChannel`], so this module knows nothing about sockets.
 
+pub mod credentials;
+pub mod gssapi;
+pub mod gssapi_ffi;
+pub mod login;
+pub mod negotiate;
+pub mod ntlm;
+pub mod oauthbearer;
+pub mod plain;
+pub mod windows;
+pub mod xoauth2;
+
+pub use negotiate::{
+    AuthConfig, AuthError, AuthMethod, AuthOutcome, authenticate, host_is_loopback, may_send_secret,
+};
+
 /// What the server said in answer to an `AUTH` command or a response line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerStep {
