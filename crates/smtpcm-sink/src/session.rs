@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use smtp_proto::request::receiver::DataReceiver;
 use smtp_proto::{
     AUTH_LOGIN, AUTH_PLAIN, Error as ProtoError, MAIL_BODY_8BITMIME, MAIL_BODY_BINARYMIME,
     MAIL_SMTPUTF8, MailFrom, RcptTo, Request,
@@ -24,6 +23,7 @@ use tracing::{debug, warn};
 use crate::fault::{ArmedMidData, Fault, FaultStage};
 use crate::server::Shared;
 use crate::store::{Body, Captured};
+use crate::unstuff::DotDecoder;
 
 /// Longest command or AUTH response line accepted, CRLF included. RFC 5321 asks for at least 512;
 /// AUTH responses carrying tokens need more.
@@ -58,7 +58,7 @@ enum Flow {
 /// How the end of a message body is found.
 enum Framing {
     /// DATA: ends at CRLF.CRLF, with dot-unstuffing.
-    Dot(Box<DataReceiver>),
+    Dot(Box<DotDecoder>),
     /// BDAT: a counted chunk.
     Chunk { left: usize },
 }
@@ -532,11 +532,7 @@ impl Session {
         };
         transaction.mid_data = self.shared.faults.arm_mid_data();
         self.reply(354, "End data with <CR><LF>.<CR><LF>");
-        let mut receiver = DataReceiver::new();
-        // The receiver only recognises a dot after a CRLF it has seen, so the first line (an
-        // empty message, or a stuffed leading dot) would be missed without a virtual CRLF.
-        receiver.ingest(&mut b"\r\n".iter(), &mut Vec::new());
-        let mut framing = Framing::Dot(Box::new(receiver));
+        let mut framing = Framing::Dot(Box::new(DotDecoder::new()));
         match self
             .receive(&mut framing, &mut body, &mut transaction)
             .await?
@@ -674,11 +670,7 @@ impl Session {
                 });
                 let window = &self.input[..self.input.len().min(budget)];
                 let (consumed, done) = match framing {
-                    Framing::Dot(receiver) => {
-                        let mut bytes = window.iter();
-                        let done = receiver.ingest(&mut bytes, &mut content);
-                        (window.len() - bytes.len(), done)
-                    }
+                    Framing::Dot(decoder) => decoder.decode(window, &mut content),
                     Framing::Chunk { left } => {
                         let n = window.len().min(*left);
                         content.extend_from_slice(&window[..n]);
@@ -688,20 +680,13 @@ impl Session {
                 };
                 self.input.drain(..consumed);
                 transaction.received += consumed as u64;
-                // The dot receiver may take back the last byte it gave (the CR before the
-                // terminating LF), so that byte waits until the next round.
-                let held = match framing {
-                    Framing::Dot(_) if !done => content.len().min(1),
-                    _ => 0,
-                };
-                let ready = content.len() - held;
-                body.write(&content[..ready])
+                body.write(&content)
                     .await
                     .map_err(|source| SessionError::Io {
                         stage: "storing message content",
                         source,
                     })?;
-                content.drain(..ready);
+                content.clear();
                 if done {
                     return Ok(Transfer::Complete);
                 }
