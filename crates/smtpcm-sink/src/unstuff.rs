@@ -35,7 +35,7 @@ impl DotDecoder {
         let done = self.receiver.ingest(&mut bytes, &mut self.scratch);
         let consumed = input.len() - bytes.len();
         if !done {
-            // MUT
+            self.held = self.scratch.pop();
         }
         out.extend_from_slice(&self.scratch);
         (consumed, done)
