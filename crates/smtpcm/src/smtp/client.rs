@@ -660,10 +660,14 @@ impl Client {
 }
 
 fn log_reply(reply: &Reply) {
+    let enhanced = reply
+        .enhanced
+        .map(|(class, subject, detail)| format!("{class}.{subject}.{detail} "))
+        .unwrap_or_default();
     let last = reply.lines.len().saturating_sub(1);
     for (i, line) in reply.lines.iter().enumerate() {
         let sep = if i == last { ' ' } else { '-' };
-        tracing::debug!(target: TRANSCRIPT_TARGET, "S: {}{sep}{line}", reply.code);
+        tracing::debug!(target: TRANSCRIPT_TARGET, "S: {}{sep}{enhanced}{line}", reply.code);
     }
 }
 
