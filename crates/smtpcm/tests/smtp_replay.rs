@@ -591,3 +591,40 @@ async fn address_with_line_break_is_refused_before_sending() {
         assert!(matches!(err.kind(), ErrorKind::InvalidInput(_)), "{err}");
     }
 }
+
+#[tokio::test]
+async fn server_closing_with_421_mid_pipeline_is_reported_not_waited_on() {
+    let script = Script::new(
+        GREETING,
+        vec![
+            step(EHLO, EHLO_PIPELINING),
+            Step {
+                close: true,
+                ..step(
+                    "MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT TO:<c@x>\r\nDATA\r\n",
+                    "250 2.1.0 Ok\r\n421 4.7.0 mx.test Error: too many errors\r\n",
+                )
+            },
+        ],
+    );
+    let results = check_all(script, |port| async move {
+        let mut c = Client::connect(&config(port)).await.expect("connect");
+        let err = c
+            .begin(&Envelope::new("a@x", ["b@x", "c@x"]))
+            .await
+            .expect_err("421");
+        // The session is over: quit closes without sending QUIT.
+        c.quit().await.expect("quit closes quietly");
+        err
+    })
+    .await;
+    for err in results {
+        assert_eq!(err.stage(), Stage::Rcpt);
+        assert_eq!(err.reply().map(|r| r.code), Some(421));
+        assert!(err.is_transient());
+        assert_eq!(
+            err.to_string(),
+            "RCPT TO:<b@x> rejected: 421 4.7.0 mx.test Error: too many errors"
+        );
+    }
+}

@@ -331,9 +331,12 @@ impl Client {
             }
             self.write(&wire, Stage::Mail, t.mail).await?;
             let mail_reply = self.read_reply(Stage::Mail, t.mail).await?;
+            closing(&mail_reply, Stage::Mail, &mail)?;
             let mut rcpt_replies = Vec::with_capacity(envelope.recipients.len());
-            for _ in &envelope.recipients {
-                rcpt_replies.push(self.read_reply(Stage::Rcpt, t.rcpt).await?);
+            for r in &envelope.recipients {
+                let reply = self.read_reply(Stage::Rcpt, t.rcpt).await?;
+                closing(&reply, Stage::Rcpt, &command::Rcpt(r))?;
+                rcpt_replies.push(reply);
             }
             let data_reply = match chunking {
                 true => None,
@@ -352,7 +355,10 @@ impl Client {
             self.state = SessionState::InTransaction;
             let mut rcpt_replies = Vec::with_capacity(envelope.recipients.len());
             for r in &envelope.recipients {
-                rcpt_replies.push(self.command(&command::Rcpt(r), Stage::Rcpt, t.rcpt).await?);
+                let rcpt = command::Rcpt(r);
+                let reply = self.command(&rcpt, Stage::Rcpt, t.rcpt).await?;
+                closing(&reply, Stage::Rcpt, &rcpt)?;
+                rcpt_replies.push(reply);
             }
             let data_reply = match chunking || !rcpt_replies.iter().any(Reply::is_positive) {
                 true => None,
@@ -657,6 +663,14 @@ impl Client {
             let _ = timeout(self.timeouts.quit, self.stream.shutdown()).await;
         }
     }
+}
+
+/// A `421` means the server is closing the session: report it rather than carry on.
+fn closing(reply: &Reply, stage: Stage, cmd: &dyn std::fmt::Display) -> Result<(), SmtpError> {
+    if reply.code == 421 {
+        return Err(SmtpError::rejected(stage, cmd.to_string(), reply.clone()));
+    }
+    Ok(())
 }
 
 fn log_reply(reply: &Reply) {
