@@ -88,44 +88,15 @@ impl Client {
                     .map_err(|m| SmtpError::new(Stage::TlsHandshake, ErrorKind::Tls(m)))?,
             ),
         };
-        let bare_host = cfg
-            .host
-            .trim()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let target = format!("{}:{}", cfg.host.trim(), cfg.port);
-        let tcp = match timeout(t.connect, TcpStream::connect((bare_host, cfg.port))).await {
-            Err(_) => {
-                return Err(
-                    SmtpError::new(Stage::Connect, ErrorKind::Timeout(t.connect))
-                        .with_detail(target),
-                );
-            }
-            Ok(Err(e)) => {
-                return Err(SmtpError::new(Stage::Connect, ErrorKind::Io(e)).with_detail(target));
-            }
-            Ok(Ok(tcp)) => tcp,
-        };
-        // Commands are written whole, so Nagle would only delay them.
-        let _ = tcp.set_nodelay(true);
+        if let Some(name) = &cfg.helo_name {
+            check_helo_name(name)?;
+        }
+        let tcp = open_tcp(cfg).await?;
         let peer_is_loopback = tcp.peer_addr().is_ok_and(|a| is_loopback(a.ip()));
         let helo_name = match &cfg.helo_name {
             Some(name) => name.trim().to_string(),
             None => default_helo_name(tcp.local_addr().ok().map(|a| a.ip())),
         };
-        if helo_name.is_empty()
-            || helo_name
-                .bytes()
-                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-        {
-            return Err(SmtpError::new(
-                Stage::Ehlo,
-                ErrorKind::InvalidInput(format!(
-                    "EHLO name {helo_name:?} is empty or contains spaces"
-                )),
-            ));
-        }
-        tracing::debug!(target: TRANSCRIPT_TARGET, "connected to {target}");
         let mut client = Client {
             stream: Stream::Plain(tcp),
             decoder: ReplyDecoder::default(),
@@ -663,6 +634,48 @@ impl Client {
             let _ = timeout(self.timeouts.quit, self.stream.shutdown()).await;
         }
     }
+}
+
+/// Opens the TCP connection (trying every address the name resolves to) within the connect timeout.
+async fn open_tcp(cfg: &ClientConfig) -> Result<TcpStream, SmtpError> {
+    let bare_host = cfg
+        .host
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let target = format!("{}:{}", cfg.host.trim(), cfg.port);
+    let limit = cfg.timeouts.connect;
+    let tcp = match timeout(limit, TcpStream::connect((bare_host, cfg.port))).await {
+        Err(_) => {
+            return Err(
+                SmtpError::new(Stage::Connect, ErrorKind::Timeout(limit)).with_detail(target)
+            );
+        }
+        Ok(Err(e)) => {
+            return Err(SmtpError::new(Stage::Connect, ErrorKind::Io(e)).with_detail(target));
+        }
+        Ok(Ok(tcp)) => tcp,
+    };
+    // Commands are written whole, so Nagle's algorithm would only delay them.
+    let _ = tcp.set_nodelay(true);
+    tracing::debug!(target: TRANSCRIPT_TARGET, "connected to {target}");
+    Ok(tcp)
+}
+
+/// An EHLO name must be one token: no spaces or control characters (they would inject commands).
+fn check_helo_name(name: &str) -> Result<(), SmtpError> {
+    let name = name.trim();
+    if name.is_empty()
+        || name
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err(SmtpError::new(
+            Stage::Ehlo,
+            ErrorKind::InvalidInput(format!("EHLO name {name:?} is empty or contains spaces")),
+        ));
+    }
+    Ok(())
 }
 
 /// A `421` means the server is closing the session: report it rather than carry on.
