@@ -27,6 +27,7 @@ mod server;
 mod session;
 mod store;
 mod tls;
+mod unstuff;
 
 pub use config::{MAX_IN_MEMORY, SinkAuth, SinkConfig};
 pub use fault::{Fault, FaultRule, FaultScript, FaultStage};

@@ -150,3 +150,30 @@ async fn injected_bytes_follow_the_220_in_the_same_write() {
     );
     sink.shutdown().await;
 }
+
+#[tokio::test]
+async fn ipv6_loopback_listens_and_the_certificate_names_it() {
+    let listen = "[::1]:0".parse().unwrap();
+    let sink = match Sink::start(SinkConfig {
+        listen,
+        ..SinkConfig::default()
+    })
+    .await
+    {
+        Ok(sink) => sink,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+            eprintln!("skipped: no IPv6 loopback here ({e})");
+            return;
+        }
+        Err(e) => panic!("cannot start on [::1]: {e}"),
+    };
+    assert!(sink.local_addr().is_ipv6());
+    let (mut client, _) = connect(sink.local_addr()).await;
+    assert_eq!(client.code("STARTTLS").await, 220);
+    let stream = tls_handshake(client.stream, sink.ca_pem(), "::1")
+        .await
+        .expect("certificate valid for ::1");
+    let mut tls = Client::new(stream);
+    assert_eq!(tls.code("EHLO c").await, 250);
+    sink.shutdown().await;
+}

@@ -591,3 +591,85 @@ async fn address_with_line_break_is_refused_before_sending() {
         assert!(matches!(err.kind(), ErrorKind::InvalidInput(_)), "{err}");
     }
 }
+
+#[tokio::test]
+async fn server_closing_with_421_mid_pipeline_is_reported_not_waited_on() {
+    let script = Script::new(
+        GREETING,
+        vec![
+            step(EHLO, EHLO_PIPELINING),
+            Step {
+                close: true,
+                ..step(
+                    "MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT TO:<c@x>\r\nDATA\r\n",
+                    "250 2.1.0 Ok\r\n421 4.7.0 mx.test Error: too many errors\r\n",
+                )
+            },
+        ],
+    );
+    let results = check_all(script, |port| async move {
+        let mut c = Client::connect(&config(port)).await.expect("connect");
+        let err = c
+            .begin(&Envelope::new("a@x", ["b@x", "c@x"]))
+            .await
+            .expect_err("421");
+        // The session is over: quit closes without sending QUIT.
+        c.quit().await.expect("quit closes quietly");
+        err
+    })
+    .await;
+    for err in results {
+        assert_eq!(err.stage(), Stage::Rcpt);
+        assert_eq!(err.reply().map(|r| r.code), Some(421));
+        assert!(err.is_transient());
+        assert_eq!(
+            err.to_string(),
+            "RCPT TO:<b@x> rejected: 421 4.7.0 mx.test Error: too many errors"
+        );
+    }
+}
+
+#[tokio::test]
+async fn server_that_stops_reading_hits_the_data_block_timeout() {
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let mut script = Script::new(
+        GREETING,
+        vec![
+            step(EHLO, EHLO_PIPELINING),
+            step(
+                "MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n",
+                "250 Ok\r\n250 Ok\r\n354 go\r\n",
+            ),
+            Step {
+                freeze: true,
+                ..Step::default()
+            },
+        ],
+    );
+    script.release = Some(release.clone());
+    let (err, sent) = replay(script, Delivery::Whole, |port| {
+        let release = release.clone();
+        async move {
+            let mut cfg = config(port);
+            cfg.timeouts.data_block = Duration::from_millis(300);
+            let mut c = Client::connect(&cfg).await.expect("connect");
+            // An endless body: only backpressure and the block timeout can stop it.
+            let err = c
+                .send(&Envelope::new("a@x", ["b@x"]), tokio::io::repeat(b'a'))
+                .await
+                .expect_err("the server stopped reading");
+            release.notify_one();
+            err
+        }
+    })
+    .await;
+    assert_eq!(err.stage(), Stage::DataTransfer, "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Timeout(d) if *d == Duration::from_millis(300)),
+        "{err}"
+    );
+    assert!(
+        !sent.ends_with(b".\r\n"),
+        "an unfinished message must not be terminated"
+    );
+}

@@ -1,29 +1,28 @@
 //! One SMTP conversation: reads pipelined commands, answers them in order, receives bodies,
 //! and applies the fault script.
 
+mod auth;
+mod conn;
+mod transfer;
+
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use smtp_proto::request::receiver::DataReceiver;
 use smtp_proto::{
-    AUTH_LOGIN, AUTH_PLAIN, Error as ProtoError, MAIL_BODY_8BITMIME, MAIL_BODY_BINARYMIME,
-    MAIL_SMTPUTF8, MailFrom, RcptTo, Request,
+    Error as ProtoError, MAIL_BODY_8BITMIME, MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8, MailFrom, RcptTo,
+    Request,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
-use tokio_rustls::server::TlsStream;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::fault::{ArmedMidData, Fault, FaultStage};
 use crate::server::Shared;
-use crate::store::{Body, Captured};
+use crate::store::Body;
+use conn::Conn;
 
 /// Longest command or AUTH response line accepted, CRLF included. RFC 5321 asks for at least 512;
 /// AUTH responses carrying tokens need more.
@@ -55,20 +54,6 @@ enum Flow {
     Stall,
 }
 
-/// How the end of a message body is found.
-enum Framing {
-    /// DATA: ends at CRLF.CRLF, with dot-unstuffing.
-    Dot(Box<DataReceiver>),
-    /// BDAT: a counted chunk.
-    Chunk { left: usize },
-}
-
-/// How a body transfer ended.
-enum Transfer {
-    Complete,
-    Aborted(Flow),
-}
-
 /// A mail transaction between MAIL and the end of its message.
 struct Transaction {
     mail_from: String,
@@ -79,14 +64,6 @@ struct Transaction {
     /// Message content bytes received so far, as sent on the wire.
     received: u64,
     mid_data: Option<ArmedMidData>,
-}
-
-/// The socket, before or after TLS.
-enum Conn {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    /// Only while the stream is being handed to the TLS acceptor.
-    Upgrading,
 }
 
 /// Serves one accepted connection to its end; problems are logged, not returned.
@@ -348,106 +325,6 @@ impl Session {
         Ok(())
     }
 
-    async fn auth(&mut self, mechanism: u64, initial: String) -> Result<Flow, SessionError> {
-        let Some(account) = self.shared.cfg.auth.clone() else {
-            self.reply(502, "5.5.1 AUTH not offered");
-            return Ok(Flow::Continue);
-        };
-        if self.shared.cfg.require_tls && !self.tls {
-            self.reply(530, "5.7.0 Must issue a STARTTLS command first");
-            return Ok(Flow::Continue);
-        }
-        if self.auth_user.is_some() {
-            self.reply(503, "5.5.1 Already authenticated");
-            return Ok(Flow::Continue);
-        }
-        if self.transaction.is_some() {
-            self.reply(503, "5.5.1 AUTH not allowed during a mail transaction");
-            return Ok(Flow::Continue);
-        }
-        let credentials = match mechanism {
-            AUTH_PLAIN => self.auth_plain(initial).await?,
-            AUTH_LOGIN => self.auth_login(initial).await?,
-            _ => {
-                self.reply(504, "5.5.4 Unrecognized authentication type");
-                return Ok(Flow::Continue);
-            }
-        };
-        match credentials {
-            Credentials::Given { user, password } if account.accepts(&user, &password) => {
-                self.reply(235, "2.7.0 Authentication successful");
-                self.auth_user = Some(user);
-            }
-            Credentials::Given { .. } | Credentials::Refused => {
-                self.reply(535, "5.7.8 Authentication credentials invalid");
-            }
-            Credentials::Cancelled => self.reply(501, "5.0.0 Authentication cancelled"),
-            Credentials::Undecodable => self.reply(501, "5.5.2 Cannot decode response"),
-            Credentials::Gone => return Ok(Flow::Close),
-        }
-        Ok(Flow::Continue)
-    }
-
-    async fn auth_plain(&mut self, initial: String) -> Result<Credentials, SessionError> {
-        let response = if initial.is_empty() {
-            self.reply(334, "");
-            match self.auth_response().await? {
-                Ok(response) => response,
-                Err(stop) => return Ok(stop),
-            }
-        } else {
-            match decode_response(initial.as_bytes()) {
-                Ok(response) => response,
-                Err(stop) => return Ok(stop),
-            }
-        };
-        // RFC 4616: authzid NUL authcid NUL passwd
-        let mut parts = response.split(|&b| b == 0);
-        let (Some(authzid), Some(user), Some(password), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Ok(Credentials::Undecodable);
-        };
-        if !authzid.is_empty() && authzid != user {
-            // The sink has one account and no proxy rights to grant.
-            return Ok(Credentials::Refused);
-        }
-        Ok(Credentials::given(user, password))
-    }
-
-    async fn auth_login(&mut self, initial: String) -> Result<Credentials, SessionError> {
-        let user = if initial.is_empty() {
-            self.reply(334, "VXNlcm5hbWU6");
-            self.auth_response().await?
-        } else {
-            decode_response(initial.as_bytes())
-        };
-        let user = match user {
-            Ok(user) => user,
-            Err(stop) => return Ok(stop),
-        };
-        self.reply(334, "UGFzc3dvcmQ6");
-        match self.auth_response().await? {
-            Ok(password) => Ok(Credentials::given(&user, &password)),
-            Err(stop) => Ok(stop),
-        }
-    }
-
-    /// Reads one base64 line of a SASL exchange; the outer error ends the session.
-    async fn auth_response(&mut self) -> Result<Result<Vec<u8>, Credentials>, SessionError> {
-        match self.next_line("reading an AUTH response").await? {
-            None => Ok(Err(Credentials::Gone)),
-            Some(Line::TooLong) => {
-                self.note_client("<line too long>");
-                Ok(Err(Credentials::Undecodable))
-            }
-            Some(Line::Complete(line)) => {
-                self.note_client("<redacted>");
-                Ok(decode_response(&line))
-            }
-        }
-    }
-
     fn mail(&mut self, from: MailFrom<String>) {
         let cfg = &self.shared.cfg;
         let utf8 = from.flags & MAIL_SMTPUTF8 != 0;
@@ -504,284 +381,6 @@ impl Session {
         } else {
             transaction.rcpt_to.push(to.address);
             self.reply(250, "2.1.5 Ok");
-        }
-    }
-
-    /// The reason a transaction cannot take a message body now, if any.
-    fn body_refusal(&self, bdat: bool) -> Option<(u16, &'static str)> {
-        match &self.transaction {
-            None => Some((503, "5.5.1 Need MAIL and RCPT first")),
-            Some(t) if t.rcpt_to.is_empty() => Some((554, "5.5.1 No valid recipients")),
-            Some(t) if !bdat && t.chunked.is_some() => {
-                Some((503, "5.5.1 DATA not allowed after BDAT"))
-            }
-            Some(_) => None,
-        }
-    }
-
-    async fn data(&mut self) -> Result<Flow, SessionError> {
-        if let Some((code, text)) = self.body_refusal(false) {
-            self.reply(code, text);
-            return Ok(Flow::Continue);
-        }
-        let Some(mut transaction) = self.transaction.take() else {
-            return Ok(Flow::Continue);
-        };
-        let Some((sequence, mut body)) = self.open_body().await else {
-            return Ok(Flow::Continue);
-        };
-        transaction.mid_data = self.shared.faults.arm_mid_data();
-        self.reply(354, "End data with <CR><LF>.<CR><LF>");
-        let mut receiver = DataReceiver::new();
-        // The receiver only recognises a dot after a CRLF it has seen, so the first line (an
-        // empty message, or a stuffed leading dot) would be missed without a virtual CRLF.
-        receiver.ingest(&mut b"\r\n".iter(), &mut Vec::new());
-        let mut framing = Framing::Dot(Box::new(receiver));
-        match self
-            .receive(&mut framing, &mut body, &mut transaction)
-            .await?
-        {
-            Transfer::Aborted(flow) => Ok(flow),
-            Transfer::Complete => {
-                self.note_client(&format!(
-                    "<message, {} bytes on the wire>",
-                    transaction.received
-                ));
-                self.finish_message(transaction, sequence, body).await
-            }
-        }
-    }
-
-    async fn bdat(&mut self, size: usize, last: bool) -> Result<Flow, SessionError> {
-        let refusal = if self.shared.cfg.chunking {
-            self.body_refusal(true)
-        } else {
-            Some((502, "5.5.1 BDAT not offered"))
-        };
-        if let Some((code, text)) = refusal {
-            // The chunk follows the command regardless; reading it keeps the stream in step.
-            if !self.discard(size).await? {
-                return Ok(Flow::Close);
-            }
-            self.reply(code, text);
-            return Ok(Flow::Continue);
-        }
-        let Some(mut transaction) = self.transaction.take() else {
-            return Ok(Flow::Continue);
-        };
-        let (sequence, mut body) = match transaction.chunked.take() {
-            Some(open) => open,
-            None => {
-                if let Some(fault) = self.shared.faults.take(FaultStage::DataStart) {
-                    match fault {
-                        Fault::Reply(code, text) => {
-                            if !self.discard(size).await? {
-                                return Ok(Flow::Close);
-                            }
-                            self.reply(code, &text);
-                            return Ok(if code == 421 {
-                                Flow::Close
-                            } else {
-                                Flow::Continue
-                            });
-                        }
-                        Fault::Disconnect => return Ok(Flow::Close),
-                        Fault::Stall => return Ok(Flow::Stall),
-                        Fault::InjectAfterStartTls(bytes) => self.inject = Some(bytes),
-                    }
-                }
-                let Some(open) = self.open_body().await else {
-                    if !self.discard(size).await? {
-                        return Ok(Flow::Close);
-                    }
-                    return Ok(Flow::Continue);
-                };
-                transaction.mid_data = self.shared.faults.arm_mid_data();
-                open
-            }
-        };
-        let mut framing = Framing::Chunk { left: size };
-        match self
-            .receive(&mut framing, &mut body, &mut transaction)
-            .await?
-        {
-            Transfer::Aborted(flow) => Ok(flow),
-            Transfer::Complete if last => {
-                self.note_client(&format!("<BDAT chunks, {} bytes>", transaction.received));
-                self.finish_message(transaction, sequence, body).await
-            }
-            Transfer::Complete => {
-                self.note_client(&format!("<BDAT chunk, {size} bytes>"));
-                transaction.chunked = Some((sequence, body));
-                self.transaction = Some(transaction);
-                let text = format!("2.0.0 {size} octets received");
-                self.reply(250, &text);
-                Ok(Flow::Continue)
-            }
-        }
-    }
-
-    /// Opens storage for a new message; on failure answers 451 and returns `None`.
-    async fn open_body(&mut self) -> Option<(u64, Body)> {
-        let sequence = self.shared.next_sequence();
-        let cfg = &self.shared.cfg;
-        match Body::open(cfg.dir.as_deref(), sequence, cfg.max_size).await {
-            Ok(body) => Some((sequence, body)),
-            Err(e) => {
-                warn!(connection = self.id, error = %e, "cannot store message");
-                self.reply(451, "4.3.0 Local error: cannot store message");
-                None
-            }
-        }
-    }
-
-    /// Moves message content from the connection into `body` until the framing says it ended,
-    /// firing an armed `MidData` fault at its exact byte count.
-    async fn receive(
-        &mut self,
-        framing: &mut Framing,
-        body: &mut Body,
-        transaction: &mut Transaction,
-    ) -> Result<Transfer, SessionError> {
-        let mut content = Vec::new();
-        loop {
-            if let Some(armed) = transaction.mid_data
-                && transaction.received >= armed.after_bytes
-            {
-                transaction.mid_data = None;
-                if let Some(fault) = self.shared.faults.fire(armed) {
-                    match fault {
-                        Fault::Reply(code, text) => {
-                            self.reply(code, &text);
-                            return Ok(Transfer::Aborted(Flow::Close));
-                        }
-                        Fault::Disconnect => return Ok(Transfer::Aborted(Flow::Close)),
-                        Fault::Stall => return Ok(Transfer::Aborted(Flow::Stall)),
-                        Fault::InjectAfterStartTls(bytes) => {
-                            self.note_server(&format!("<{} injected bytes>", bytes.len()));
-                            self.output.extend_from_slice(&bytes);
-                        }
-                    }
-                }
-            }
-            if let Framing::Chunk { left: 0 } = framing {
-                return Ok(Transfer::Complete);
-            }
-            if !self.input.is_empty() {
-                let budget = transaction.mid_data.map_or(usize::MAX, |armed| {
-                    usize::try_from(armed.after_bytes.saturating_sub(transaction.received))
-                        .unwrap_or(usize::MAX)
-                });
-                let window = &self.input[..self.input.len().min(budget)];
-                let (consumed, done) = match framing {
-                    Framing::Dot(receiver) => {
-                        let mut bytes = window.iter();
-                        let done = receiver.ingest(&mut bytes, &mut content);
-                        (window.len() - bytes.len(), done)
-                    }
-                    Framing::Chunk { left } => {
-                        let n = window.len().min(*left);
-                        content.extend_from_slice(&window[..n]);
-                        *left -= n;
-                        (n, *left == 0)
-                    }
-                };
-                self.input.drain(..consumed);
-                transaction.received += consumed as u64;
-                // The dot receiver may take back the last byte it gave (the CR before the
-                // terminating LF), so that byte waits until the next round.
-                let held = match framing {
-                    Framing::Dot(_) if !done => content.len().min(1),
-                    _ => 0,
-                };
-                let ready = content.len() - held;
-                body.write(&content[..ready])
-                    .await
-                    .map_err(|source| SessionError::Io {
-                        stage: "storing message content",
-                        source,
-                    })?;
-                content.drain(..ready);
-                if done {
-                    return Ok(Transfer::Complete);
-                }
-                if consumed > 0 {
-                    continue;
-                }
-            }
-            if !self.fill("receiving message content").await? {
-                debug!(connection = self.id, "client left during message content");
-                return Ok(Transfer::Aborted(Flow::Close));
-            }
-        }
-    }
-
-    async fn finish_message(
-        &mut self,
-        transaction: Transaction,
-        sequence: u64,
-        body: Body,
-    ) -> Result<Flow, SessionError> {
-        if let Some(fault) = self.shared.faults.take(FaultStage::AfterDot) {
-            match fault {
-                Fault::Reply(code, text) => {
-                    self.reply(code, &text);
-                    return Ok(if code == 421 {
-                        Flow::Close
-                    } else {
-                        Flow::Continue
-                    });
-                }
-                Fault::Disconnect => return Ok(Flow::Close),
-                Fault::Stall => return Ok(Flow::Stall),
-                Fault::InjectAfterStartTls(bytes) => self.inject = Some(bytes),
-            }
-        }
-        if body.too_large() {
-            self.reply(552, "5.3.4 Message size exceeds fixed maximum message size");
-            return Ok(Flow::Continue);
-        }
-        let stored = match body.finish().await {
-            Ok(stored) => stored,
-            Err(e) => {
-                warn!(connection = self.id, error = %e, "cannot store message");
-                self.reply(451, "4.3.0 Local error: cannot store message");
-                return Ok(Flow::Continue);
-            }
-        };
-        let captured = Captured {
-            mail_from: transaction.mail_from,
-            rcpt_to: transaction.rcpt_to,
-            tls: self.tls,
-            auth_user: self.auth_user.clone(),
-            size: stored.size,
-            path: stored.path,
-            data: stored.data,
-        };
-        debug!(
-            connection = self.id,
-            sequence,
-            size = captured.size,
-            "message captured"
-        );
-        self.shared.record(captured);
-        let text = format!("2.0.0 Ok: queued as {sequence}");
-        self.reply(250, &text);
-        Ok(Flow::Continue)
-    }
-
-    /// Reads and drops `size` bytes of a refused BDAT chunk; false if the client left.
-    async fn discard(&mut self, mut size: usize) -> Result<bool, SessionError> {
-        loop {
-            let n = self.input.len().min(size);
-            self.input.drain(..n);
-            size -= n;
-            if size == 0 {
-                return Ok(true);
-            }
-            if !self.fill("discarding a BDAT chunk").await? {
-                return Ok(false);
-            }
         }
     }
 
@@ -914,42 +513,6 @@ impl Session {
     }
 }
 
-/// SASL credentials, or why there are none.
-enum Credentials {
-    Given {
-        user: String,
-        password: String,
-    },
-    /// Well-formed but unacceptable regardless of the password.
-    Refused,
-    Cancelled,
-    Undecodable,
-    /// The client closed the connection mid-exchange.
-    Gone,
-}
-
-impl Credentials {
-    fn given(user: &[u8], password: &[u8]) -> Self {
-        match (std::str::from_utf8(user), std::str::from_utf8(password)) {
-            (Ok(user), Ok(password)) => Self::Given {
-                user: user.to_owned(),
-                password: password.to_owned(),
-            },
-            _ => Self::Undecodable,
-        }
-    }
-}
-
-/// Decodes one SASL response line: `*` cancels, `=` is the empty response (RFC 4954).
-fn decode_response(line: &[u8]) -> Result<Vec<u8>, Credentials> {
-    let line = line.trim_ascii();
-    match line {
-        b"*" => Err(Credentials::Cancelled),
-        b"=" => Ok(Vec::new()),
-        _ => BASE64.decode(line).map_err(|_| Credentials::Undecodable),
-    }
-}
-
 /// The fault stage a command belongs to, for the stages decided before the command runs.
 fn stage_of(request: &Request<String>) -> Option<FaultStage> {
     match request {
@@ -990,57 +553,6 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-impl AsyncRead for Conn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Conn::Upgrading => Poll::Ready(Err(upgrading())),
-        }
-    }
-}
-
-impl AsyncWrite for Conn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Conn::Upgrading => Poll::Ready(Err(upgrading())),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Conn::Upgrading => Poll::Ready(Err(upgrading())),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Conn::Upgrading => Poll::Ready(Ok(())),
-        }
-    }
-}
-
-fn upgrading() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotConnected,
-        "connection is being upgraded to TLS",
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1058,22 +570,5 @@ mod tests {
     #[test]
     fn control_characters_are_escaped() {
         assert_eq!(printable("a\x1bb\r\n"), "a\\u{1b}b");
-    }
-
-    #[test]
-    fn sasl_responses_decode() {
-        assert_eq!(
-            decode_response(b"YWxpY2U=\r\n").ok(),
-            Some(b"alice".to_vec())
-        );
-        assert_eq!(decode_response(b"=\r\n").ok(), Some(Vec::new()));
-        assert!(matches!(
-            decode_response(b"*\r\n"),
-            Err(Credentials::Cancelled)
-        ));
-        assert!(matches!(
-            decode_response(b"!!\r\n"),
-            Err(Credentials::Undecodable)
-        ));
     }
 }
