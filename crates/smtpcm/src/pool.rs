@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
+use crate::auth::AuthError;
 use crate::connection_manager::{Connection, ConnectionError, SmtpConnectionManager, send_on};
 use crate::mime::PreparedMessage;
-use crate::smtp::SendReport;
+use crate::smtp::{SendReport, SmtpError};
 
 /// When to try again after a failure.
 ///
@@ -56,10 +57,17 @@ impl RetryPolicy {
         self.initial_delay.saturating_mul(factor).min(self.max_delay)
     }
 
-    /// Whether this failure may be retried at all.
+    /// Whether this failure may be retried at all: a 4xx reply at any stage, or a
+    /// connection that dropped or stalled before the final dot. Never a 5xx, a TLS or
+    /// configuration failure, or a loss after the final dot.
     pub fn is_retryable(error: &ConnectionError) -> bool {
+        fn smtp(e: &SmtpError) -> bool {
+            !e.is_delivery_unknown() && !e.is_tls() && (e.is_transient() || e.is_connection())
+        }
         match error {
-            ConnectionError::Smtp(e) => !e.is_delivery_unknown() && e.is_transient(),
+            ConnectionError::Smtp(e) => smtp(e),
+            ConnectionError::Auth(AuthError::Rejected { code, .. }) => (400..500).contains(code),
+            ConnectionError::Auth(AuthError::Transport(e)) => e.downcast_ref::<SmtpError>().is_some_and(smtp),
             _ => false,
         }
     }
