@@ -375,13 +375,14 @@ impl Message {
             out.text(&format!("--{mixed}\r\n"));
             out.text(&body_part.headers);
             out.bytes(body_part.content);
+            // Each later delimiter carries its own leading CRLF (RFC 2046 §5.1.1).
             for attachment in &self.attachments {
-                out.text(&format!("--{mixed}\r\n"));
+                out.text(&format!("\r\n--{mixed}\r\n"));
                 let (headers, len) = attachment_part(attachment)?;
                 out.text(&headers);
                 out.file(attachment.path.clone(), len);
             }
-            out.text(&format!("--{mixed}--\r\n"));
+            out.text(&format!("\r\n--{mixed}--\r\n"));
         }
 
         Ok(PreparedMessage {
@@ -478,14 +479,16 @@ fn render_body(text: Option<&str>, html: Option<&str>, boundary_id: &str) -> Bod
         (Some(text), Some(html)) => {
             let boundary = format!("=_alt_{boundary_id}");
             let mut content = Vec::new();
-            for part in [text_part("plain", text), text_part("html", html)] {
-                content.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            for (i, part) in [text_part("plain", text), text_part("html", html)].into_iter().enumerate() {
+                // The CRLF before a delimiter belongs to the delimiter (RFC 2046 §5.1.1), so
+                // every delimiter after content starts with its own CRLF; otherwise the
+                // part's final line break would be lost.
+                let lead = if i == 0 { "" } else { "\r\n" };
+                content.extend_from_slice(format!("{lead}--{boundary}\r\n").as_bytes());
                 content.extend_from_slice(part.headers.as_bytes());
-                // Part content ends with CRLF, which serves as the CRLF that belongs to the
-                // next delimiter (RFC 2046 §5.1.1).
                 content.extend_from_slice(&part.content);
             }
-            content.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+            content.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
             BodyPart {
                 headers: format!(
                     "Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n"
