@@ -29,6 +29,7 @@ mod variable;
 use std::sync::Arc;
 
 pub use connection::{ConnectionKind, ConnectionManager, Connections};
+pub use connection::{new_dtsid, same_guid};
 pub use executable::{
     ConstraintValue, EvalOp, EventHandler, Executable, ExecutableKind, ForLoop,
     PrecedenceConstraint, PropertyExpression, SendMailTaskData,
