@@ -105,7 +105,8 @@ pub fn load_package(path: impl AsRef<Path>) -> Result<Package, LoadError> {
 /// Loads a package from text; `origin` names it in diagnostics.
 ///
 /// ```
-/// let err = smtpcm::dtsx::load_str("<DTS:Executable xmlns:DTS=\"www.microsoft.com/SqlServer/Dts\">\n  <oops>", "bad.dtsx")
+/// let text = "<DTS:Executable xmlns:DTS=\"www.microsoft.com/SqlServer/Dts\">\n  <a></b>\n</DTS:Executable>";
+/// let err = smtpcm::dtsx::load_str(text, "bad.dtsx")
 ///     .unwrap_err();
 /// assert!(err.to_string().starts_with("bad.dtsx:2:"), "{err}");
 /// ```

@@ -266,8 +266,8 @@ impl Writer<'_> {
                     let end_tag = w.range().start + raw.rfind("</").unwrap_or(raw.len());
                     let at = w
                         .children()
-                        .filter(|c| c.is_element())
-                        .last()
+                        .rev()
+                        .find(|c| c.is_element())
                         .map(|c| c.range().end)
                         .unwrap_or(end_tag);
                     Splice {
@@ -279,8 +279,8 @@ impl Writer<'_> {
             None => {
                 let after = root
                     .children()
-                    .filter(|c| c.is_element() && c.has_tag_name((DTS_NS, "Property")))
-                    .last()
+                    .rev()
+                    .find(|c| c.is_element() && c.has_tag_name((DTS_NS, "Property")))
                     .map(|c| c.range().end)
                     .ok_or_else(|| {
                         self.unsupported("connection managers (no place to insert them)".into())

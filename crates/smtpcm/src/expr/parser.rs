@@ -85,8 +85,7 @@ impl Parser {
 
     fn expr(&mut self, min_bp: u8) -> Result<Expr, ExprError> {
         let mut lhs = self.prefix()?;
-        loop {
-            let Some(t) = self.peek().cloned() else { break };
+        while let Some(t) = self.peek().cloned() {
             if t.tok == Tok::Question {
                 if TERNARY_BP < min_bp {
                     break;
@@ -174,7 +173,7 @@ impl Parser {
         }
         self.pos += 1;
         if upper == "NULL" {
-            let ty = self.cast_type_inner()?;
+            let ty = self.cast_type()?;
             return Ok(ExprKind::Literal(Value::Null(ty)));
         }
         let mut args = Vec::new();
@@ -210,10 +209,6 @@ impl Parser {
 
     /// After `(`: `DT_WSTR, 10)` and friends, including the closing `)`.
     fn cast_type(&mut self) -> Result<CastType, ExprError> {
-        self.cast_type_inner()
-    }
-
-    fn cast_type_inner(&mut self) -> Result<CastType, ExprError> {
         let col = self.col();
         let name = match self.next() {
             Some(Token {

@@ -88,6 +88,9 @@ pub struct ForLoop {
 }
 
 /// What an executable is.
+// Send Mail data is inline rather than boxed: packages hold tens of executables, and matching
+// `ExecutableKind::SendMail(d)` directly is what every caller does.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExecutableKind {
     /// Microsoft's Send Mail task.
