@@ -6,15 +6,10 @@ use std::path::{Path, PathBuf};
 use smtpcm::dtsx;
 use smtpcm::package::{ConnectionKind, ExecutableKind};
 
-/// The corpus folder, or `None` (with a message) when it is absent outside CI.
+/// The corpus folder (`../shared/corpus/dtsx` from the repository root), or `None` with a
+/// message when it is absent outside CI.
 fn corpus() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/dtsx");
-    let dir = if dir.is_dir() {
-        dir
-    } else {
-        // Tests may also run from a checkout whose sibling is `shared`.
-        Path::new("../shared/corpus/dtsx").to_path_buf()
-    };
     if dir.is_dir() {
         return Some(dir);
     }

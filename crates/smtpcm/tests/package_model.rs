@@ -229,3 +229,69 @@ fn unsupported_edits_are_refused_not_dropped() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn project_folder_brings_conmgr_and_params() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Small.dtsx"), SMALL_F8).unwrap();
+    std::fs::write(
+        dir.path().join("SMTP Connection Manager.conmgr"),
+        r#"<?xml version="1.0"?>
+<DTS:ConnectionManager xmlns:DTS="www.microsoft.com/SqlServer/Dts"
+  DTS:ObjectName="SMTP Connection Manager"
+  DTS:DTSID="{00000000-0000-0000-0000-00000000DEAD}"
+  DTS:CreationName="SMTP">
+  <DTS:ObjectData>
+    <SmtpConnectionManager
+      ConnectionString="SmtpServer=mail.example.org;UseWindowsAuthentication=False;EnableSsl=False;" />
+  </DTS:ObjectData>
+</DTS:ConnectionManager>"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("Project.params"),
+        r#"<?xml version="1.0"?>
+<SSIS:Parameters xmlns:SSIS="www.microsoft.com/SqlServer/SSIS">
+  <SSIS:Parameter SSIS:Name="prj_conn_SMTP">
+    <SSIS:Properties>
+      <SSIS:Property SSIS:Name="ID">{3C051037-4D22-43A3-88E0-895932089CAC}</SSIS:Property>
+      <SSIS:Property SSIS:Name="Sensitive">0</SSIS:Property>
+      <SSIS:Property SSIS:Name="Value">SmtpServer=relay;UseWindowsAuthentication=False;EnableSsl=False;</SSIS:Property>
+      <SSIS:Property SSIS:Name="DataType">18</SSIS:Property>
+    </SSIS:Properties>
+  </SSIS:Parameter>
+</SSIS:Parameters>"#,
+    )
+    .unwrap();
+    let project = dtsx::load_project(dir.path()).unwrap();
+    assert_eq!(project.parameters.len(), 1);
+    assert_eq!(
+        project.parameters[0].data_type,
+        smtpcm::package::vartype::STRING
+    );
+    let (_, pkg) = &project.packages[0];
+    // The task's dangling-in-package reference resolves to the project connection manager.
+    let task = pkg.executables.iter().find_map(|e| e.send_mail()).unwrap();
+    let cm = pkg.connection(&task.smtp_server_ref).unwrap();
+    assert_eq!(cm.name, "SMTP Connection Manager");
+    assert_eq!(
+        pkg.get_property(r"\Package.Variables[$Project::prj_conn_SMTP]")
+            .unwrap(),
+        "SmtpServer=relay;UseWindowsAuthentication=False;EnableSsl=False;"
+    );
+    let scope = smtpcm::expr::PackageScope::new(pkg);
+    let v = smtpcm::expr::evaluate("@[$Project::prj_conn_SMTP]", &scope).unwrap();
+    assert!(v.to_display_string().starts_with("SmtpServer=relay;"));
+
+    // Editing the .conmgr changes only its connection string bytes.
+    let (path, file) = &project.connection_files[0];
+    let mut file = file.clone();
+    file.connection.connection_string =
+        "SmtpServer=127.0.0.1;UseWindowsAuthentication=False;EnableSsl=False;".into();
+    let before = std::fs::read_to_string(path).unwrap();
+    let after = String::from_utf8(file.to_bytes().unwrap()).unwrap();
+    assert_eq!(
+        after,
+        before.replace("SmtpServer=mail.example.org;", "SmtpServer=127.0.0.1;")
+    );
+}
