@@ -17,7 +17,9 @@ pub struct CheckArgs {
 pub async fn run(args: CheckArgs) -> Exit {
     let mut cm = SmtpConnectionManager::new("SMTP Connection Manager");
     match cm.set_connection_string(&args.connection) {
-        Ok(warnings) => warnings.iter().for_each(|w| eprintln!("smtpcm check: warning: {w}")),
+        Ok(warnings) => warnings
+            .iter()
+            .for_each(|w| eprintln!("smtpcm check: warning: {w}")),
         Err(e) => {
             eprintln!("smtpcm check: {e}");
             return Exit::Usage;
@@ -32,7 +34,10 @@ pub async fn run(args: CheckArgs) -> Exit {
         }
     };
     println!("connection string: {}", cm.connection_string());
-    println!("server:            {}:{} (TLS mode {})", config.host, config.port, config.tls);
+    println!(
+        "server:            {}:{} (TLS mode {})",
+        config.host, config.port, config.tls
+    );
     let conn = match cm.acquire().await {
         Ok(c) => c,
         Err(e) => {
@@ -42,10 +47,18 @@ pub async fn run(args: CheckArgs) -> Exit {
     };
     let client = &conn.client;
     println!("greeting:          {}", client.greeting());
-    println!("tls:               {}", client.tls_info().unwrap_or_else(|| "none (plain text)".into()));
+    println!(
+        "tls:               {}",
+        client
+            .tls_info()
+            .unwrap_or_else(|| "none (plain text)".into())
+    );
     match &conn.auth {
         Some(auth) => {
-            println!("authenticated:     as {} with {}", auth.identity, auth.mechanism);
+            println!(
+                "authenticated:     as {} with {}",
+                auth.identity, auth.mechanism
+            );
             if let Some(note) = &auth.fallback_note {
                 println!("                   ({note})");
             }

@@ -35,7 +35,12 @@ pub async fn run(args: DemoArgs) -> Exit {
                 temp = t;
                 temp.path().to_path_buf()
             }
-            Err(e) => return fail(Exit::Internal, format!("cannot create a temporary directory: {e}")),
+            Err(e) => {
+                return fail(
+                    Exit::Internal,
+                    format!("cannot create a temporary directory: {e}"),
+                );
+            }
         },
     };
     match demo(&dir, args.attachment_size).await {
@@ -55,11 +60,21 @@ async fn demo(dir: &Path, attachment_size: usize) -> Result<(), (Exit, String)> 
     std::fs::create_dir_all(&inbox).map_err(|e| io("cannot create inbox", e))?;
 
     // A capture server on a free loopback port, offering STARTTLS with a generated certificate.
-    let config = SinkConfig { dir: Some(inbox.clone()), ..SinkConfig::default() };
-    let mut sink = Sink::start(config).await.map_err(|e| io("cannot start the capture server", e))?;
+    let config = SinkConfig {
+        dir: Some(inbox.clone()),
+        ..SinkConfig::default()
+    };
+    let mut sink = Sink::start(config)
+        .await
+        .map_err(|e| io("cannot start the capture server", e))?;
     let ca_file = dir.join("demo-ca.pem");
-    sink.write_ca_file(&ca_file).map_err(|e| io("cannot write the CA file", e))?;
-    println!("capture server listening on {} (STARTTLS, CA {})", sink.local_addr(), ca_file.display());
+    sink.write_ca_file(&ca_file)
+        .map_err(|e| io("cannot write the CA file", e))?;
+    println!(
+        "capture server listening on {} (STARTTLS, CA {})",
+        sink.local_addr(),
+        ca_file.display()
+    );
 
     // An attachment whose bytes are not trivially compressible, so a mangled byte would show.
     let attachment = dir.join("quarterly-report.bin");
@@ -70,8 +85,11 @@ async fn demo(dir: &Path, attachment_size: usize) -> Result<(), (Exit, String)> 
         "SmtpServer=localhost;UseWindowsAuthentication=False;EnableSsl=True;Port={};",
         sink.local_addr().port()
     );
-    let mut cm = SmtpConnectionManager::with_connection_string("SMTP Connection Manager", &connection_string)
-        .map_err(|e| (Exit::Usage, e.to_string()))?;
+    let mut cm = SmtpConnectionManager::with_connection_string(
+        "SMTP Connection Manager",
+        &connection_string,
+    )
+    .map_err(|e| (Exit::Usage, e.to_string()))?;
     cm.set_extra_ca_file(Some(ca_file));
     println!("connection manager: {}", cm.connection_string());
 
@@ -84,21 +102,25 @@ async fn demo(dir: &Path, attachment_size: usize) -> Result<(), (Exit, String)> 
         bcc_line: "archive@demo.test".into(),
         subject: "Nightly load finished — 3 files, 0 errors".into(),
         message_source_type: MessageSourceType::DirectInput,
-        message_source: "Hello,\n\nthe nightly load finished without errors.\nThe report is attached.\n".into(),
+        message_source:
+            "Hello,\n\nthe nightly load finished without errors.\nThe report is attached.\n".into(),
         priority: Priority::High,
         file_attachments: attachment.to_string_lossy().into_owned(),
         body_is_html: false,
     };
-    let report = task.execute(&cm, &NoPackage).await.map_err(|e| (exit::of_task(&e), e.to_string()))?;
+    let report = task
+        .execute(&cm, &NoPackage)
+        .await
+        .map_err(|e| (exit::of_task(&e), e.to_string()))?;
     println!("server answered: {}", report.reply);
     for r in &report.accepted {
         println!("  accepted {r}");
     }
 
-    let captured = sink
-        .next_message(Duration::from_secs(10))
-        .await
-        .ok_or((Exit::Internal, "the capture server received no message".to_string()))?;
+    let captured = sink.next_message(Duration::from_secs(10)).await.ok_or((
+        Exit::Internal,
+        "the capture server received no message".to_string(),
+    ))?;
     sink.shutdown().await;
     println!();
     println!("=== what arrived ===");
@@ -106,10 +128,19 @@ async fn demo(dir: &Path, attachment_size: usize) -> Result<(), (Exit, String)> 
     for r in &captured.rcpt_to {
         println!("          RCPT TO:<{r}>");
     }
-    println!("transport: {}", if captured.tls { "STARTTLS (encrypted)" } else { "plain text" });
+    println!(
+        "transport: {}",
+        if captured.tls {
+            "STARTTLS (encrypted)"
+        } else {
+            "plain text"
+        }
+    );
     let raw = match (&captured.data, &captured.path) {
         (Some(d), _) => d.clone(),
-        (None, Some(p)) => std::fs::read(p).map_err(|e| io("cannot read the captured message", e))?,
+        (None, Some(p)) => {
+            std::fs::read(p).map_err(|e| io("cannot read the captured message", e))?
+        }
         (None, None) => return Err((Exit::Internal, "the captured message was not stored".into())),
     };
     if let Some(p) = &captured.path {
@@ -126,7 +157,11 @@ async fn demo(dir: &Path, attachment_size: usize) -> Result<(), (Exit, String)> 
             println!(
                 "    decoded {} bytes: {}",
                 part.decoded.len(),
-                if attachment_ok { "identical to the source file" } else { "DIFFERENT from the source file" }
+                if attachment_ok {
+                    "identical to the source file"
+                } else {
+                    "DIFFERENT from the source file"
+                }
             );
         }
     }
@@ -134,7 +169,10 @@ async fn demo(dir: &Path, attachment_size: usize) -> Result<(), (Exit, String)> 
         return Err((Exit::Internal, "the message did not travel over TLS".into()));
     }
     if !attachment_ok {
-        return Err((Exit::Internal, "the attachment did not arrive intact".into()));
+        return Err((
+            Exit::Internal,
+            "the attachment did not arrive intact".into(),
+        ));
     }
     println!();
     println!("demo ok: message delivered over STARTTLS, attachment intact");
@@ -194,18 +232,29 @@ fn walk(entity: &[u8], top: bool, out: &mut Vec<Part>) {
     let header = |name: &str| {
         headers
             .iter()
-            .find(|h| h.to_ascii_lowercase().starts_with(&format!("{}:", name.to_ascii_lowercase())))
+            .find(|h| {
+                h.to_ascii_lowercase()
+                    .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+            })
             .cloned()
     };
     let content_type = header("Content-Type").unwrap_or_default();
     let shown: Vec<String> = if top {
         headers.clone()
     } else {
-        headers.iter().filter(|h| h.to_ascii_lowercase().starts_with("content-")).cloned().collect()
+        headers
+            .iter()
+            .filter(|h| h.to_ascii_lowercase().starts_with("content-"))
+            .cloned()
+            .collect()
     };
     if let Some(boundary) = param(&content_type, "boundary") {
         if top {
-            out.push(Part { headers: shown, filename: Some(String::new()), decoded: Vec::new() });
+            out.push(Part {
+                headers: shown,
+                filename: Some(String::new()),
+                decoded: Vec::new(),
+            });
         }
         let delimiter = format!("--{boundary}");
         for chunk in body.split(delimiter.as_str()).skip(1) {
@@ -218,15 +267,23 @@ fn walk(entity: &[u8], top: bool, out: &mut Vec<Part>) {
         }
         return;
     }
-    let encoding = header("Content-Transfer-Encoding").unwrap_or_default().to_ascii_lowercase();
+    let encoding = header("Content-Transfer-Encoding")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let decoded = if encoding.contains("base64") {
         let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-        base64::engine::general_purpose::STANDARD.decode(compact).unwrap_or_default()
+        base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .unwrap_or_default()
     } else {
         body.as_bytes().to_vec()
     };
     let filename = header("Content-Disposition").and_then(|d| param(&d, "filename"));
-    out.push(Part { headers: shown, filename, decoded });
+    out.push(Part {
+        headers: shown,
+        filename,
+        decoded,
+    });
 }
 
 fn unfold(head: &str) -> Vec<String> {
@@ -246,6 +303,8 @@ fn unfold(head: &str) -> Vec<String> {
 fn param(header: &str, name: &str) -> Option<String> {
     header.split(';').skip(1).find_map(|p| {
         let (k, v) = p.trim().split_once('=')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().trim_matches('"').to_string())
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().trim_matches('"').to_string())
     })
 }

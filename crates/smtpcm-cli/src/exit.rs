@@ -56,9 +56,9 @@ pub fn of_smtp(e: &SmtpError) -> Exit {
         return Exit::Connection;
     }
     match e.kind() {
-        ErrorKind::Rejected(_) | ErrorKind::AllRecipientsRejected(_) | ErrorKind::MessageTooLarge { .. } => {
-            Exit::Rejected
-        }
+        ErrorKind::Rejected(_)
+        | ErrorKind::AllRecipientsRejected(_)
+        | ErrorKind::MessageTooLarge { .. } => Exit::Rejected,
         ErrorKind::StartTlsNotOffered | ErrorKind::Tls(_) => Exit::Connection,
         _ => Exit::Connection,
     }
@@ -78,7 +78,9 @@ pub fn of_connection(e: &ConnectionError) -> Exit {
 /// Classify a Send Mail task failure.
 pub fn of_task(e: &TaskError) -> Exit {
     match e {
-        TaskError::Validation { .. } | TaskError::Address { .. } | TaskError::Mime(_) => Exit::Usage,
+        TaskError::Validation { .. } | TaskError::Address { .. } | TaskError::Mime(_) => {
+            Exit::Usage
+        }
         TaskError::Connection(c) => of_connection(c),
     }
 }

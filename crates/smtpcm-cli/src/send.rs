@@ -36,7 +36,12 @@ pub struct SendArgs {
     #[arg(long, value_name = "TEXT")]
     subject: String,
     /// The body text.
-    #[arg(long, value_name = "TEXT", conflicts_with = "body_file", required_unless_present = "body_file")]
+    #[arg(
+        long,
+        value_name = "TEXT",
+        conflicts_with = "body_file",
+        required_unless_present = "body_file"
+    )]
     body: Option<String>,
     /// Read the body from this file (UTF-8).
     #[arg(long, value_name = "PATH")]
@@ -91,8 +96,12 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
 
     let body = match (&args.body, &args.body_file) {
         (Some(text), _) => text.clone(),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|e| (Exit::Usage, format!("cannot read --body-file {}: {e}", path.display())))?,
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+            (
+                Exit::Usage,
+                format!("cannot read --body-file {}: {e}", path.display()),
+            )
+        })?,
         (None, None) => return Err((Exit::Usage, "give --body or --body-file".into())),
     };
     let file_attachments = args
@@ -115,20 +124,31 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
         file_attachments,
         body_is_html: args.html,
     };
-    let prepare = || task.prepare(Some(&cm), &NoPackage).map_err(|e| (exit::of_task(&e), e.to_string()));
+    let prepare = || {
+        task.prepare(Some(&cm), &NoPackage)
+            .map_err(|e| (exit::of_task(&e), e.to_string()))
+    };
     let first = prepare()?;
 
     if args.count == 1 {
         let report = send_one(&cm, &first).await?;
         print_report(&report);
         println!("sent: {} ({} bytes)", report.reply, report.bytes);
-        return Ok(if report.rejected.is_empty() { Exit::Sent } else { Exit::Partial });
+        return Ok(if report.rejected.is_empty() {
+            Exit::Sent
+        } else {
+            Exit::Partial
+        });
     }
     batch(&cm, &task, args.count, args.parallel).await
 }
 
-async fn send_one(cm: &SmtpConnectionManager, message: &PreparedMessage) -> Result<SendReport, (Exit, String)> {
-    let fail = |e: smtpcm::connection_manager::ConnectionError| (exit::of_connection(&e), e.to_string());
+async fn send_one(
+    cm: &SmtpConnectionManager,
+    message: &PreparedMessage,
+) -> Result<SendReport, (Exit, String)> {
+    let fail =
+        |e: smtpcm::connection_manager::ConnectionError| (exit::of_connection(&e), e.to_string());
     let mut conn = cm.acquire().await.map_err(fail)?;
     if let Some(auth) = &conn.auth {
         eprintln!("authenticated as {} with {}", auth.identity, auth.mechanism);
@@ -167,7 +187,12 @@ fn progress_bar(attachment_bytes: u64, total: u64) -> Option<ProgressBar> {
 }
 
 /// Send `count` copies over `parallel` connections, each reused for its share.
-async fn batch(cm: &SmtpConnectionManager, task: &SendMailTask, count: u64, parallel: u64) -> Result<Exit, (Exit, String)> {
+async fn batch(
+    cm: &SmtpConnectionManager,
+    task: &SendMailTask,
+    count: u64,
+    parallel: u64,
+) -> Result<Exit, (Exit, String)> {
     let parallel = parallel.min(count);
     let started = std::time::Instant::now();
     let mut workers = tokio::task::JoinSet::new();
@@ -176,7 +201,10 @@ async fn batch(cm: &SmtpConnectionManager, task: &SendMailTask, count: u64, para
         let cm = cm.clone();
         let task = task.clone();
         workers.spawn(async move {
-            let mut conn = cm.acquire().await.map_err(|e| (exit::of_connection(&e), e.to_string()))?;
+            let mut conn = cm
+                .acquire()
+                .await
+                .map_err(|e| (exit::of_connection(&e), e.to_string()))?;
             let mut sent = 0u64;
             let mut partial = 0u64;
             for _ in 0..share {
@@ -185,7 +213,12 @@ async fn batch(cm: &SmtpConnectionManager, task: &SendMailTask, count: u64, para
                     .map_err(|e| (exit::of_task(&e), e.to_string()))?;
                 let report = smtpcm::connection_manager::send_on(&mut conn.client, &message)
                     .await
-                    .map_err(|e| (exit::of_connection(&e), format!("after {sent} messages: {e}")))?;
+                    .map_err(|e| {
+                        (
+                            exit::of_connection(&e),
+                            format!("after {sent} messages: {e}"),
+                        )
+                    })?;
                 sent += 1;
                 partial += u64::from(!report.rejected.is_empty());
             }

@@ -29,7 +29,11 @@ pub async fn run(args: SinkArgs) -> Exit {
         eprintln!("smtpcm sink: cannot create {}: {e}", args.dir.display());
         return Exit::Usage;
     }
-    let config = SinkConfig { listen: args.listen, dir: Some(args.dir.clone()), ..SinkConfig::default() };
+    let config = SinkConfig {
+        listen: args.listen,
+        dir: Some(args.dir.clone()),
+        ..SinkConfig::default()
+    };
     let mut handle = match Sink::start(config).await {
         Ok(h) => h,
         Err(e) => {

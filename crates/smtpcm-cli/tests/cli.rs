@@ -52,7 +52,15 @@ async fn help_lists_every_exit_code() {
     let out = smtpcm(&["--help"]).await;
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
-    for line in ["0  sent", "2  usage error", "3  connection or TLS", "4  authentication", "5  rejected", "6  partial", "7  delivery status unknown"] {
+    for line in [
+        "0  sent",
+        "2  usage error",
+        "3  connection or TLS",
+        "4  authentication",
+        "5  rejected",
+        "6  partial",
+        "7  delivery status unknown",
+    ] {
         assert!(text.contains(line), "--help lacks {line:?}:\n{text}");
     }
 }
@@ -63,15 +71,30 @@ async fn demo_delivers_over_starttls_with_intact_attachment() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("transport: STARTTLS"), "{text}");
-    assert!(text.contains("decoded 100000 bytes: identical to the source file"), "{text}");
-    assert!(!text.contains("archive@demo.test>\r\n") && !text.contains("Bcc:"), "Bcc leaked into headers:\n{text}");
+    assert!(
+        text.contains("decoded 100000 bytes: identical to the source file"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("archive@demo.test>\r\n") && !text.contains("Bcc:"),
+        "Bcc leaked into headers:\n{text}"
+    );
 }
 
 #[tokio::test]
 async fn duplicate_connection_string_key_is_a_usage_error_naming_the_key() {
     let out = smtpcm(&[
-        "send", "--connection", "SmtpServer=a;SmtpServer=b;", "--from", "a@b.test", "--to", "c@d.test",
-        "--subject", "s", "--body", "b",
+        "send",
+        "--connection",
+        "SmtpServer=a;SmtpServer=b;",
+        "--from",
+        "a@b.test",
+        "--to",
+        "c@d.test",
+        "--subject",
+        "s",
+        "--body",
+        "b",
     ])
     .await;
     assert_eq!(out.status.code(), Some(2));
@@ -83,8 +106,17 @@ async fn duplicate_connection_string_key_is_a_usage_error_naming_the_key() {
 #[tokio::test]
 async fn malformed_recipient_is_named() {
     let out = smtpcm(&[
-        "send", "--connection", "SmtpServer=127.0.0.1;Port=9;", "--from", "a@b.test", "--to", "ok@d.test; bob@",
-        "--subject", "s", "--body", "b",
+        "send",
+        "--connection",
+        "SmtpServer=127.0.0.1;Port=9;",
+        "--from",
+        "a@b.test",
+        "--to",
+        "ok@d.test; bob@",
+        "--subject",
+        "s",
+        "--body",
+        "b",
     ])
     .await;
     assert_eq!(out.status.code(), Some(2));
@@ -95,81 +127,197 @@ async fn malformed_recipient_is_named() {
 #[tokio::test]
 async fn missing_attachment_reports_ssis_code_and_path() {
     let out = smtpcm(&[
-        "send", "--connection", "SmtpServer=127.0.0.1;Port=9;", "--from", "a@b.test", "--to", "c@d.test",
-        "--subject", "s", "--body", "b", "--attach", "/nonexistent/report.csv",
+        "send",
+        "--connection",
+        "SmtpServer=127.0.0.1;Port=9;",
+        "--from",
+        "a@b.test",
+        "--to",
+        "c@d.test",
+        "--subject",
+        "s",
+        "--body",
+        "b",
+        "--attach",
+        "/nonexistent/report.csv",
     ])
     .await;
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("0xC00291CB") && err.contains("/nonexistent/report.csv"), "{err}");
+    assert!(
+        err.contains("0xC00291CB") && err.contains("/nonexistent/report.csv"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn header_injection_in_subject_is_refused() {
     let out = smtpcm(&[
-        "send", "--connection", "SmtpServer=127.0.0.1;Port=9;", "--from", "a@b.test", "--to", "c@d.test",
-        "--subject", "hi\r\nBcc: victim@x.test", "--body", "b",
+        "send",
+        "--connection",
+        "SmtpServer=127.0.0.1;Port=9;",
+        "--from",
+        "a@b.test",
+        "--to",
+        "c@d.test",
+        "--subject",
+        "hi\r\nBcc: victim@x.test",
+        "--body",
+        "b",
     ])
     .await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).to_ascii_lowercase().contains("subject"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).to_ascii_lowercase().contains("subject"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[tokio::test]
 async fn refused_connection_is_exit_3() {
     // Bind then drop a listener to find a loopback port with nothing on it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let cs = format!("SmtpServer=127.0.0.1;Port={port};");
-    let out = smtpcm(&["send", "--connection", &cs, "--from", "a@b.test", "--to", "c@d.test", "--subject", "s", "--body", "b"]).await;
+    let out = smtpcm(&[
+        "send",
+        "--connection",
+        &cs,
+        "--from",
+        "a@b.test",
+        "--to",
+        "c@d.test",
+        "--subject",
+        "s",
+        "--body",
+        "b",
+    ])
+    .await;
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }
 
 #[tokio::test]
 async fn enable_ssl_without_starttls_fails_and_sends_nothing() {
-    let (mut handle, dir) = sink(SinkConfig { starttls: false, ..SinkConfig::default() }).await;
+    let (mut handle, dir) = sink(SinkConfig {
+        starttls: false,
+        ..SinkConfig::default()
+    })
+    .await;
     let cs = conn(&handle, true);
     let out = smtpcm(&[
-        "send", "--connection", &cs, "--ca-file", &ca(dir.path()), "--from", "a@b.test", "--to", "c@d.test",
-        "--subject", "s", "--body", "secret body",
+        "send",
+        "--connection",
+        &cs,
+        "--ca-file",
+        &ca(dir.path()),
+        "--from",
+        "a@b.test",
+        "--to",
+        "c@d.test",
+        "--subject",
+        "s",
+        "--body",
+        "secret body",
     ])
     .await;
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("STARTTLS"), "{}", stderr(&out));
-    assert!(handle.next_message(Duration::from_millis(300)).await.is_none(), "a message was accepted");
-    assert!(!handle.transcript().iter().any(|l| l.to_ascii_uppercase().starts_with("MAIL")), "MAIL was sent in clear");
+    assert!(
+        handle
+            .next_message(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "a message was accepted"
+    );
+    assert!(
+        !handle
+            .transcript()
+            .iter()
+            .any(|l| l.to_ascii_uppercase().starts_with("MAIL")),
+        "MAIL was sent in clear"
+    );
 }
 
 #[tokio::test]
 async fn one_rejected_recipient_is_partial_and_named() {
-    let (mut handle, dir) =
-        sink(SinkConfig { reject_recipients: vec!["nobody@d.test".into()], ..SinkConfig::default() }).await;
+    let (mut handle, dir) = sink(SinkConfig {
+        reject_recipients: vec!["nobody@d.test".into()],
+        ..SinkConfig::default()
+    })
+    .await;
     let cs = conn(&handle, true);
     let out = smtpcm(&[
-        "send", "--connection", &cs, "--ca-file", &ca(dir.path()), "--from", "a@b.test", "--to",
-        "one@d.test; nobody@d.test", "--cc", "three@d.test", "--subject", "s", "--body", "b",
+        "send",
+        "--connection",
+        &cs,
+        "--ca-file",
+        &ca(dir.path()),
+        "--from",
+        "a@b.test",
+        "--to",
+        "one@d.test; nobody@d.test",
+        "--cc",
+        "three@d.test",
+        "--subject",
+        "s",
+        "--body",
+        "b",
     ])
     .await;
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("rejected  nobody@d.test  550"), "{text}");
-    assert!(text.contains("accepted  one@d.test") && text.contains("accepted  three@d.test"), "{text}");
-    let got = handle.next_message(Duration::from_secs(5)).await.expect("message not delivered");
-    assert_eq!(got.rcpt_to, vec!["one@d.test".to_string(), "three@d.test".to_string()]);
+    assert!(
+        text.contains("accepted  one@d.test") && text.contains("accepted  three@d.test"),
+        "{text}"
+    );
+    let got = handle
+        .next_message(Duration::from_secs(5))
+        .await
+        .expect("message not delivered");
+    assert_eq!(
+        got.rcpt_to,
+        vec!["one@d.test".to_string(), "three@d.test".to_string()]
+    );
     assert!(got.tls);
 }
 
 #[tokio::test]
 async fn every_recipient_rejected_is_exit_5() {
-    let (mut handle, dir) = sink(SinkConfig { reject_recipients: vec!["*".into()], ..SinkConfig::default() }).await;
+    let (mut handle, dir) = sink(SinkConfig {
+        reject_recipients: vec!["*".into()],
+        ..SinkConfig::default()
+    })
+    .await;
     let cs = conn(&handle, true);
     let out = smtpcm(&[
-        "send", "--connection", &cs, "--ca-file", &ca(dir.path()), "--from", "a@b.test", "--to", "x@d.test",
-        "--subject", "s", "--body", "b",
+        "send",
+        "--connection",
+        &cs,
+        "--ca-file",
+        &ca(dir.path()),
+        "--from",
+        "a@b.test",
+        "--to",
+        "x@d.test",
+        "--subject",
+        "s",
+        "--body",
+        "b",
     ])
     .await;
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     assert!(stderr(&out).contains("x@d.test"), "{}", stderr(&out));
-    assert!(handle.next_message(Duration::from_millis(300)).await.is_none());
+    assert!(
+        handle
+            .next_message(Duration::from_millis(300))
+            .await
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -177,12 +325,31 @@ async fn batch_sends_count_messages_over_reused_connections() {
     let (mut handle, dir) = sink(SinkConfig::default()).await;
     let cs = conn(&handle, false);
     let out = smtpcm(&[
-        "send", "--connection", &cs, "--ca-file", &ca(dir.path()), "--from", "a@b.test", "--to", "x@d.test",
-        "--subject", "s", "--body", "b", "--count", "20", "--parallel", "3",
+        "send",
+        "--connection",
+        &cs,
+        "--ca-file",
+        &ca(dir.path()),
+        "--from",
+        "a@b.test",
+        "--to",
+        "x@d.test",
+        "--subject",
+        "s",
+        "--body",
+        "b",
+        "--count",
+        "20",
+        "--parallel",
+        "3",
     ])
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("sent 20 of 20 messages over 3 connection(s)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("sent 20 of 20 messages over 3 connection(s)"),
+        "{}",
+        stdout(&out)
+    );
     let mut n = 0;
     while handle.next_message(Duration::from_secs(2)).await.is_some() {
         n += 1;

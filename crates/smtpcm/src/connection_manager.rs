@@ -153,7 +153,10 @@ impl SmtpConnectionManager {
     }
 
     /// Replace every property from a connection string; returns warnings for unknown keys.
-    pub fn set_connection_string(&mut self, s: &str) -> Result<Vec<Warning>, ConnectionStringError> {
+    pub fn set_connection_string(
+        &mut self,
+        s: &str,
+    ) -> Result<Vec<Warning>, ConnectionStringError> {
         let parsed = ConnectionString::parse(s)?;
         self.settings = parsed.value;
         Ok(parsed.warnings)
@@ -298,7 +301,10 @@ pub fn envelope_for(message: &PreparedMessage) -> Envelope {
 }
 
 /// Send one prepared message over an existing connection (which may be reused afterwards).
-pub async fn send_on(client: &mut Client, message: &PreparedMessage) -> Result<SendReport, ConnectionError> {
+pub async fn send_on(
+    client: &mut Client,
+    message: &PreparedMessage,
+) -> Result<SendReport, ConnectionError> {
     send_on_with_progress(client, message, |_| {}).await
 }
 

@@ -41,20 +41,31 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_retries: 2, initial_delay: Duration::from_millis(500), max_delay: Duration::from_secs(30) }
+        RetryPolicy {
+            max_retries: 2,
+            initial_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
     }
 }
 
 impl RetryPolicy {
     /// Never retry.
     pub fn none() -> Self {
-        RetryPolicy { max_retries: 0, ..Self::default() }
+        RetryPolicy {
+            max_retries: 0,
+            ..Self::default()
+        }
     }
 
     /// The wait before retry number `retry` (1-based).
     pub fn delay(&self, retry: u32) -> Duration {
-        let factor = 1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.initial_delay.saturating_mul(factor).min(self.max_delay)
+        let factor = 1u32
+            .checked_shl(retry.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        self.initial_delay
+            .saturating_mul(factor)
+            .min(self.max_delay)
     }
 
     /// Whether this failure may be retried at all: a 4xx reply at any stage, or a
@@ -67,7 +78,9 @@ impl RetryPolicy {
         match error {
             ConnectionError::Smtp(e) => smtp(e),
             ConnectionError::Auth(AuthError::Rejected { code, .. }) => (400..500).contains(code),
-            ConnectionError::Auth(AuthError::Transport(e)) => e.downcast_ref::<SmtpError>().is_some_and(smtp),
+            ConnectionError::Auth(AuthError::Transport(e)) => {
+                e.downcast_ref::<SmtpError>().is_some_and(smtp)
+            }
             _ => false,
         }
     }
@@ -128,7 +141,13 @@ impl Pool {
     /// A pool that opens connections lazily, up to `config.max_connections`.
     pub fn new(manager: SmtpConnectionManager, config: PoolConfig) -> Self {
         let slots = Semaphore::new(config.max_connections.max(1));
-        Pool { manager, config, idle: Mutex::new(Vec::new()), slots, opened: Default::default() }
+        Pool {
+            manager,
+            config,
+            idle: Mutex::new(Vec::new()),
+            slots,
+            opened: Default::default(),
+        }
     }
 
     /// How many connections were opened so far (replacements included).
@@ -154,12 +173,19 @@ impl Pool {
             }
             match idle.connection.client.noop().await {
                 Ok(()) => return Ok(idle),
-                Err(e) => tracing::info!("dropping a pooled connection that failed its NOOP probe: {e}"),
+                Err(e) => {
+                    tracing::info!("dropping a pooled connection that failed its NOOP probe: {e}")
+                }
             }
         }
         let connection = self.manager.acquire().await?;
-        self.opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Idle { connection, since: Instant::now(), sent: 0 })
+        self.opened
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Idle {
+            connection,
+            since: Instant::now(),
+            sent: 0,
+        })
     }
 
     /// Send one message on a pooled connection, retrying transient failures per the policy.
@@ -168,10 +194,15 @@ impl Pool {
         loop {
             match self.send_once(message).await {
                 Ok(report) => return Ok(report),
-                Err(e) if retry < self.config.retry.max_retries && RetryPolicy::is_retryable(&e) => {
+                Err(e)
+                    if retry < self.config.retry.max_retries && RetryPolicy::is_retryable(&e) =>
+                {
                     retry += 1;
                     let wait = self.config.retry.delay(retry);
-                    tracing::warn!("transient failure, retry {retry} of {} in {wait:?}: {e}", self.config.retry.max_retries);
+                    tracing::warn!(
+                        "transient failure, retry {retry} of {} in {wait:?}: {e}",
+                        self.config.retry.max_retries
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 Err(e) => return Err(e),

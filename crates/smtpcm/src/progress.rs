@@ -38,7 +38,11 @@ impl<W, F: FnMut(u64)> ProgressWriter<W, F> {
 }
 
 impl<W: AsyncWrite + Unpin, F: FnMut(u64) + Unpin> AsyncWrite for ProgressWriter<W, F> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &polled {

@@ -144,7 +144,10 @@ pub enum TaskError {
 
 impl TaskError {
     fn validation(code: SsisCode, message: impl Into<String>) -> Self {
-        TaskError::Validation { code, message: message.into() }
+        TaskError::Validation {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The SSIS code for this failure, where one applies.
@@ -152,7 +155,9 @@ impl TaskError {
         match self {
             TaskError::Validation { code, .. } => Some(*code),
             TaskError::Mime(MimeError::Attachment { .. }) => Some(SsisCode::InvalidAttachment),
-            TaskError::Connection(ConnectionError::NoServer(_)) => Some(SsisCode::SmtpServerNotSpecified),
+            TaskError::Connection(ConnectionError::NoServer(_)) => {
+                Some(SsisCode::SmtpServerNotSpecified)
+            }
             _ => None,
         }
     }
@@ -249,7 +254,10 @@ impl SendMailTask {
                 std::fs::read_to_string(&path).map_err(|e| {
                     TaskError::validation(
                         SsisCode::FileDoesNotExist,
-                        format!("on operation \"read message body\", file \"{}\": {e}", path.display()),
+                        format!(
+                            "on operation \"read message body\", file \"{}\": {e}",
+                            path.display()
+                        ),
                     )
                 })
             }
@@ -268,7 +276,10 @@ impl SendMailTask {
             None => {
                 return Err(TaskError::validation(
                     SsisCode::NoConnectionManager,
-                    format!("the specified connection \"{}\" does not exist", self.smtp_connection),
+                    format!(
+                        "the specified connection \"{}\" does not exist",
+                        self.smtp_connection
+                    ),
                 ));
             }
             Some(cm) if cm.settings().host().trim().is_empty() => {
@@ -279,7 +290,10 @@ impl SendMailTask {
             }
             Some(_) => {}
         }
-        if [&self.to_line, &self.cc_line, &self.bcc_line].iter().all(|l| l.trim().is_empty()) {
+        if [&self.to_line, &self.cc_line, &self.bcc_line]
+            .iter()
+            .all(|l| l.trim().is_empty())
+        {
             return Err(TaskError::validation(
                 SsisCode::RecipientEmpty,
                 "no recipient is specified in ToLine, CCLine or BCCLine",
@@ -300,7 +314,10 @@ impl SendMailTask {
     }
 
     /// Build the message: addresses parsed, body resolved, attachments listed.
-    pub fn build_message(&self, resolver: &dyn MessageSourceResolver) -> Result<Message, TaskError> {
+    pub fn build_message(
+        &self,
+        resolver: &dyn MessageSourceResolver,
+    ) -> Result<Message, TaskError> {
         let list = |field: &'static str, text: &str| {
             address::parse_list(text).map_err(|source| TaskError::Address { field, source })
         };
@@ -308,8 +325,12 @@ impl SendMailTask {
             None
         } else {
             Some(
-                crate::address::Mailbox::parse(&self.from_line)
-                    .map_err(|source| TaskError::Address { field: "FromLine", source })?,
+                crate::address::Mailbox::parse(&self.from_line).map_err(|source| {
+                    TaskError::Address {
+                        field: "FromLine",
+                        source,
+                    }
+                })?,
             )
         };
         let to = list("ToLine", &self.to_line)?;
@@ -322,7 +343,11 @@ impl SendMailTask {
             ));
         }
         let body = self.body(resolver)?;
-        let (text_body, html_body) = if self.body_is_html { (None, Some(body)) } else { (Some(body), None) };
+        let (text_body, html_body) = if self.body_is_html {
+            (None, Some(body))
+        } else {
+            (Some(body), None)
+        };
         Ok(Message {
             from,
             to,
@@ -335,7 +360,11 @@ impl SendMailTask {
             attachments: self
                 .attachments()
                 .into_iter()
-                .map(|path| Attachment { path, file_name: None, content_type: None })
+                .map(|path| Attachment {
+                    path,
+                    file_name: None,
+                    content_type: None,
+                })
                 .collect(),
             ..Message::default()
         })

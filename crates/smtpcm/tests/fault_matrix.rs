@@ -33,8 +33,12 @@ enum Kind {
 fn fault(stage: FaultStage, kind: Kind) -> Fault {
     let auth = matches!(stage, FaultStage::Auth);
     match kind {
-        Kind::Transient if auth => Fault::Reply(454, "4.7.0 Temporary authentication failure".into()),
-        Kind::Permanent if auth => Fault::Reply(535, "5.7.8 Authentication credentials invalid".into()),
+        Kind::Transient if auth => {
+            Fault::Reply(454, "4.7.0 Temporary authentication failure".into())
+        }
+        Kind::Permanent if auth => {
+            Fault::Reply(535, "5.7.8 Authentication credentials invalid".into())
+        }
         Kind::Transient => Fault::Reply(451, "4.3.0 Scripted transient fault".into()),
         Kind::Permanent => Fault::Reply(554, "5.3.0 Scripted permanent fault".into()),
         Kind::Disconnect => Fault::Disconnect,
@@ -101,17 +105,31 @@ async fn run_case(stage: FaultStage, kind: Kind, dir: std::path::PathBuf) -> Res
         faults: FaultScript::new().always(stage, fault(stage, kind)),
         ..SinkConfig::default()
     };
-    let sink = Sink::start(config).await.map_err(|e| format!("{label}: sink: {e}"))?;
+    let sink = Sink::start(config)
+        .await
+        .map_err(|e| format!("{label}: sink: {e}"))?;
     let ca = dir.join(format!("ca-{}.pem", sink.local_addr().port()));
     sink.write_ca_file(&ca).map_err(|e| e.to_string())?;
     let cs = format!(
         "SmtpServer=localhost;UseWindowsAuthentication=False;EnableSsl=True;Timeout={TIMEOUT_MS};Port={};UserName=matrix;PasswordEnv={PASSWORD_ENV};",
         sink.local_addr().port()
     );
-    let mut cm = SmtpConnectionManager::with_connection_string("SMTP", &cs).map_err(|e| e.to_string())?;
+    let mut cm =
+        SmtpConnectionManager::with_connection_string("SMTP", &cs).map_err(|e| e.to_string())?;
     cm.set_extra_ca_file(Some(ca));
-    let retry = RetryPolicy { max_retries: RETRIES, initial_delay: Duration::from_millis(10), max_delay: Duration::from_millis(20) };
-    let pool = Pool::new(cm, PoolConfig { max_connections: 1, retry, ..PoolConfig::default() });
+    let retry = RetryPolicy {
+        max_retries: RETRIES,
+        initial_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(20),
+    };
+    let pool = Pool::new(
+        cm,
+        PoolConfig {
+            max_connections: 1,
+            retry,
+            ..PoolConfig::default()
+        },
+    );
     let message = prepared(&dir).await;
 
     let outcome = tokio::time::timeout(Duration::from_secs(60), pool.send(&message))
@@ -124,7 +142,10 @@ async fn run_case(stage: FaultStage, kind: Kind, dir: std::path::PathBuf) -> Res
     };
     let text = err.to_string();
     let mut problems = Vec::new();
-    if !stage_words(stage).iter().any(|w| text.to_ascii_lowercase().contains(&w.to_ascii_lowercase())) {
+    if !stage_words(stage)
+        .iter()
+        .any(|w| text.to_ascii_lowercase().contains(&w.to_ascii_lowercase()))
+    {
         problems.push(format!("does not name the stage {:?}", stage_words(stage)));
     }
     if let Fault::Reply(code, _) = fault(stage, kind)
@@ -144,7 +165,9 @@ async fn run_case(stage: FaultStage, kind: Kind, dir: std::path::PathBuf) -> Res
             _ => false,
         };
     if after_dot_loss != unknown {
-        problems.push(format!("delivery-unknown is {unknown}, expected {after_dot_loss}"));
+        problems.push(format!(
+            "delivery-unknown is {unknown}, expected {after_dot_loss}"
+        ));
     }
     if matches!(kind, Kind::Permanent) && RetryPolicy::is_retryable(&err) {
         problems.push("a permanent failure is classed retryable".into());
@@ -153,16 +176,29 @@ async fn run_case(stage: FaultStage, kind: Kind, dir: std::path::PathBuf) -> Res
         Some(marker) => sink
             .transcript()
             .iter()
-            .filter(|l| l.contains("] C: ") && l.to_ascii_uppercase().contains(&format!("C: {marker}")))
+            .filter(|l| {
+                l.contains("] C: ") && l.to_ascii_uppercase().contains(&format!("C: {marker}"))
+            })
             .count() as u32,
         None => sink.connections() as u32,
     };
-    let expected = if after_dot_loss { 1 } else { expected_attempts(kind) };
+    let expected = if after_dot_loss {
+        1
+    } else {
+        expected_attempts(kind)
+    };
     if attempts != expected {
         problems.push(format!("{attempts} attempts, expected {expected}"));
     }
     sink.shutdown().await;
-    if problems.is_empty() { Ok(()) } else { Err(format!("{label}: {} — error was: {text}", problems.join("; "))) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{label}: {} — error was: {text}",
+            problems.join("; ")
+        ))
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,10 +215,17 @@ async fn every_stage_times_every_fault() {
         FaultStage::Mail,
         FaultStage::Rcpt,
         FaultStage::DataStart,
-        FaultStage::MidData { after_bytes: 64 * 1024 },
+        FaultStage::MidData {
+            after_bytes: 64 * 1024,
+        },
         FaultStage::AfterDot,
     ];
-    let kinds = [Kind::Transient, Kind::Permanent, Kind::Disconnect, Kind::Stall];
+    let kinds = [
+        Kind::Transient,
+        Kind::Permanent,
+        Kind::Disconnect,
+        Kind::Stall,
+    ];
     // Write the shared attachment once, before cases run side by side.
     let _ = prepared(dir.path()).await;
     let mut cases = tokio::task::JoinSet::new();
@@ -201,5 +244,10 @@ async fn every_stage_times_every_fault() {
     }
     assert_eq!(ran, 40);
     failures.sort();
-    assert!(failures.is_empty(), "{} of 40 cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of 40 cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

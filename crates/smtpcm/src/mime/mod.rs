@@ -479,7 +479,10 @@ fn render_body(text: Option<&str>, html: Option<&str>, boundary_id: &str) -> Bod
         (Some(text), Some(html)) => {
             let boundary = format!("=_alt_{boundary_id}");
             let mut content = Vec::new();
-            for (i, part) in [text_part("plain", text), text_part("html", html)].into_iter().enumerate() {
+            for (i, part) in [text_part("plain", text), text_part("html", html)]
+                .into_iter()
+                .enumerate()
+            {
                 // The CRLF before a delimiter belongs to the delimiter (RFC 2046 §5.1.1), so
                 // every delimiter after content starts with its own CRLF; otherwise the
                 // part's final line break would be lost.
