@@ -98,6 +98,38 @@ fn kerberos_default_spn_is_smtpsvc() {
 }
 
 #[test]
+fn unknown_service_principal_falls_back_to_ntlm_before_auth() {
+    let Some(servers) = servers_with_kerberos() else {
+        return;
+    };
+    let rcpt = servers.unique_recipient("krb5-unknown-spn");
+    // A ticket exists, but the KDC has no such service: init_sec_context fails in
+    // start(), before AUTH GSSAPI is sent.
+    let cfg = windows(
+        Some("smtp/no-such-host.test.local"),
+        Some(ntlm_credentials(&servers, false)),
+        None,
+    );
+    let (attempt, log) = run_logged(login_and_send(
+        &servers,
+        servers.auth_port(),
+        TlsMode::None,
+        &cfg,
+        &rcpt,
+    ));
+    let outcome = attempt
+        .auth
+        .unwrap_or_else(|err| panic!("{err}\n{log}"))
+        .unwrap();
+    assert_eq!(outcome.mechanism, "NTLM");
+    let note = outcome.fallback_note.expect("the fallback is reported");
+    assert!(note.contains("GSSAPI could not start"), "{note}");
+    assert!(note.contains("smtp@no-such-host.test.local"), "{note}");
+    assert!(!log.contains("C: AUTH GSSAPI"), "{log}");
+    assert_delivered(&servers, &rcpt);
+}
+
+#[test]
 fn ntlm_authenticates_and_delivers() {
     let Some(servers) = servers_with_kerberos() else {
         return;
