@@ -88,44 +88,15 @@ impl Client {
                     .map_err(|m| SmtpError::new(Stage::TlsHandshake, ErrorKind::Tls(m)))?,
             ),
         };
-        let bare_host = cfg
-            .host
-            .trim()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let target = format!("{}:{}", cfg.host.trim(), cfg.port);
-        let tcp = match timeout(t.connect, TcpStream::connect((bare_host, cfg.port))).await {
-            Err(_) => {
-                return Err(
-                    SmtpError::new(Stage::Connect, ErrorKind::Timeout(t.connect))
-                        .with_detail(target),
-                );
-            }
-            Ok(Err(e)) => {
-                return Err(SmtpError::new(Stage::Connect, ErrorKind::Io(e)).with_detail(target));
-            }
-            Ok(Ok(tcp)) => tcp,
-        };
-        // Commands are written whole, so Nagle would only delay them.
-        let _ = tcp.set_nodelay(true);
+        if let Some(name) = &cfg.helo_name {
+            check_helo_name(name)?;
+        }
+        let tcp = open_tcp(cfg).await?;
         let peer_is_loopback = tcp.peer_addr().is_ok_and(|a| is_loopback(a.ip()));
         let helo_name = match &cfg.helo_name {
             Some(name) => name.trim().to_string(),
             None => default_helo_name(tcp.local_addr().ok().map(|a| a.ip())),
         };
-        if helo_name.is_empty()
-            || helo_name
-                .bytes()
-                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-        {
-            return Err(SmtpError::new(
-                Stage::Ehlo,
-                ErrorKind::InvalidInput(format!(
-                    "EHLO name {helo_name:?} is empty or contains spaces"
-                )),
-            ));
-        }
-        tracing::debug!(target: TRANSCRIPT_TARGET, "connected to {target}");
         let mut client = Client {
             stream: Stream::Plain(tcp),
             decoder: ReplyDecoder::default(),
@@ -204,6 +175,8 @@ impl Client {
         let reply = self.command(&ehlo, Stage::Ehlo, self.timeouts.ehlo).await?;
         if reply.code == 250 {
             self.capabilities = Capabilities::from_ehlo(&reply);
+            // EHLO also resets any open transaction (RFC 5321 §4.1.4).
+            self.state = SessionState::Ready;
             return Ok(());
         }
         if !matches!(reply.code, 500 | 502) {
@@ -215,6 +188,7 @@ impl Client {
             return Err(SmtpError::rejected(Stage::Ehlo, helo.to_string(), reply));
         }
         self.capabilities = Capabilities::default();
+        self.state = SessionState::Ready;
         Ok(())
     }
 
@@ -331,9 +305,12 @@ impl Client {
             }
             self.write(&wire, Stage::Mail, t.mail).await?;
             let mail_reply = self.read_reply(Stage::Mail, t.mail).await?;
+            closing(&mail_reply, Stage::Mail, &mail)?;
             let mut rcpt_replies = Vec::with_capacity(envelope.recipients.len());
-            for _ in &envelope.recipients {
-                rcpt_replies.push(self.read_reply(Stage::Rcpt, t.rcpt).await?);
+            for r in &envelope.recipients {
+                let reply = self.read_reply(Stage::Rcpt, t.rcpt).await?;
+                closing(&reply, Stage::Rcpt, &command::Rcpt(r))?;
+                rcpt_replies.push(reply);
             }
             let data_reply = match chunking {
                 true => None,
@@ -352,7 +329,10 @@ impl Client {
             self.state = SessionState::InTransaction;
             let mut rcpt_replies = Vec::with_capacity(envelope.recipients.len());
             for r in &envelope.recipients {
-                rcpt_replies.push(self.command(&command::Rcpt(r), Stage::Rcpt, t.rcpt).await?);
+                let rcpt = command::Rcpt(r);
+                let reply = self.command(&rcpt, Stage::Rcpt, t.rcpt).await?;
+                closing(&reply, Stage::Rcpt, &rcpt)?;
+                rcpt_replies.push(reply);
             }
             let data_reply = match chunking || !rcpt_replies.iter().any(Reply::is_positive) {
                 true => None,
@@ -659,11 +639,65 @@ impl Client {
     }
 }
 
+/// Opens the TCP connection (trying every address the name resolves to) within the connect timeout.
+async fn open_tcp(cfg: &ClientConfig) -> Result<TcpStream, SmtpError> {
+    let bare_host = cfg
+        .host
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let target = format!("{}:{}", cfg.host.trim(), cfg.port);
+    let limit = cfg.timeouts.connect;
+    let tcp = match timeout(limit, TcpStream::connect((bare_host, cfg.port))).await {
+        Err(_) => {
+            return Err(
+                SmtpError::new(Stage::Connect, ErrorKind::Timeout(limit)).with_detail(target)
+            );
+        }
+        Ok(Err(e)) => {
+            return Err(SmtpError::new(Stage::Connect, ErrorKind::Io(e)).with_detail(target));
+        }
+        Ok(Ok(tcp)) => tcp,
+    };
+    // Commands are written whole, so Nagle's algorithm would only delay them.
+    let _ = tcp.set_nodelay(true);
+    tracing::debug!(target: TRANSCRIPT_TARGET, "connected to {target}");
+    Ok(tcp)
+}
+
+/// An EHLO name must be one token: no spaces or control characters (they would inject commands).
+fn check_helo_name(name: &str) -> Result<(), SmtpError> {
+    let name = name.trim();
+    if name.is_empty()
+        || name
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err(SmtpError::new(
+            Stage::Ehlo,
+            ErrorKind::InvalidInput(format!("EHLO name {name:?} is empty or contains spaces")),
+        ));
+    }
+    Ok(())
+}
+
+/// A `421` means the server is closing the session: report it rather than carry on.
+fn closing(reply: &Reply, stage: Stage, cmd: &dyn std::fmt::Display) -> Result<(), SmtpError> {
+    if reply.code == 421 {
+        return Err(SmtpError::rejected(stage, cmd.to_string(), reply.clone()));
+    }
+    Ok(())
+}
+
 fn log_reply(reply: &Reply) {
+    let enhanced = reply
+        .enhanced
+        .map(|(class, subject, detail)| format!("{class}.{subject}.{detail} "))
+        .unwrap_or_default();
     let last = reply.lines.len().saturating_sub(1);
     for (i, line) in reply.lines.iter().enumerate() {
         let sep = if i == last { ' ' } else { '-' };
-        tracing::debug!(target: TRANSCRIPT_TARGET, "S: {}{sep}{line}", reply.code);
+        tracing::debug!(target: TRANSCRIPT_TARGET, "S: {}{sep}{enhanced}{line}", reply.code);
     }
 }
 

@@ -54,6 +54,17 @@ pub struct DataWriter<'a> {
     error: Option<SmtpError>,
 }
 
+impl std::fmt::Debug for DataWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataWriter")
+            .field("chunked", &self.chunked)
+            .field("accepted", &self.accepted)
+            .field("rejected", &self.rejected)
+            .field("message_bytes", &self.encoder.message_bytes())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'a> DataWriter<'a> {
     pub(crate) fn new(
         client: &'a mut Client,
