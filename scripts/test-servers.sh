@@ -586,7 +586,7 @@ cmd_verify() {
   # A per-run tag, so the Maildir check counts only this run's deliveries.
   local tag="r$$-$RANDOM"
   local ca="$TLS_DIR/ca.pem" from=verify@example.com pw="$TEST_USER_PASSWORD"
-  local swaks=(swaks --server "$LISTEN" --from "$from" --timeout 20)
+  local swaks=(swaks --server "$LISTEN" --from "$from" --timeout 20 --auth-hide-password)
   local tls=(--tls-verify --tls-ca-path "$ca")
   local gss=(/usr/bin/python3 "$REPO/scripts/lib/gss_smtp_auth.py" "$ENV_FILE")
 
