@@ -4,6 +4,7 @@
 #   scripts/test-servers.sh start    install what is missing, build the state dir, start everything
 #   scripts/test-servers.sh stop     stop everything this script started; leaves no processes
 #   scripts/test-servers.sh status   report each component; exit 0 only if all are up
+#   scripts/test-servers.sh verify   check every listener with swaks, openssl and python3-gssapi
 #
 # Everything lives under $REPO/.test-servers/ (gitignored). When the repository is not
 # traversable by unprivileged users (e.g. a clone under /root), the state dir is created
@@ -16,6 +17,8 @@
 #   SMTP_PLAIN_PORT         24026  same, no TLS at all (for downgrade tests)
 #   SMTP_AUTH_PORT          24587  Cyrus SASL GSSAPI NTLM PLAIN LOGIN, STARTTLS offered, AUTH required
 #   SMTP_AUTH_TLSONLY_PORT  24588  like SMTP_AUTH, AUTH only after STARTTLS (smtpd_tls_auth_only=yes)
+#   SMTP_AUTH_SMTPSVC_PORT  24589  like SMTP_AUTH, but the GSSAPI acceptor is SMTPSVC/localhost
+#                                  (the SPN System.Net.Mail asks for) instead of smtp/localhost
 #   SMTP_SINK_PORT          24027  smtp-sink, discards everything (benchmarks)
 #   SMTP_SINK_DUMP_PORT     24028  smtp-sink, dumps each message to SMTP_SINK_DUMP_DIR
 #   KRB5_KDC_PORT           24088  MIT KDC for realm TEST.LOCAL (UDP and TCP)
@@ -30,6 +33,7 @@ STATE_LINK="$REPO/.test-servers"
 : "${SMTP_PLAIN_PORT:=24026}"
 : "${SMTP_AUTH_PORT:=24587}"
 : "${SMTP_AUTH_TLSONLY_PORT:=24588}"
+: "${SMTP_AUTH_SMTPSVC_PORT:=24589}"
 : "${SMTP_SINK_PORT:=24027}"
 : "${SMTP_SINK_DUMP_PORT:=24028}"
 : "${KRB5_KDC_PORT:=24088}"
@@ -83,12 +87,14 @@ resolve_state_dir() {
   local create="$1"
   if [[ -L "$STATE_LINK" ]]; then
     set_paths "$(readlink -f "$STATE_LINK")"
-    [[ "$create" == yes ]] && mkdir -p "$S"
-    return
+    if [[ "$create" == yes ]]; then
+      mkdir -p "$S"
+    fi
+    return 0
   fi
   if [[ -d "$STATE_LINK" || "$create" != yes ]]; then
     set_paths "$STATE_LINK"
-    return
+    return 0
   fi
   if runuser -u nobody -- test -x "$REPO" 2>/dev/null; then
     mkdir -p "$STATE_LINK"
@@ -276,6 +282,12 @@ EOF
 
 krb_env() { env KRB5_CONFIG="$KRB_DIR/krb5.conf" KRB5_KDC_PROFILE="$KRB_DIR/kdc.conf" "$@"; }
 
+# kadmin.local exits 0 even when a query fails, and it warns "No policy specified" for every
+# principal; pass its other messages through so real errors are visible.
+kadmin_query() {
+  krb_env kadmin.local -r "$REALM" -q "$1" 2>&1 >/dev/null | { grep -v "No policy specified" >&2 || true; }
+}
+
 build_kdc_database() {
   [[ -s "$KRB_DIR/principal" && -s "$KEYTAB" ]] && return 0
   log "creating Kerberos realm $REALM"
@@ -283,10 +295,11 @@ build_kdc_database() {
   local master
   master="$(openssl rand -hex 16)"
   krb_env kdb5_util -r "$REALM" create -s -P "$master" >/dev/null
-  krb_env kadmin.local -r "$REALM" -q "addprinc -pw $TEST_USER_PASSWORD alice" >/dev/null
-  krb_env kadmin.local -r "$REALM" -q "addprinc -randkey smtp/localhost" >/dev/null
-  krb_env kadmin.local -r "$REALM" -q "addprinc -randkey SMTPSVC/localhost" >/dev/null
-  krb_env kadmin.local -r "$REALM" -q "ktadd -k $KEYTAB smtp/localhost SMTPSVC/localhost" >/dev/null
+  kadmin_query "addprinc -pw $TEST_USER_PASSWORD alice"
+  kadmin_query "addprinc -randkey smtp/localhost"
+  kadmin_query "addprinc -randkey SMTPSVC/localhost"
+  kadmin_query "ktadd -k $KEYTAB smtp/localhost SMTPSVC/localhost"
+  [[ -s "$KEYTAB" ]] || die "kadmin.local did not create $KEYTAB"
   # smtpd reads the keytab after dropping to user postfix.
   chown root:postfix "$KEYTAB"
   chmod 640 "$KEYTAB"
@@ -425,6 +438,7 @@ $LISTEN:$SMTP_IMPLICIT_PORT $smtpd -o syslog_name=postfix/implicit -o smtpd_tls_
 $LISTEN:$SMTP_PLAIN_PORT $smtpd -o syslog_name=postfix/plain -o smtpd_tls_security_level=none
 $LISTEN:$SMTP_AUTH_PORT $smtpd -o syslog_name=postfix/auth $auth_opts
 $LISTEN:$SMTP_AUTH_TLSONLY_PORT $smtpd -o syslog_name=postfix/auth-tlsonly -o smtpd_tls_auth_only=yes $auth_opts
+$LISTEN:$SMTP_AUTH_SMTPSVC_PORT $smtpd -o syslog_name=postfix/auth-smtpsvc -o smtpd_sasl_service=SMTPSVC $auth_opts
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -459,7 +473,7 @@ start_postfix() {
   fi
   local port
   for port in "$SMTP_STARTTLS_PORT" "$SMTP_IMPLICIT_PORT" "$SMTP_PLAIN_PORT" \
-    "$SMTP_AUTH_PORT" "$SMTP_AUTH_TLSONLY_PORT"; do
+    "$SMTP_AUTH_PORT" "$SMTP_AUTH_TLSONLY_PORT" "$SMTP_AUTH_SMTPSVC_PORT"; do
     require_port_free "$port" "Postfix listener"
   done
   write_postfix_config
@@ -512,6 +526,7 @@ SMTP_IMPLICIT_PORT=$SMTP_IMPLICIT_PORT
 SMTP_PLAIN_PORT=$SMTP_PLAIN_PORT
 SMTP_AUTH_PORT=$SMTP_AUTH_PORT
 SMTP_AUTH_TLSONLY_PORT=$SMTP_AUTH_TLSONLY_PORT
+SMTP_AUTH_SMTPSVC_PORT=$SMTP_AUTH_SMTPSVC_PORT
 SMTP_SINK_PORT=$SMTP_SINK_PORT
 SMTP_SINK_DUMP_PORT=$SMTP_SINK_DUMP_PORT
 SMTP_SINK_DUMP_DIR=$SINK_DUMP_DIR
@@ -542,6 +557,107 @@ EOF
 }
 
 # ---------------------------------------------------------------------------
+# verify: check every listener with independent clients (swaks, openssl, python3-gssapi)
+# ---------------------------------------------------------------------------
+VERIFY_FAILED=0
+
+# check NAME PATTERN CMD...: runs CMD and passes when its output matches the ERE PATTERN.
+check() {
+  local name="$1" pattern="$2" out
+  shift 2
+  out="$(timeout 30 "$@" </dev/null 2>&1 || true)"
+  if grep -qE -- "$pattern" <<<"$out"; then
+    printf 'PASS  %s\n' "$name"
+  else
+    printf 'FAIL  %s (wanted /%s/)\n' "$name" "$pattern"
+    tail -n 15 <<<"$out" | sed 's/^/      | /'
+    VERIFY_FAILED=1
+  fi
+}
+
+cmd_verify() {
+  resolve_state_dir no
+  [[ -s "$ENV_FILE" ]] || die "servers are not running (no $ENV_FILE); run '$0 start' first"
+  if ! /usr/bin/python3 -c 'import gssapi' 2>/dev/null; then
+    log "installing python3-gssapi for the GSSAPI/NTLM checks"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+      --no-install-recommends python3-gssapi >/dev/null
+  fi
+  # A per-run tag, so the Maildir check counts only this run's deliveries.
+  local tag="r$$-$RANDOM"
+  local ca="$TLS_DIR/ca.pem" from=verify@example.com pw="$TEST_USER_PASSWORD"
+  local swaks=(swaks --server "$LISTEN" --from "$from" --timeout 20 --auth-hide-password)
+  local tls=(--tls-verify --tls-ca-path "$ca")
+  local gss=(/usr/bin/python3 "$REPO/scripts/lib/gss_smtp_auth.py" "$ENV_FILE")
+
+  check "openssl: implicit TLS verifies against the test CA" 'Verify return code: 0 \(ok\)' \
+    openssl s_client -connect "$LISTEN:$SMTP_IMPLICIT_PORT" -CAfile "$ca" \
+    -verify_hostname localhost -verify_return_error
+  check "openssl: STARTTLS verifies against the test CA" 'Verify return code: 0 \(ok\)' \
+    openssl s_client -connect "$LISTEN:$SMTP_STARTTLS_PORT" -starttls smtp -CAfile "$ca" \
+    -verify_hostname localhost -verify_return_error
+  check "STARTTLS listener delivers over STARTTLS" '250 2\.0\.0 Ok: queued' \
+    "${swaks[@]}" --port "$SMTP_STARTTLS_PORT" --to verify-starttls-$tag@$MAIL_DOMAIN --tls "${tls[@]}"
+  check "STARTTLS listener rejects reject-* with 550" '<\*\* +550 5\.1\.1' \
+    "${swaks[@]}" --port "$SMTP_STARTTLS_PORT" --to reject-verify@$MAIL_DOMAIN
+  check "STARTTLS listener refuses other domains" '<\*\* +554 5\.7\.1' \
+    "${swaks[@]}" --port "$SMTP_STARTTLS_PORT" --to someone@example.com
+  check "implicit listener delivers in wrapper mode" '250 2\.0\.0 Ok: queued' \
+    "${swaks[@]}" --port "$SMTP_IMPLICIT_PORT" --to verify-implicit-$tag@$MAIL_DOMAIN --tlsc "${tls[@]}"
+  check "plain listener offers no STARTTLS" '\*\*\* Host did not advertise STARTTLS' \
+    "${swaks[@]}" --port "$SMTP_PLAIN_PORT" --to verify-plain-$tag@$MAIL_DOMAIN --tls
+  check "auth listener refuses anonymous mail" '<\*\* +554 5\.7\.1' \
+    "${swaks[@]}" --port "$SMTP_AUTH_PORT" --to verify-anon-$tag@$MAIL_DOMAIN
+  local mech
+  for mech in NTLM PLAIN LOGIN; do
+    check "auth listener: AUTH $mech (swaks)" '235 2\.7\.0' \
+      "${swaks[@]}" --port "$SMTP_AUTH_PORT" --to "verify-$mech-$tag@$MAIL_DOMAIN" \
+      --auth "$mech" --auth-user alice --auth-password "$pw"
+  done
+  check "auth listener: wrong password gives 535" '535 5\.7\.8' \
+    "${swaks[@]}" --port "$SMTP_AUTH_PORT" --to verify-wrong-$tag@$MAIL_DOMAIN \
+    --auth LOGIN --auth-user alice --auth-password "not-$pw"
+  check "tls-only listener: no AUTH before STARTTLS" '\*\*\* Host did not advertise authentication' \
+    "${swaks[@]}" --port "$SMTP_AUTH_TLSONLY_PORT" --to verify-tlsonly-$tag@$MAIL_DOMAIN \
+    --auth PLAIN --auth-user alice --auth-password "$pw"
+  check "tls-only listener: AUTH PLAIN after STARTTLS" '235 2\.7\.0' \
+    "${swaks[@]}" --port "$SMTP_AUTH_TLSONLY_PORT" --to verify-tlsonly-$tag@$MAIL_DOMAIN --tls "${tls[@]}" \
+    --auth PLAIN --auth-user alice --auth-password "$pw"
+  check "auth listener: GSSAPI as smtp@localhost" '^235' \
+    "${gss[@]}" SMTP_AUTH_PORT gssapi smtp@localhost
+  check "tls-only listener: GSSAPI after STARTTLS" '^235' \
+    "${gss[@]}" SMTP_AUTH_TLSONLY_PORT gssapi smtp@localhost STARTTLS
+  check "SMTPSVC listener: GSSAPI as SMTPSVC@localhost" '^235' \
+    "${gss[@]}" SMTP_AUTH_SMTPSVC_PORT gssapi SMTPSVC@localhost
+  check "SMTPSVC listener: refuses smtp@localhost tickets" '^535' \
+    "${gss[@]}" SMTP_AUTH_SMTPSVC_PORT gssapi smtp@localhost
+  check "auth listener: NTLMv2 via gss-ntlmssp (NTLM_USER_FILE)" '^235' \
+    "${gss[@]}" SMTP_AUTH_PORT ntlm NTLM_USER_FILE
+  check "auth listener: NTLM with the wrong-password file gives 535" '^535' \
+    "${gss[@]}" SMTP_AUTH_PORT ntlm NTLM_USER_FILE_WRONG
+  check "smtp-sink accepts mail" '250 2\.0\.0 Ok' \
+    "${swaks[@]}" --port "$SMTP_SINK_PORT" --to verify-sink-$tag@$MAIL_DOMAIN
+  check "dumping smtp-sink accepts mail" '250 2\.0\.0 Ok' \
+    "${swaks[@]}" --port "$SMTP_SINK_DUMP_PORT" --to verify-sink-dump-$tag@$MAIL_DOMAIN
+
+  local i delivered=0
+  for ((i = 0; i < 100; i++)); do
+    delivered="$(grep -l "^Delivered-To: verify-[A-Za-z]*-$tag@" \
+      "$MAILDIR_ROOT/$MAILDIR_INBOX"/new/* 2>/dev/null | wc -l)"
+    ((delivered >= 6)) && break
+    sleep 0.1
+  done
+  if ((delivered >= 6)); then
+    printf 'PASS  Maildir holds the delivered verify messages\n'
+  else
+    printf 'FAIL  Maildir holds %s of 6 verify messages (see %s)\n' "$delivered" "$LOG_DIR/postfix.log"
+    VERIFY_FAILED=1
+  fi
+  ((VERIFY_FAILED == 0)) || die "verification failed"
+  log "all checks passed"
+}
+
+# ---------------------------------------------------------------------------
 # Commands
 # ---------------------------------------------------------------------------
 cmd_start() {
@@ -566,6 +682,7 @@ cmd_start() {
   wait_for_port "$SMTP_PLAIN_PORT" "SMTP_PLAIN" "$LOG_DIR/postfix.log" || failed=1
   wait_for_port "$SMTP_AUTH_PORT" "SMTP_AUTH" "$LOG_DIR/postfix.log" || failed=1
   wait_for_port "$SMTP_AUTH_TLSONLY_PORT" "SMTP_AUTH_TLSONLY" "$LOG_DIR/postfix.log" || failed=1
+  wait_for_port "$SMTP_AUTH_SMTPSVC_PORT" "SMTP_AUTH_SMTPSVC" "$LOG_DIR/postfix.log" || failed=1
   wait_for_port "$SMTP_SINK_PORT" "SMTP_SINK" "$LOG_DIR/sink.log" || failed=1
   wait_for_port "$SMTP_SINK_DUMP_PORT" "SMTP_SINK_DUMP" "$LOG_DIR/sink-dump.log" || failed=1
   ((failed == 0)) || die "some listeners did not come up (run '$0 stop' to clean up)"
@@ -607,7 +724,7 @@ cmd_status() {
       ok=1
     fi
   }
-  for name in SMTP_STARTTLS SMTP_IMPLICIT SMTP_PLAIN SMTP_AUTH SMTP_AUTH_TLSONLY SMTP_SINK SMTP_SINK_DUMP KRB5_KDC; do
+  for name in SMTP_STARTTLS SMTP_IMPLICIT SMTP_PLAIN SMTP_AUTH SMTP_AUTH_TLSONLY SMTP_AUTH_SMTPSVC SMTP_SINK SMTP_SINK_DUMP KRB5_KDC; do
     port="${name}_PORT"
     report "$name" "${!port}"
   done
@@ -624,8 +741,9 @@ case "${1:-}" in
 start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
+verify) cmd_verify ;;
 *)
-  echo "usage: $0 start|stop|status" >&2
+  echo "usage: $0 start|stop|status|verify" >&2
   exit 2
   ;;
 esac

@@ -117,6 +117,7 @@ fn every_cleartext_listener_greets_with_220() {
         ("SMTP_PLAIN", servers.plain_port()),
         ("SMTP_AUTH", servers.auth_port()),
         ("SMTP_AUTH_TLSONLY", servers.auth_tlsonly_port()),
+        ("SMTP_AUTH_SMTPSVC", servers.auth_smtpsvc_port()),
         ("SMTP_SINK", servers.sink_port()),
         ("SMTP_SINK_DUMP", servers.sink_dump_port()),
     ] {
@@ -175,6 +176,9 @@ fn extensions_offered_match_each_listener_role() {
     let auth = keywords(servers.auth_port());
     assert!(auth.contains(&"AUTH".to_owned()), "{auth:?}");
     assert!(auth.contains(&"STARTTLS".to_owned()), "{auth:?}");
+
+    let smtpsvc = keywords(servers.auth_smtpsvc_port());
+    assert!(smtpsvc.contains(&"AUTH".to_owned()), "{smtpsvc:?}");
 
     let tls_only = keywords(servers.auth_tlsonly_port());
     assert!(!tls_only.contains(&"AUTH".to_owned()), "{tls_only:?}");

@@ -144,6 +144,11 @@ impl TestServers {
     pub fn auth_tlsonly_port(&self) -> u16 {
         self.number("SMTP_AUTH_TLSONLY_PORT")
     }
+    /// Like [`Self::auth_port`], but the GSSAPI acceptor is `SMTPSVC/localhost` (the SPN
+    /// System.Net.Mail requests) instead of `smtp/localhost`.
+    pub fn auth_smtpsvc_port(&self) -> u16 {
+        self.number("SMTP_AUTH_SMTPSVC_PORT")
+    }
     /// smtp-sink that accepts and discards everything (benchmarks).
     pub fn sink_port(&self) -> u16 {
         self.number("SMTP_SINK_PORT")
