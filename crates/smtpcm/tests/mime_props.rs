@@ -388,3 +388,31 @@ fn utf8_addresses_are_flagged_and_kept_raw() {
         (Some("Jörg"), Some("jörg@bücher.example"))
     );
 }
+
+#[test]
+fn explicit_content_types_keep_parameters_and_bad_ones_are_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("export.dat");
+    std::fs::write(&path, b"a;b\r\n").expect("write");
+    let mut message = base_message();
+    message.attachments = vec![Attachment {
+        path: path.clone(),
+        file_name: Some("export.csv".into()),
+        content_type: Some("text/csv; charset=utf-8".into()),
+    }];
+    let (_, out) = render(&message);
+    let text = String::from_utf8(out).expect("UTF-8");
+    assert!(
+        text.contains("Content-Type: text/csv; charset=utf-8; name=\"export.csv\"\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("filename=\"export.csv\""), "{text}");
+
+    message.attachments[0].content_type = Some("not a type".into());
+    match message.prepare() {
+        Err(MimeError::ContentType { path: p, value }) => {
+            assert_eq!((p, value.as_str()), (path, "not a type"));
+        }
+        other => panic!("expected ContentType error, got {other:?}"),
+    }
+}
