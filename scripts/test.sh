@@ -93,6 +93,10 @@ fi
 
 on_exit() {
   local rc=$?
+  if ((rc != 0 && FAILED == 0)); then
+    # Interrupted, or the script itself failed: the summary must not claim PASS.
+    record aborted "FAIL (test.sh exited with $rc)"
+  fi
   if [[ "$SERVERS_WERE_RUNNING" == no ]]; then
     scripts/test-servers.sh stop || true
   fi
