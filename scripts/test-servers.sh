@@ -476,6 +476,8 @@ start_postfix() {
     "$SMTP_AUTH_PORT" "$SMTP_AUTH_TLSONLY_PORT" "$SMTP_AUTH_SMTPSVC_PORT"; do
     require_port_free "$port" "Postfix listener"
   done
+  # A fresh start begins with an empty Maildir, so old runs neither confuse nor fill the disk.
+  rm -rf "${MAILDIR_ROOT:?}/$MAILDIR_INBOX"
   write_postfix_config
   touch "$LOG_DIR/postfix.log"
   # `postfix` prints its fatal errors only to a terminal (else to the maillog it may not have
@@ -507,6 +509,8 @@ start_sinks() {
     log "dumping smtp-sink already running"
   else
     require_port_free "$SMTP_SINK_DUMP_PORT" SMTP_SINK_DUMP
+    # Dumps of large-message tests are big; a fresh start drops the previous run's.
+    find "$SINK_DUMP_DIR" -mindepth 1 -delete
     smtp-sink -u nobody -d "$SINK_DUMP_DIR/%Y%m%d-%H%M%S." "$LISTEN:$SMTP_SINK_DUMP_PORT" 256 \
       </dev/null >>"$LOG_DIR/sink-dump.log" 2>&1 &
     echo $! >"$SINK_DIR/sink-dump.pid"
