@@ -4,6 +4,7 @@
 #   scripts/test-servers.sh start    install what is missing, build the state dir, start everything
 #   scripts/test-servers.sh stop     stop everything this script started; leaves no processes
 #   scripts/test-servers.sh status   report each component; exit 0 only if all are up
+#   scripts/test-servers.sh verify   check every listener with swaks, openssl and python3-gssapi
 #
 # Everything lives under $REPO/.test-servers/ (gitignored). When the repository is not
 # traversable by unprivileged users (e.g. a clone under /root), the state dir is created
@@ -475,6 +476,8 @@ start_postfix() {
     "$SMTP_AUTH_PORT" "$SMTP_AUTH_TLSONLY_PORT" "$SMTP_AUTH_SMTPSVC_PORT"; do
     require_port_free "$port" "Postfix listener"
   done
+  # A fresh start begins with an empty Maildir, so old runs neither confuse nor fill the disk.
+  rm -rf "${MAILDIR_ROOT:?}/$MAILDIR_INBOX"
   write_postfix_config
   touch "$LOG_DIR/postfix.log"
   # `postfix` prints its fatal errors only to a terminal (else to the maillog it may not have
@@ -506,6 +509,8 @@ start_sinks() {
     log "dumping smtp-sink already running"
   else
     require_port_free "$SMTP_SINK_DUMP_PORT" SMTP_SINK_DUMP
+    # Dumps of large-message tests are big; a fresh start drops the previous run's.
+    find "$SINK_DUMP_DIR" -mindepth 1 -delete
     smtp-sink -u nobody -d "$SINK_DUMP_DIR/%Y%m%d-%H%M%S." "$LISTEN:$SMTP_SINK_DUMP_PORT" 256 \
       </dev/null >>"$LOG_DIR/sink-dump.log" 2>&1 &
     echo $! >"$SINK_DIR/sink-dump.pid"
@@ -553,6 +558,107 @@ POSTFIX_LOG=$LOG_DIR/postfix.log
 EOF
   chmod 644 "$tmp"
   mv "$tmp" "$ENV_FILE"
+}
+
+# ---------------------------------------------------------------------------
+# verify: check every listener with independent clients (swaks, openssl, python3-gssapi)
+# ---------------------------------------------------------------------------
+VERIFY_FAILED=0
+
+# check NAME PATTERN CMD...: runs CMD and passes when its output matches the ERE PATTERN.
+check() {
+  local name="$1" pattern="$2" out
+  shift 2
+  out="$(timeout 30 "$@" </dev/null 2>&1 || true)"
+  if grep -qE -- "$pattern" <<<"$out"; then
+    printf 'PASS  %s\n' "$name"
+  else
+    printf 'FAIL  %s (wanted /%s/)\n' "$name" "$pattern"
+    tail -n 15 <<<"$out" | sed 's/^/      | /'
+    VERIFY_FAILED=1
+  fi
+}
+
+cmd_verify() {
+  resolve_state_dir no
+  [[ -s "$ENV_FILE" ]] || die "servers are not running (no $ENV_FILE); run '$0 start' first"
+  if ! /usr/bin/python3 -c 'import gssapi' 2>/dev/null; then
+    log "installing python3-gssapi for the GSSAPI/NTLM checks"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+      --no-install-recommends python3-gssapi >/dev/null
+  fi
+  # A per-run tag, so the Maildir check counts only this run's deliveries.
+  local tag="r$$-$RANDOM"
+  local ca="$TLS_DIR/ca.pem" from=verify@example.com pw="$TEST_USER_PASSWORD"
+  local swaks=(swaks --server "$LISTEN" --from "$from" --timeout 20 --auth-hide-password)
+  local tls=(--tls-verify --tls-ca-path "$ca")
+  local gss=(/usr/bin/python3 "$REPO/scripts/lib/gss_smtp_auth.py" "$ENV_FILE")
+
+  check "openssl: implicit TLS verifies against the test CA" 'Verify return code: 0 \(ok\)' \
+    openssl s_client -connect "$LISTEN:$SMTP_IMPLICIT_PORT" -CAfile "$ca" \
+    -verify_hostname localhost -verify_return_error
+  check "openssl: STARTTLS verifies against the test CA" 'Verify return code: 0 \(ok\)' \
+    openssl s_client -connect "$LISTEN:$SMTP_STARTTLS_PORT" -starttls smtp -CAfile "$ca" \
+    -verify_hostname localhost -verify_return_error
+  check "STARTTLS listener delivers over STARTTLS" '250 2\.0\.0 Ok: queued' \
+    "${swaks[@]}" --port "$SMTP_STARTTLS_PORT" --to verify-starttls-$tag@$MAIL_DOMAIN --tls "${tls[@]}"
+  check "STARTTLS listener rejects reject-* with 550" '<\*\* +550 5\.1\.1' \
+    "${swaks[@]}" --port "$SMTP_STARTTLS_PORT" --to reject-verify@$MAIL_DOMAIN
+  check "STARTTLS listener refuses other domains" '<\*\* +554 5\.7\.1' \
+    "${swaks[@]}" --port "$SMTP_STARTTLS_PORT" --to someone@example.com
+  check "implicit listener delivers in wrapper mode" '250 2\.0\.0 Ok: queued' \
+    "${swaks[@]}" --port "$SMTP_IMPLICIT_PORT" --to verify-implicit-$tag@$MAIL_DOMAIN --tlsc "${tls[@]}"
+  check "plain listener offers no STARTTLS" '\*\*\* Host did not advertise STARTTLS' \
+    "${swaks[@]}" --port "$SMTP_PLAIN_PORT" --to verify-plain-$tag@$MAIL_DOMAIN --tls
+  check "auth listener refuses anonymous mail" '<\*\* +554 5\.7\.1' \
+    "${swaks[@]}" --port "$SMTP_AUTH_PORT" --to verify-anon-$tag@$MAIL_DOMAIN
+  local mech
+  for mech in NTLM PLAIN LOGIN; do
+    check "auth listener: AUTH $mech (swaks)" '235 2\.7\.0' \
+      "${swaks[@]}" --port "$SMTP_AUTH_PORT" --to "verify-$mech-$tag@$MAIL_DOMAIN" \
+      --auth "$mech" --auth-user alice --auth-password "$pw"
+  done
+  check "auth listener: wrong password gives 535" '535 5\.7\.8' \
+    "${swaks[@]}" --port "$SMTP_AUTH_PORT" --to verify-wrong-$tag@$MAIL_DOMAIN \
+    --auth LOGIN --auth-user alice --auth-password "not-$pw"
+  check "tls-only listener: no AUTH before STARTTLS" '\*\*\* Host did not advertise authentication' \
+    "${swaks[@]}" --port "$SMTP_AUTH_TLSONLY_PORT" --to verify-tlsonly-$tag@$MAIL_DOMAIN \
+    --auth PLAIN --auth-user alice --auth-password "$pw"
+  check "tls-only listener: AUTH PLAIN after STARTTLS" '235 2\.7\.0' \
+    "${swaks[@]}" --port "$SMTP_AUTH_TLSONLY_PORT" --to verify-tlsonly-$tag@$MAIL_DOMAIN --tls "${tls[@]}" \
+    --auth PLAIN --auth-user alice --auth-password "$pw"
+  check "auth listener: GSSAPI as smtp@localhost" '^235' \
+    "${gss[@]}" SMTP_AUTH_PORT gssapi smtp@localhost
+  check "tls-only listener: GSSAPI after STARTTLS" '^235' \
+    "${gss[@]}" SMTP_AUTH_TLSONLY_PORT gssapi smtp@localhost STARTTLS
+  check "SMTPSVC listener: GSSAPI as SMTPSVC@localhost" '^235' \
+    "${gss[@]}" SMTP_AUTH_SMTPSVC_PORT gssapi SMTPSVC@localhost
+  check "SMTPSVC listener: refuses smtp@localhost tickets" '^535' \
+    "${gss[@]}" SMTP_AUTH_SMTPSVC_PORT gssapi smtp@localhost
+  check "auth listener: NTLMv2 via gss-ntlmssp (NTLM_USER_FILE)" '^235' \
+    "${gss[@]}" SMTP_AUTH_PORT ntlm NTLM_USER_FILE
+  check "auth listener: NTLM with the wrong-password file gives 535" '^535' \
+    "${gss[@]}" SMTP_AUTH_PORT ntlm NTLM_USER_FILE_WRONG
+  check "smtp-sink accepts mail" '250 2\.0\.0 Ok' \
+    "${swaks[@]}" --port "$SMTP_SINK_PORT" --to verify-sink-$tag@$MAIL_DOMAIN
+  check "dumping smtp-sink accepts mail" '250 2\.0\.0 Ok' \
+    "${swaks[@]}" --port "$SMTP_SINK_DUMP_PORT" --to verify-sink-dump-$tag@$MAIL_DOMAIN
+
+  local i delivered=0
+  for ((i = 0; i < 100; i++)); do
+    delivered="$(grep -l "^Delivered-To: verify-[A-Za-z]*-$tag@" \
+      "$MAILDIR_ROOT/$MAILDIR_INBOX"/new/* 2>/dev/null | wc -l)"
+    ((delivered >= 6)) && break
+    sleep 0.1
+  done
+  if ((delivered >= 6)); then
+    printf 'PASS  Maildir holds the delivered verify messages\n'
+  else
+    printf 'FAIL  Maildir holds %s of 6 verify messages (see %s)\n' "$delivered" "$LOG_DIR/postfix.log"
+    VERIFY_FAILED=1
+  fi
+  ((VERIFY_FAILED == 0)) || die "verification failed"
+  log "all checks passed"
 }
 
 # ---------------------------------------------------------------------------
@@ -639,8 +745,9 @@ case "${1:-}" in
 start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
+verify) cmd_verify ;;
 *)
-  echo "usage: $0 start|stop|status" >&2
+  echo "usage: $0 start|stop|status|verify" >&2
   exit 2
   ;;
 esac

@@ -11,6 +11,8 @@
 # Environment:
 #   CARGO_BUILD_JOBS   parallel rustc jobs (default 2: the machine is shared)
 #   FUZZ_SECONDS       time per fuzz target in the fuzz smoke (default 20)
+#   TEST_TIMEOUT       upper bound for the test run, a `timeout` duration (default 30m), so a
+#                      hung test fails the run with a summary instead of eating the CI limit
 #   CI=true            tests must not skip: missing servers or ../shared fail instead
 set -euo pipefail
 
@@ -20,6 +22,7 @@ cd "$REPO"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+TEST_TIMEOUT="${TEST_TIMEOUT:-30m}"
 
 STEP_NAMES=()
 STEP_RESULTS=()
@@ -90,6 +93,10 @@ fi
 
 on_exit() {
   local rc=$?
+  if ((rc != 0 && FAILED == 0)); then
+    # Interrupted, or the script itself failed: the summary must not claim PASS.
+    record aborted "FAIL (test.sh exited with $rc)"
+  fi
   if [[ "$SERVERS_WERE_RUNNING" == no ]]; then
     scripts/test-servers.sh stop || true
   fi
@@ -124,13 +131,14 @@ else
 fi
 
 if cargo nextest --version >/dev/null 2>&1; then
-  run_step tests cargo nextest run --workspace --no-fail-fast
+  run_step tests timeout -k 30s "$TEST_TIMEOUT" cargo nextest run --workspace --no-fail-fast
 else
   echo "cargo-nextest not installed; falling back to cargo test" >&2
-  run_step tests cargo test --workspace --lib --bins --tests --no-fail-fast
+  run_step tests timeout -k 30s "$TEST_TIMEOUT" \
+    cargo test --workspace --lib --bins --tests --no-fail-fast
 fi
 
-run_step doctests cargo test --workspace --doc
+run_step doctests timeout -k 30s "$TEST_TIMEOUT" cargo test --workspace --doc
 
 # Fuzzing needs cargo-fuzz and a nightly toolchain; both are optional extras here.
 fuzz_smoke() {

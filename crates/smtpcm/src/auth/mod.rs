@@ -4,6 +4,25 @@
 //! initial response ([`Mechanism::start`]), then answers each server challenge
 //! ([`Mechanism::next`]). The SMTP client drives the exchange through
 //! [`AuthChannel`], so this module knows nothing about sockets.
+//!
+//! * [`authenticate`] is the driver: it picks mechanisms from an [`AuthConfig`]
+//!   (built by [`AuthConfig::from_connection_string`]) and the server's `AUTH` list,
+//!   refuses to send a password or token in clear text ([`may_send_secret`]), and
+//!   reports which mechanism succeeded and as whom ([`AuthOutcome`]).
+//! * [`windows`] is `UseWindowsAuthentication=True`: [`gssapi`] (Kerberos, through the
+//!   system library loaded at run time by [`gssapi_ffi`]) then [`ntlm`] (NTLMv2), never
+//!   LOGIN or PLAIN, with a logged fallback to NTLM when Kerberos cannot start.
+//! * [`plain`], [`login`], [`xoauth2`] and [`oauthbearer`] are the extensions beyond SSIS.
+//! * [`credentials`] says where secrets come from; none ever comes from the package.
+//!
+//! | environment variable | used for |
+//! |---|---|
+//! | `KRB5CCNAME` | the Kerberos ticket cache (`kinit`) |
+//! | `KRB5_CLIENT_KTNAME` | MIT Kerberos client keytab, for service accounts without `kinit` |
+//! | `KRB5_CONFIG` | the Kerberos configuration (realm, KDC) |
+//! | `NTLM_USER_FILE`, `NTLMUSER` | NTLM credentials as gss-ntlmssp reads them (`DOMAIN:user:password`) |
+//! | `SMTPCM_NTLM_USER`, `SMTPCM_NTLM_PASSWORD` | NTLM credentials given directly |
+//! | named by `PasswordEnv=` / `TokenEnv=` | the Basic password / OAuth2 token |
 
 pub mod credentials;
 pub mod gssapi;

@@ -177,6 +177,12 @@ pub enum MimeError {
         /// The name as given.
         header: String,
     },
+    /// A `Message-ID` that is empty or has spaces, angle brackets inside or non-ASCII.
+    #[error("Message-ID {value:?} is not valid (printable ASCII without spaces or \"<>\" inside)")]
+    InvalidMessageId {
+        /// The value as given.
+        value: String,
+    },
     /// A mailbox whose address is not valid.
     #[error("header {header:?}: {source}")]
     Address {
@@ -251,7 +257,6 @@ enum Chunk {
 }
 
 /// A validated message with a fixed layout and a known size, ready to stream.
-#[derive(Debug)]
 pub struct PreparedMessage {
     chunks: Vec<Chunk>,
     size: u64,
@@ -317,6 +322,13 @@ impl Message {
             Some(id) => {
                 check_value("Message-ID", id)?;
                 let bare = id.trim().trim_start_matches('<').trim_end_matches('>');
+                let valid = !bare.is_empty()
+                    && bare
+                        .bytes()
+                        .all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>'));
+                if !valid {
+                    return Err(MimeError::InvalidMessageId { value: id.clone() });
+                }
                 format!("<{bare}>")
             }
             None => format!("<{}@{}>", uuid::Uuid::new_v4().simple(), id_domain(from)),
@@ -537,7 +549,8 @@ fn attachment_part(a: &Attachment) -> Result<(String, u64), MimeError> {
                     path: a.path.clone(),
                     value: ct.clone(),
                 })?;
-            parsed.essence_str().to_string()
+            // Parameters such as charset are kept; `name` is added below.
+            parsed.to_string()
         }
         None => mime_guess::from_path(Path::new(&file_name))
             .first_or_octet_stream()
@@ -576,6 +589,20 @@ impl Body {
         self.size += base64_encoded_len(len);
         self.attachment_bytes += len;
         self.chunks.push(Chunk::File { path, len });
+    }
+}
+
+impl fmt::Debug for PreparedMessage {
+    /// A summary: the rendered bytes are not repeated.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedMessage")
+            .field("message_id", &self.message_id)
+            .field("size", &self.size)
+            .field("envelope_from", &self.envelope_from)
+            .field("recipients", &self.recipients)
+            .field("attachment_bytes", &self.attachment_bytes)
+            .field("smtputf8", &self.smtputf8)
+            .finish_non_exhaustive()
     }
 }
 
@@ -782,6 +809,13 @@ mod tests {
         assert!(matches!(
             m.prepare(),
             Err(MimeError::InvalidHeaderName { .. })
+        ));
+
+        let mut m = message();
+        m.message_id = Some("has space@x".into());
+        assert!(matches!(
+            m.prepare(),
+            Err(MimeError::InvalidMessageId { .. })
         ));
 
         let mut m = message();

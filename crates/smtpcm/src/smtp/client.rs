@@ -175,6 +175,8 @@ impl Client {
         let reply = self.command(&ehlo, Stage::Ehlo, self.timeouts.ehlo).await?;
         if reply.code == 250 {
             self.capabilities = Capabilities::from_ehlo(&reply);
+            // EHLO also resets any open transaction (RFC 5321 §4.1.4).
+            self.state = SessionState::Ready;
             return Ok(());
         }
         if !matches!(reply.code, 500 | 502) {
@@ -186,6 +188,7 @@ impl Client {
             return Err(SmtpError::rejected(Stage::Ehlo, helo.to_string(), reply));
         }
         self.capabilities = Capabilities::default();
+        self.state = SessionState::Ready;
         Ok(())
     }
 
