@@ -1,5 +1,6 @@
 //! Exit codes of the `smtpcm` command, one per class of failure.
 
+use smtpcm::auth::AuthError;
 use smtpcm::connection_manager::ConnectionError;
 use smtpcm::send_mail::TaskError;
 use smtpcm::smtp::{ErrorKind, SmtpError, Stage};
@@ -15,7 +16,7 @@ pub enum Exit {
     Usage = 2,
     /// Could not connect, or TLS failed (including a server without STARTTLS when TLS is required).
     Connection = 3,
-    /// Authentication failed or was impossible.
+    /// The server refused the credentials (e.g. 535).
     Auth = 4,
     /// The server rejected the message or every recipient.
     Rejected = 5,
@@ -23,6 +24,13 @@ pub enum Exit {
     Partial = 6,
     /// The connection dropped after the final dot: the message may or may not have been delivered.
     Unknown = 7,
+    /// No credentials to authenticate with: no Kerberos ticket, no NTLM credentials, no
+    /// password or token, or no GSSAPI library.
+    NoCredentials = 8,
+    /// The server offers no authentication mechanism we may use.
+    NoSharedMechanism = 9,
+    /// Credentials would have crossed an unencrypted connection, so none were sent.
+    InsecureAuth = 10,
 }
 
 /// The text appended to `--help`.
@@ -35,7 +43,11 @@ Exit codes:
   4  authentication failure
   5  rejected by the server (the message, or every recipient)
   6  partial: some recipients rejected, the others accepted
-  7  delivery status unknown (connection lost after the final dot; not retried)";
+  7  delivery status unknown (connection lost after the final dot; not retried)
+  8  no credentials: no Kerberos ticket (run kinit or set KRB5CCNAME), no NTLM credentials,
+     no password/token, or no system GSSAPI library
+  9  the server offers no authentication mechanism we share (the error lists what it offered)
+ 10  refused to send credentials over an unencrypted connection";
 
 impl Exit {
     /// The process exit code.
@@ -68,10 +80,28 @@ pub fn of_smtp(e: &SmtpError) -> Exit {
 pub fn of_connection(e: &ConnectionError) -> Exit {
     match e {
         ConnectionError::Config(_) | ConnectionError::NoServer(_) => Exit::Usage,
-        ConnectionError::Auth(_) => Exit::Auth,
+        ConnectionError::Auth(a) => of_auth(a),
         ConnectionError::Smtp(s) => of_smtp(s),
         ConnectionError::Mime(smtpcm::mime::MimeError::Io(_)) => Exit::Internal,
         ConnectionError::Mime(_) => Exit::Usage,
+    }
+}
+
+/// Classify an authentication failure.
+pub fn of_auth(e: &AuthError) -> Exit {
+    match e {
+        AuthError::Rejected { .. } => Exit::Auth,
+        AuthError::NoKerberosTicket { .. }
+        | AuthError::GssapiLibraryMissing { .. }
+        | AuthError::MissingCredentials { .. } => Exit::NoCredentials,
+        AuthError::NoSharedMechanism { .. } => Exit::NoSharedMechanism,
+        AuthError::InsecureChannel { .. } => Exit::InsecureAuth,
+        AuthError::InvalidConfig { .. } => Exit::Usage,
+        AuthError::Transport(t) => match t.downcast_ref::<SmtpError>() {
+            Some(s) if s.is_connection() || s.is_tls() => Exit::Connection,
+            _ => Exit::Auth,
+        },
+        _ => Exit::Auth,
     }
 }
 

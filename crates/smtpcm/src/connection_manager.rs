@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::auth::{self, AuthConfig, AuthError, AuthMethod, AuthOutcome};
+use crate::auth::{self, AuthConfig, AuthError, AuthOutcome};
 use crate::connection_string::{ConnectionString, ConnectionStringError, Warning};
 use crate::mime::{MimeError, PreparedMessage};
 use crate::progress::ProgressWriter;
@@ -254,15 +254,10 @@ impl SmtpConnectionManager {
 
     /// The authentication settings, with the sensitive property applied.
     pub fn auth_config(&self) -> Result<AuthConfig, ConnectionError> {
-        let mut cfg = AuthConfig::from_connection_string(&self.settings)?;
-        if let Some(secret) = &self.sensitive_secret {
-            match &mut cfg.method {
-                AuthMethod::Basic { password, .. } => *password = secret.clone(),
-                AuthMethod::OAuth2 { token, .. } => *token = secret.clone(),
-                _ => {}
-            }
-        }
-        Ok(cfg)
+        Ok(AuthConfig::from_connection_string_with(
+            &self.settings,
+            self.sensitive_secret.as_ref(),
+        )?)
     }
 
     /// Connect, negotiate TLS, say EHLO and authenticate: a client ready for mail.
