@@ -1,0 +1,406 @@
+//! Saving: collect one splice per changed value, then apply them to the original bytes.
+
+use std::path::Path;
+
+use super::ConmgrFile;
+use super::load::{DTS_NS, parse_bool};
+use super::source::{self, Origin, Splice, escape_attr, escape_text};
+use crate::package::{
+    ConnectionKind, ConnectionManager, EventHandler, Executable, ExecutableKind, Package,
+    PropertyExpression, SourceDoc, Variable,
+};
+
+/// Why a package could not be saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// The change cannot be written without re-serialising parts of the file (e.g. a removed
+    /// connection manager, a new variable, a changed attachment list).
+    #[error(
+        "{origin}: cannot save {what}: this kind of change is not supported by the lossless writer"
+    )]
+    Unsupported {
+        /// File the package came from.
+        origin: String,
+        /// The object and field that changed.
+        what: String,
+    },
+    /// Writing the file failed.
+    #[error("{path}: cannot write: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), SaveError> {
+    std::fs::write(path, bytes).map_err(|source| SaveError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Collects splices for one document.
+struct Writer<'a> {
+    doc: &'a SourceDoc,
+    format: u32,
+    splices: Vec<Splice>,
+}
+
+impl Writer<'_> {
+    fn unsupported(&self, what: String) -> SaveError {
+        SaveError::Unsupported {
+            origin: self.doc.origin_name.clone(),
+            what,
+        }
+    }
+
+    fn text(
+        &mut self,
+        origin: &Origin,
+        field: &str,
+        value: &str,
+        what: &str,
+    ) -> Result<(), SaveError> {
+        let Some(t) = origin.get(field) else {
+            return Ok(());
+        };
+        match t.splice_for(value) {
+            Ok(Some(s)) => self.splices.push(s),
+            Ok(None) => {}
+            Err(source::Unwritable) => return Err(self.unsupported(format!("{what} {field}"))),
+        }
+        Ok(())
+    }
+
+    fn flag(
+        &mut self,
+        origin: &Origin,
+        field: &str,
+        value: bool,
+        what: &str,
+    ) -> Result<(), SaveError> {
+        let Some(t) = origin.get(field) else {
+            return Ok(());
+        };
+        if parse_bool(&t.original) == value {
+            return Ok(());
+        }
+        let text = match (self.format <= 3, value) {
+            (true, true) => "-1",
+            (true, false) => "0",
+            (false, true) => "True",
+            (false, false) => "False",
+        };
+        // Force a write even when the raw text happens to match (e.g. "1" vs "True").
+        let mut forced = t.clone();
+        forced.original = String::from("\u{0}");
+        match forced.splice_for(text) {
+            Ok(Some(s)) => self.splices.push(s),
+            Ok(None) => {}
+            Err(source::Unwritable) => return Err(self.unsupported(format!("{what} {field}"))),
+        }
+        Ok(())
+    }
+
+    fn expressions(
+        &mut self,
+        owner: &Origin,
+        list: &[PropertyExpression],
+        what: &str,
+    ) -> Result<(), SaveError> {
+        let loaded = list.iter().filter(|p| p.origin.is_some()).count();
+        if loaded != owner.list_len || loaded != list.len() {
+            return Err(self.unsupported(format!("{what}: added or removed property expressions")));
+        }
+        for p in list {
+            if let Some(o) = &p.origin {
+                self.text(
+                    o,
+                    "expression",
+                    &p.expression,
+                    &format!("{what} property expression {}", p.property),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn connection(&mut self, cm: &ConnectionManager) -> Result<(), SaveError> {
+        let Some(o) = &cm.origin else {
+            return Ok(());
+        };
+        let what = format!("connection manager {:?}", cm.name);
+        self.text(o, "name", &cm.name, &what)?;
+        self.text(o, "description", &cm.description, &what)?;
+        self.text(o, "connection_string", &cm.connection_string, &what)?;
+        self.expressions(o, &cm.property_expressions, &what)
+    }
+
+    fn variables(&mut self, list: &[Variable]) -> Result<(), SaveError> {
+        for v in list {
+            let Some(o) = &v.origin else {
+                return Err(self.unsupported(format!("new variable {}", v.qualified_name())));
+            };
+            let what = format!("variable {}", v.qualified_name());
+            self.text(o, "name", &v.name, &what)?;
+            self.text(o, "value", &v.value, &what)?;
+            self.text(o, "expression", &v.expression, &what)?;
+            self.flag(o, "evaluate_as_expression", v.evaluate_as_expression, &what)?;
+        }
+        Ok(())
+    }
+
+    fn executables(&mut self, list: &[Executable]) -> Result<(), SaveError> {
+        for e in list {
+            let Some(o) = &e.origin else {
+                return Err(self.unsupported(format!("new executable {:?}", e.name)));
+            };
+            let what = format!("executable {:?}", e.path);
+            self.text(o, "name", &e.name, &what)?;
+            self.text(o, "description", &e.description, &what)?;
+            self.flag(o, "disabled", e.disabled, &what)?;
+            self.expressions(o, &e.property_expressions, &what)?;
+            if let ExecutableKind::SendMail(d) = &e.kind {
+                match &d.origin {
+                    Some(o) => {
+                        for (field, value) in [
+                            ("smtp_server_ref", &d.smtp_server_ref),
+                            ("from", &d.from),
+                            ("to", &d.to),
+                            ("cc", &d.cc),
+                            ("bcc", &d.bcc),
+                            ("subject", &d.subject),
+                            ("message_source_type", &d.message_source_type),
+                            ("message_source", &d.message_source),
+                            ("priority", &d.priority),
+                        ] {
+                            self.text(o, field, value, &what)?;
+                        }
+                        let originals: Vec<&str> =
+                            o.items.iter().map(|t| t.original.as_str()).collect();
+                        let current: Vec<&str> = d.attachments.iter().map(String::as_str).collect();
+                        let is_attr_form = o.items.iter().any(|t| t.slot == source::Slot::Absent);
+                        if is_attr_form || originals.len() != current.len() {
+                            if originals.join("|") != current.join("|") && originals != current {
+                                return Err(self.unsupported(format!("{what} attachment list")));
+                            }
+                        } else {
+                            for (t, v) in o.items.iter().zip(&d.attachments) {
+                                if let Ok(Some(s)) = t.splice_for(v) {
+                                    self.splices.push(s);
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        if d != &crate::package::SendMailTaskData::default() {
+                            return Err(self.unsupported(format!(
+                                "{what} Send Mail data in an empty <DTS:ObjectData>"
+                            )));
+                        }
+                    }
+                }
+            }
+            self.variables(&e.variables)?;
+            self.executables(&e.executables)?;
+            self.handlers(&e.event_handlers)?;
+        }
+        Ok(())
+    }
+
+    fn handlers(&mut self, list: &[EventHandler]) -> Result<(), SaveError> {
+        for h in list {
+            self.variables(&h.variables)?;
+            self.executables(&h.executables)?;
+        }
+        Ok(())
+    }
+
+    /// Splices for connection managers that were added in memory.
+    fn new_connections(&mut self, pkg: &Package) -> Result<(), SaveError> {
+        let new: Vec<&ConnectionManager> = pkg
+            .connections
+            .iter()
+            .filter(|c| c.origin.is_none())
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        if self.format < 6 {
+            return Err(self.unsupported(format!(
+                "new connection manager {:?} in a format-{} package",
+                new[0].name, self.format
+            )));
+        }
+        let nl = self.doc.newline;
+        let fragments: String = new.iter().map(|c| connection_xml(c, nl)).collect();
+        let text = std::str::from_utf8(&self.doc.bytes[self.doc.prefix_len..])
+            .map_err(|_| self.unsupported("connection managers (source is not UTF-8)".into()))?;
+        let doc = roxmltree::Document::parse_with_options(
+            text,
+            roxmltree::ParsingOptions {
+                allow_dtd: true,
+                ..Default::default()
+            },
+        )
+        .map_err(|_| self.unsupported("connection managers (source no longer parses)".into()))?;
+        let root = doc.root_element();
+        let base = self.doc.prefix_len;
+        let wrapper = root
+            .children()
+            .find(|c| c.has_tag_name((DTS_NS, "ConnectionManagers")));
+        let splice = match wrapper {
+            Some(w) => {
+                let raw = &text[w.range()];
+                if raw.ends_with("/>") {
+                    Splice {
+                        range: w.range().start + base..w.range().end + base,
+                        text: format!(
+                            "<DTS:ConnectionManagers>{fragments}{nl}  </DTS:ConnectionManagers>"
+                        ),
+                    }
+                } else {
+                    let end_tag = w.range().start + raw.rfind("</").unwrap_or(raw.len());
+                    let at = w
+                        .children()
+                        .filter(|c| c.is_element())
+                        .last()
+                        .map(|c| c.range().end)
+                        .unwrap_or(end_tag);
+                    Splice {
+                        range: at + base..at + base,
+                        text: fragments,
+                    }
+                }
+            }
+            None => {
+                let after = root
+                    .children()
+                    .filter(|c| c.is_element() && c.has_tag_name((DTS_NS, "Property")))
+                    .last()
+                    .map(|c| c.range().end)
+                    .ok_or_else(|| {
+                        self.unsupported("connection managers (no place to insert them)".into())
+                    })?;
+                Splice {
+                    range: after + base..after + base,
+                    text: format!(
+                        "{nl}  <DTS:ConnectionManagers>{fragments}{nl}  </DTS:ConnectionManagers>"
+                    ),
+                }
+            }
+        };
+        self.splices.push(splice);
+        Ok(())
+    }
+}
+
+/// A format-8 connection manager element, indented as the designer does, with a leading newline.
+pub(crate) fn connection_xml(cm: &ConnectionManager, nl: &str) -> String {
+    let mut s = String::new();
+    s.push_str(&format!("{nl}    <DTS:ConnectionManager"));
+    s.push_str(&format!(
+        "{nl}      DTS:refId=\"{}\"",
+        escape_attr(&format!("Package.ConnectionManagers[{}]", cm.name))
+    ));
+    s.push_str(&format!(
+        "{nl}      DTS:CreationName=\"{}\"",
+        escape_attr(&cm.creation_name)
+    ));
+    if !cm.description.is_empty() {
+        s.push_str(&format!(
+            "{nl}      DTS:Description=\"{}\"",
+            escape_attr(&cm.description)
+        ));
+    }
+    s.push_str(&format!(
+        "{nl}      DTS:DTSID=\"{}\"",
+        escape_attr(&cm.dtsid)
+    ));
+    s.push_str(&format!(
+        "{nl}      DTS:ObjectName=\"{}\">",
+        escape_attr(&cm.name)
+    ));
+    for p in &cm.property_expressions {
+        s.push_str(&format!(
+            "{nl}      <DTS:PropertyExpression{nl}        DTS:Name=\"{}\">{}</DTS:PropertyExpression>",
+            escape_attr(&p.property),
+            escape_text(&p.expression)
+        ));
+    }
+    s.push_str(&format!("{nl}      <DTS:ObjectData>"));
+    let cs = escape_attr(&cm.connection_string);
+    if cm.kind == ConnectionKind::Smtp {
+        s.push_str(&format!(
+            "{nl}        <SmtpConnectionManager{nl}          ConnectionString=\"{cs}\"{nl}          ConnectByProxy=\"False\" />"
+        ));
+    } else {
+        s.push_str(&format!(
+            "{nl}        <DTS:ConnectionManager{nl}          DTS:ConnectionString=\"{cs}\" />"
+        ));
+    }
+    s.push_str(&format!(
+        "{nl}      </DTS:ObjectData>{nl}    </DTS:ConnectionManager>"
+    ));
+    s
+}
+
+pub(crate) fn package_bytes(pkg: &Package) -> Result<Vec<u8>, SaveError> {
+    let Some(doc) = pkg.source.as_deref() else {
+        // Every Package is either loaded or built from the new-package template, so this is
+        // only reachable through a Package constructed by hand inside the crate.
+        return Err(SaveError::Unsupported {
+            origin: pkg.name.clone(),
+            what: "a package without source document".into(),
+        });
+    };
+    let mut w = Writer {
+        doc,
+        format: pkg.format_version,
+        splices: Vec::new(),
+    };
+    if let Some(o) = &pkg.origin {
+        w.text(o, "name", &pkg.name, "package")?;
+        w.text(o, "description", &pkg.description, "package")?;
+        let loaded = pkg
+            .connections
+            .iter()
+            .filter(|c| c.origin.is_some())
+            .count();
+        if loaded != o.list_len {
+            return Err(w.unsupported("removed connection managers".into()));
+        }
+    }
+    for cm in pkg.connections.iter() {
+        w.connection(cm)?;
+    }
+    w.new_connections(pkg)?;
+    w.variables(&pkg.variables)?;
+    for p in &pkg.package_parameters {
+        match &p.origin {
+            Some(o) => w.text(
+                o,
+                "value",
+                &p.value,
+                &format!("parameter $Package::{}", p.name),
+            )?,
+            None => return Err(w.unsupported(format!("new parameter $Package::{}", p.name))),
+        }
+    }
+    w.executables(&pkg.executables)?;
+    w.handlers(&pkg.event_handlers)?;
+    Ok(source::apply(&doc.bytes, w.splices))
+}
+
+pub(crate) fn conmgr_bytes(file: &ConmgrFile) -> Result<Vec<u8>, SaveError> {
+    let mut w = Writer {
+        doc: &file.source,
+        format: 8,
+        splices: Vec::new(),
+    };
+    w.connection(&file.connection)?;
+    Ok(source::apply(&file.source.bytes, w.splices))
+}
