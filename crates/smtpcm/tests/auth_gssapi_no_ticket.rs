@@ -1,26 +1,56 @@
-//! GSSAPI without any Kerberos credentials must fail before AUTH with the kinit hint.
+//! Windows authentication with no Kerberos ticket at all.
 //!
-//! Its own test binary because it points the Kerberos environment at empty places,
-//! which would disturb tests running in parallel in the same process.
+//! Its own test binary because it points the Kerberos environment at an empty ticket
+//! cache, which would break the Kerberos tests if they shared the process.
 
+#[path = "support/servers.rs"]
+mod servers;
+
+#[path = "support/auth.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use smtpcm::auth::AuthError;
 use smtpcm::auth::gssapi::{Gssapi, GssapiError, TargetName};
+use smtpcm::smtp::TlsMode;
+
+use servers::TestServers;
+use support::*;
+
+/// A missing ticket cache and client keytab, set once before any test touches GSSAPI.
+fn without_ticket() {
+    static EMPTY: OnceLock<PathBuf> = OnceLock::new();
+    EMPTY.get_or_init(|| {
+        // Never created: a cache and keytab in a directory that does not exist.
+        let dir = std::env::temp_dir().join(format!("smtpcm-no-ticket-{}", std::process::id()));
+        // SAFETY: every test calls this first; OnceLock blocks the others until the
+        // variables are set, so nothing reads the environment meanwhile.
+        unsafe {
+            std::env::set_var(
+                "KRB5CCNAME",
+                format!("FILE:{}/no-such-ccache", dir.display()),
+            );
+            std::env::set_var("KRB5_CLIENT_KTNAME", dir.join("no-such-client.keytab"));
+        }
+        dir
+    });
+}
+
+fn servers() -> Option<TestServers> {
+    without_ticket();
+    let servers = TestServers::load()?;
+    Some(servers)
+}
 
 #[test]
 fn no_ticket_says_run_kinit_or_library_missing_says_how_to_install() {
-    let empty = tempfile::tempdir().unwrap();
-    let ccache = format!("FILE:{}/no-such-ccache", empty.path().display());
-    let keytab = format!("{}/no-such-client.keytab", empty.path().display());
-    // SAFETY: this is the only test in this binary, so no other thread reads the
-    // environment while it is changed.
-    unsafe {
-        std::env::set_var("KRB5CCNAME", &ccache);
-        std::env::set_var("KRB5_CLIENT_KTNAME", &keytab);
-    }
+    without_ticket();
     match Gssapi::new(&TargetName::from_spn("smtp/localhost")) {
         Ok(m) => panic!("credentials found in an empty cache: {m:?}"),
-        Err(GssapiError::NoCredentials { detail }) => {
-            let text = GssapiError::NoCredentials { detail }.to_string();
-            eprintln!("{text}");
+        Err(err @ GssapiError::NoCredentials { .. }) => {
+            let text = err.to_string();
             assert!(
                 text.starts_with("no Kerberos credentials: run kinit or set KRB5CCNAME"),
                 "{text}"
@@ -34,4 +64,63 @@ fn no_ticket_says_run_kinit_or_library_missing_says_how_to_install() {
         }
         Err(other) => panic!("expected NoCredentials, got: {other}"),
     }
+}
+
+#[test]
+fn gssapi_offered_without_ticket_falls_back_to_ntlm_and_delivers() {
+    let Some(servers) = servers() else { return };
+    let rcpt = servers.unique_recipient("fallback");
+    let cfg = windows(
+        Some("smtp/localhost"),
+        Some(ntlm_credentials(&servers, false)),
+        None,
+    );
+    let (attempt, log) = run_logged(login_and_send(
+        &servers,
+        servers.auth_port(),
+        TlsMode::None,
+        &cfg,
+        &rcpt,
+    ));
+    let outcome = attempt
+        .auth
+        .unwrap_or_else(|err| panic!("{err}\n{log}"))
+        .unwrap();
+    assert_eq!(outcome.mechanism, "NTLM");
+    let note = outcome.fallback_note.expect("the fallback is reported");
+    assert!(
+        note.contains("GSSAPI unavailable: no Kerberos credentials"),
+        "{note}"
+    );
+    // Logged, and no GSSAPI exchange was started before falling back.
+    assert!(
+        log.contains("GSSAPI unavailable"),
+        "fallback not logged:\n{log}"
+    );
+    assert!(!log.contains("C: AUTH GSSAPI"), "{log}");
+    assert_delivered(&servers, &rcpt);
+}
+
+#[test]
+fn no_ticket_and_no_ntlm_credentials_is_a_clear_error_before_auth() {
+    let Some(servers) = servers() else { return };
+    let rcpt = servers.unique_recipient("no-creds");
+    let cfg = windows(Some("smtp/localhost"), None, None);
+    let (attempt, log) = run_logged(login_and_send(
+        &servers,
+        servers.auth_port(),
+        TlsMode::None,
+        &cfg,
+        &rcpt,
+    ));
+    let err = attempt.auth.unwrap_err();
+    assert!(matches!(err, AuthError::NoKerberosTicket { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("no Kerberos credentials: run kinit or set KRB5CCNAME"),
+        "{text}"
+    );
+    assert!(text.contains("NTLM_USER_FILE"), "{text}");
+    assert!(!log.contains("C: AUTH"), "AUTH was sent:\n{log}");
+    assert!(!attempt.sent);
 }

@@ -2,7 +2,7 @@
 
 use secrecy::SecretString;
 
-use super::credentials::NtlmCredentials;
+use super::credentials::{NtlmCredentials, SecretSource};
 use super::login::Login;
 use super::oauthbearer::OAuthBearer;
 use super::plain::Plain;
@@ -32,6 +32,8 @@ pub enum AuthMethod {
     Windows {
         /// NTLM credentials, if any were found outside the package.
         ntlm: Option<NtlmCredentials>,
+        /// Force one mechanism (`AuthMechanism=GSSAPI` or `NTLM`); otherwise GSSAPI, then NTLM.
+        mechanism: Option<String>,
     },
     /// PLAIN or LOGIN with a password (an extension beyond SSIS).
     Basic {
@@ -97,6 +99,9 @@ pub enum AuthError {
          enable TLS, or for a loopback server set AllowInsecureAuth=True"
     )]
     InsecureChannel { mechanism: String, host: String },
+    /// The connection string asks for something contradictory or unknown.
+    #[error("connection string key {key}: {reason}")]
+    InvalidConfig { key: String, reason: String },
     /// A credential the configuration needs is not available.
     #[error("missing credentials: {what}")]
     MissingCredentials { what: String },
@@ -106,6 +111,154 @@ pub enum AuthError {
     /// The connection failed during the exchange.
     #[error("connection failed during authentication: {0}")]
     Transport(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AuthConfig {
+    /// The configuration a connection string asks for, with secrets read from where it
+    /// says (`PasswordEnv`/`PasswordFile`, `TokenEnv`/`TokenFile`) and NTLM credentials
+    /// from the environment ([`NtlmCredentials::from_environment`]).
+    ///
+    /// * `UseWindowsAuthentication=True` → [`AuthMethod::Windows`];
+    /// * `UserName` with `AuthMechanism=XOAUTH2`/`OAUTHBEARER` or a `Token*` key → [`AuthMethod::OAuth2`];
+    /// * `UserName` otherwise → [`AuthMethod::Basic`];
+    /// * nothing → [`AuthMethod::Anonymous`], as SSIS.
+    ///
+    /// ```
+    /// use smtpcm::auth::{AuthConfig, AuthMethod};
+    /// use smtpcm::connection_string::ConnectionString;
+    /// let cs: ConnectionString = "SmtpServer=mx;UseWindowsAuthentication=False;EnableSsl=False".parse().unwrap();
+    /// assert!(matches!(AuthConfig::from_connection_string(&cs).unwrap().method, AuthMethod::Anonymous));
+    /// ```
+    pub fn from_connection_string(
+        cs: &crate::connection_string::ConnectionString,
+    ) -> Result<AuthConfig, AuthError> {
+        Self::from_connection_string_with(cs, None)
+    }
+
+    /// As [`AuthConfig::from_connection_string`], with a password or token set by code
+    /// (an SSIS sensitive property), used when the string names no other source.
+    pub fn from_connection_string_with(
+        cs: &crate::connection_string::ConnectionString,
+        sensitive: Option<&SecretString>,
+    ) -> Result<AuthConfig, AuthError> {
+        let invalid = |key: &str, reason: String| AuthError::InvalidConfig {
+            key: key.to_string(),
+            reason,
+        };
+        let mechanism = cs
+            .auth_mechanism
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_ascii_uppercase);
+        let token_keys = cs.token_env.is_some() || cs.token_file.is_some();
+        let password_keys = cs.password_env.is_some() || cs.password_file.is_some();
+        let user = cs
+            .user_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+
+        let method = if cs.use_windows_authentication {
+            if let Some(user) = user {
+                return Err(invalid(
+                    "UserName",
+                    format!(
+                        "UserName={user} cannot be combined with UseWindowsAuthentication=True                          (Windows authentication uses the Kerberos ticket or NTLM credentials)"
+                    ),
+                ));
+            }
+            let ntlm = NtlmCredentials::from_environment().map_err(|err| {
+                AuthError::MissingCredentials {
+                    what: format!("NTLM credentials: {err}"),
+                }
+            })?;
+            AuthMethod::Windows { ntlm, mechanism }
+        } else if let Some(user) = user {
+            let oauth =
+                token_keys || matches!(mechanism.as_deref(), Some("XOAUTH2") | Some("OAUTHBEARER"));
+            let (what, env_key, file_key, env, file) = if oauth {
+                (
+                    "token",
+                    "TokenEnv",
+                    "TokenFile",
+                    &cs.token_env,
+                    &cs.token_file,
+                )
+            } else {
+                (
+                    "password",
+                    "PasswordEnv",
+                    "PasswordFile",
+                    &cs.password_env,
+                    &cs.password_file,
+                )
+            };
+            let source = match (env, file, sensitive) {
+                (Some(_), Some(_), _) => {
+                    return Err(invalid(
+                        env_key,
+                        format!("set either {env_key} or {file_key}, not both"),
+                    ));
+                }
+                (Some(var), None, _) => SecretSource::Env {
+                    var: var.clone(),
+                    key: env_key.into(),
+                },
+                (None, Some(path), _) => SecretSource::File {
+                    path: path.into(),
+                    key: file_key.into(),
+                },
+                (None, None, Some(secret)) => SecretSource::Value(secret.clone()),
+                (None, None, None) => {
+                    return Err(AuthError::MissingCredentials {
+                        what: format!(
+                            "UserName={user} needs a {what}: set {env_key}= (an environment \
+                             variable name) or {file_key}= (a file path) in the connection string"
+                        ),
+                    });
+                }
+            };
+            let secret = source
+                .load(what)
+                .map_err(|err| AuthError::MissingCredentials {
+                    what: err.to_string(),
+                })?;
+            if oauth {
+                AuthMethod::OAuth2 {
+                    user: user.to_string(),
+                    token: secret,
+                    mechanism,
+                }
+            } else {
+                AuthMethod::Basic {
+                    user: user.to_string(),
+                    password: secret,
+                    mechanism,
+                }
+            }
+        } else {
+            if let Some(key) = [
+                (mechanism.is_some(), "AuthMechanism"),
+                (password_keys, "PasswordEnv/PasswordFile"),
+                (token_keys, "TokenEnv/TokenFile"),
+            ]
+            .iter()
+            .find_map(|(set, key)| set.then_some(*key))
+            {
+                return Err(invalid(
+                    key,
+                    "needs UserName= (or UseWindowsAuthentication=True for GSSAPI/NTLM)".into(),
+                ));
+            }
+            AuthMethod::Anonymous
+        };
+        Ok(AuthConfig {
+            method,
+            target_name: cs.target_name.clone(),
+            allow_insecure: cs.allow_insecure_auth,
+        })
+    }
 }
 
 /// One mechanism to try, or the reason it cannot be (kept to explain a fallback).
@@ -176,9 +329,10 @@ fn secret_candidates(
     let mut candidates = Vec::new();
     for name in &wanted {
         let Some(mechanism) = build(name) else {
-            return Err(AuthError::MissingCredentials {
-                what: format!(
-                    "AuthMechanism={name} is not a mechanism for this kind of secret (use one of {})",
+            return Err(AuthError::InvalidConfig {
+                key: "AuthMechanism".into(),
+                reason: format!(
+                    "{name} cannot be used with this kind of secret (use one of {})",
                     preference.join(", ")
                 ),
             });
@@ -214,9 +368,14 @@ fn plan(server: &ServerInfo, cfg: &AuthConfig) -> Result<Vec<Candidate>, AuthErr
     };
     match &cfg.method {
         AuthMethod::Anonymous => Ok(Vec::new()),
-        AuthMethod::Windows { ntlm } => {
-            windows::plan(server, cfg.target_name.as_deref(), ntlm.as_ref())
-        }
+        AuthMethod::Windows { ntlm, mechanism } => windows::plan(
+            server,
+            &windows::WindowsPlan {
+                target_name: cfg.target_name.as_deref(),
+                ntlm: ntlm.as_ref(),
+                only: mechanism.as_deref(),
+            },
+        ),
         AuthMethod::Basic {
             user,
             password,
@@ -651,7 +810,11 @@ mod tests {
     fn forced_mechanism_is_the_only_one_tried() {
         let mut chan = FakeChannel::new("mx", true, false, "PLAIN LOGIN", vec![]);
         let err = block(authenticate(&mut chan, &basic(Some("cram-md5"), false))).unwrap_err();
-        assert!(err.to_string().contains("AuthMechanism=CRAM-MD5"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "connection string key AuthMechanism: CRAM-MD5 cannot be used with this kind of \
+             secret (use one of PLAIN, LOGIN)"
+        );
 
         let mut chan = FakeChannel::new("mx", true, false, "PLAIN", vec![]);
         let err = block(authenticate(&mut chan, &basic(Some("login"), false))).unwrap_err();
@@ -743,6 +906,105 @@ mod tests {
         assert_eq!(chan.sent.last().map(String::as_str), Some("*"));
     }
 
+    // --- AuthConfig from a connection string ---
+
+    fn cs(text: &str) -> crate::connection_string::ConnectionString {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn config_anonymous_windows_basic_oauth() {
+        let anonymous = AuthConfig::from_connection_string(&cs("SmtpServer=mx")).unwrap();
+        assert!(matches!(anonymous.method, AuthMethod::Anonymous));
+
+        let windows = AuthConfig::from_connection_string(&cs(
+            "SmtpServer=mx;UseWindowsAuthentication=True;TargetName=smtp/mx;AuthMechanism=ntlm",
+        ))
+        .unwrap();
+        assert!(matches!(
+            windows.method,
+            AuthMethod::Windows { mechanism: Some(ref m), .. } if m == "NTLM"
+        ));
+        assert_eq!(windows.target_name.as_deref(), Some("smtp/mx"));
+
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, b"pw-from-file\n").unwrap();
+        let basic = AuthConfig::from_connection_string(&cs(&format!(
+            "SmtpServer=localhost;UserName=alice;PasswordFile={};AllowInsecureAuth=True",
+            file.path().display()
+        )))
+        .unwrap();
+        assert!(basic.allow_insecure);
+        match basic.method {
+            AuthMethod::Basic {
+                user,
+                password,
+                mechanism,
+            } => {
+                assert_eq!(user, "alice");
+                assert_eq!(
+                    secrecy::ExposeSecret::expose_secret(&password),
+                    "pw-from-file"
+                );
+                assert_eq!(mechanism, None);
+            }
+            other => panic!("expected Basic, got {other:?}"),
+        }
+
+        let oauth = AuthConfig::from_connection_string(&cs(&format!(
+            "SmtpServer=mx;UserName=bob@example.com;TokenFile={}",
+            file.path().display()
+        )))
+        .unwrap();
+        assert!(matches!(oauth.method, AuthMethod::OAuth2 { .. }));
+
+        let sensitive = SecretString::from("from-code");
+        let by_mechanism = AuthConfig::from_connection_string_with(
+            &cs("SmtpServer=mx;UserName=bob;AuthMechanism=XOAUTH2"),
+            Some(&sensitive),
+        )
+        .unwrap();
+        assert!(matches!(
+            by_mechanism.method,
+            AuthMethod::OAuth2 { mechanism: Some(ref m), .. } if m == "XOAUTH2"
+        ));
+    }
+
+    #[test]
+    fn config_errors_name_the_key() {
+        let err =
+            AuthConfig::from_connection_string(&cs("SmtpServer=mx;UserName=alice")).unwrap_err();
+        assert!(matches!(err, AuthError::MissingCredentials { .. }), "{err}");
+        assert!(err.to_string().contains("PasswordEnv="), "{err}");
+
+        let err = AuthConfig::from_connection_string(&cs(
+            "SmtpServer=mx;UserName=alice;PasswordEnv=SMTPCM_TEST_SURELY_UNSET_VARIABLE",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "missing credentials: environment variable SMTPCM_TEST_SURELY_UNSET_VARIABLE \
+             (named by PasswordEnv) is not set"
+        );
+
+        let err =
+            AuthConfig::from_connection_string(&cs("SmtpServer=mx;PasswordEnv=X")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("connection string key PasswordEnv/PasswordFile"),
+            "{err}"
+        );
+
+        let err = AuthConfig::from_connection_string(&cs(
+            "SmtpServer=mx;UseWindowsAuthentication=True;UserName=alice",
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(err, AuthError::InvalidConfig { ref key, .. } if key == "UserName"),
+            "{err}"
+        );
+    }
+
     // --- Windows authentication policy, with GSSAPI's availability injected ---
 
     fn ntlm_credentials() -> NtlmCredentials {
@@ -778,8 +1040,16 @@ mod tests {
         );
         let server = chan.server_info();
         let creds = ntlm_credentials();
-        let plan =
-            windows::plan_with(&server, Some("smtp/localhost"), Some(&creds), no_ticket).unwrap();
+        let plan = windows::plan_with(
+            &server,
+            &windows::WindowsPlan {
+                target_name: Some("smtp/localhost"),
+                ntlm: Some(&creds),
+                only: None,
+            },
+            no_ticket,
+        )
+        .unwrap();
         let outcome = block(run(&mut chan, &server, plan)).unwrap();
         assert_eq!(outcome.mechanism, "NTLM");
         assert_eq!(outcome.identity, "CORP\\alice");
@@ -806,9 +1076,17 @@ mod tests {
     fn windows_without_ticket_or_ntlm_credentials_says_both() {
         let server =
             FakeChannel::new("localhost", false, true, "GSSAPI NTLM", vec![]).server_info();
-        let err = windows::plan_with(&server, None, None, no_ticket)
-            .err()
-            .unwrap();
+        let err = windows::plan_with(
+            &server,
+            &windows::WindowsPlan {
+                target_name: None,
+                ntlm: None,
+                only: None,
+            },
+            no_ticket,
+        )
+        .err()
+        .unwrap();
         let text = err.to_string();
         assert!(
             text.starts_with("no Kerberos credentials: run kinit or set KRB5CCNAME"),
@@ -821,14 +1099,56 @@ mod tests {
     fn windows_never_uses_login_or_plain() {
         let server = FakeChannel::new("mx", true, false, "LOGIN PLAIN", vec![]).server_info();
         let creds = ntlm_credentials();
-        let err = windows::plan_with(&server, None, Some(&creds), no_ticket)
-            .err()
-            .unwrap();
+        let err = windows::plan_with(
+            &server,
+            &windows::WindowsPlan {
+                target_name: None,
+                ntlm: Some(&creds),
+                only: None,
+            },
+            no_ticket,
+        )
+        .err()
+        .unwrap();
         assert_eq!(
             err.to_string(),
             "the server offers no authentication mechanism we can use: it offered [LOGIN PLAIN], \
              we can use [GSSAPI NTLM]"
         );
+    }
+
+    #[test]
+    fn windows_can_be_limited_to_one_mechanism() {
+        let server = FakeChannel::new("mx", false, false, "GSSAPI NTLM", vec![]).server_info();
+        let creds = ntlm_credentials();
+        let never =
+            |_: &crate::auth::gssapi::TargetName| -> Result<Box<dyn Mechanism>, GssapiError> {
+                panic!("GSSAPI must not be prepared when AuthMechanism=NTLM")
+            };
+        let plan = windows::plan_with(
+            &server,
+            &windows::WindowsPlan {
+                target_name: None,
+                ntlm: Some(&creds),
+                only: Some("ntlm"),
+            },
+            never,
+        )
+        .unwrap();
+        assert_eq!(first_name(&plan), "NTLM");
+        assert_eq!(plan.len(), 1);
+        let err = windows::plan_with(
+            &server,
+            &windows::WindowsPlan {
+                target_name: None,
+                ntlm: Some(&creds),
+                only: Some("PLAIN"),
+            },
+            no_ticket,
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, AuthError::InvalidConfig { .. }), "{err}");
     }
 
     #[test]
@@ -860,7 +1180,16 @@ mod tests {
         );
         let server = chan.server_info();
         let creds = ntlm_credentials();
-        let plan = windows::plan_with(&server, None, Some(&creds), fake).unwrap();
+        let plan = windows::plan_with(
+            &server,
+            &windows::WindowsPlan {
+                target_name: None,
+                ntlm: Some(&creds),
+                only: None,
+            },
+            fake,
+        )
+        .unwrap();
         let outcome = block(run(&mut chan, &server, plan)).unwrap();
         assert_eq!(outcome.mechanism, "GSSAPI");
         assert_eq!(outcome.identity, "alice@TEST.LOCAL");
@@ -893,6 +1222,7 @@ mod tests {
                         "u",
                         SecretString::from("Sup3r-secret"),
                     )),
+                    mechanism: None,
                 },
                 target_name: Some("smtp/localhost".into()),
                 allow_insecure: false,

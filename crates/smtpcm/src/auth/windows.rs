@@ -55,15 +55,46 @@ fn gssapi_error(err: GssapiError) -> AuthError {
     }
 }
 
+/// What Windows authentication is asked to do: the SPN override, NTLM credentials, and
+/// optionally one mechanism only (`AuthMechanism=GSSAPI` or `NTLM`).
+pub(crate) struct WindowsPlan<'a> {
+    pub target_name: Option<&'a str>,
+    pub ntlm: Option<&'a NtlmCredentials>,
+    pub only: Option<&'a str>,
+}
+
 /// The candidates for Windows authentication against `server`, building GSSAPI with
 /// `make_gssapi` (the real one is [`Gssapi::new`]; tests inject failures).
 pub(crate) fn plan_with(
     server: &ServerInfo,
-    target_name: Option<&str>,
-    ntlm: Option<&NtlmCredentials>,
+    request: &WindowsPlan<'_>,
     make_gssapi: impl FnOnce(&TargetName) -> Result<Box<dyn Mechanism>, GssapiError>,
 ) -> Result<Vec<Candidate>, AuthError> {
-    let offers = |name: &str| server.offered.iter().any(|m| m.eq_ignore_ascii_case(name));
+    let WindowsPlan {
+        target_name,
+        ntlm,
+        only,
+    } = *request;
+    let wanted: Vec<String> = match only {
+        Some(name) => vec![name.to_ascii_uppercase()],
+        None => WINDOWS_MECHANISMS.iter().map(|s| s.to_string()).collect(),
+    };
+    if let Some(name) = only
+        && !WINDOWS_MECHANISMS
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(name))
+    {
+        return Err(AuthError::InvalidConfig {
+            key: "AuthMechanism".into(),
+            reason: format!(
+                "{name} cannot be used with UseWindowsAuthentication=True (use GSSAPI or NTLM)"
+            ),
+        });
+    }
+    let offers = |name: &str| {
+        wanted.iter().any(|w| w == name)
+            && server.offered.iter().any(|m| m.eq_ignore_ascii_case(name))
+    };
     let ntlm_candidate = || match ntlm {
         Some(credentials) => Candidate::Ready(Box::new(Ntlm::new(credentials.clone()))),
         None => Candidate::Unavailable {
@@ -107,7 +138,7 @@ pub(crate) fn plan_with(
     if candidates.is_empty() {
         return Err(AuthError::NoSharedMechanism {
             offered: server.offered.clone(),
-            wanted: WINDOWS_MECHANISMS.iter().map(|s| s.to_string()).collect(),
+            wanted,
         });
     }
     Ok(candidates)
@@ -116,10 +147,9 @@ pub(crate) fn plan_with(
 /// The candidates for Windows authentication, with Kerberos from the system library.
 pub(crate) fn plan(
     server: &ServerInfo,
-    target_name: Option<&str>,
-    ntlm: Option<&NtlmCredentials>,
+    request: &WindowsPlan<'_>,
 ) -> Result<Vec<Candidate>, AuthError> {
-    plan_with(server, target_name, ntlm, |target| {
+    plan_with(server, request, |target| {
         Gssapi::new(target).map(|m| Box::new(m) as Box<dyn Mechanism>)
     })
 }
