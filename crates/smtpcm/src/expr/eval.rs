@@ -225,7 +225,7 @@ fn binary(op: BinOp, a: Value, b: Value, col: usize) -> R {
 
 fn real(n: Num) -> (f64, Option<u8>) {
     match n {
-        Num::Int(i, _) => (i as f64, Some(0)),
+        Num::Int(i, _) => (i as f64, None),
         Num::Real(f, s) => (f, s),
     }
 }

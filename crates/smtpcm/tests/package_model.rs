@@ -1,0 +1,231 @@
+//! The object model: new packages, connection managers, property paths, diagnostics.
+
+use smtpcm::dtsx::{self, LoadError, SaveError};
+use smtpcm::package::{ConnectionKind, Package, PathError, Variable};
+
+const SMALL_F8: &str = r#"<?xml version="1.0"?>
+<DTS:Executable xmlns:DTS="www.microsoft.com/SqlServer/Dts"
+  DTS:refId="Package"
+  DTS:CreationName="Microsoft.Package"
+  DTS:DTSID="{F8DE33C0-868B-4372-9115-3BC60966007F}"
+  DTS:ExecutableType="Microsoft.Package"
+  DTS:ObjectName="Small">
+  <DTS:Property
+    DTS:Name="PackageFormatVersion">8</DTS:Property>
+  <DTS:Variables>
+    <DTS:Variable
+      DTS:CreationName=""
+      DTS:DTSID="{14B75304-E0FF-491A-AC7A-03EB213AB2B6}"
+      DTS:IncludeInDebugDump="2345"
+      DTS:Namespace="User"
+      DTS:ObjectName="To">
+      <DTS:VariableValue
+        DTS:DataType="8">a@example.org</DTS:VariableValue>
+    </DTS:Variable>
+  </DTS:Variables>
+  <DTS:Executables>
+    <DTS:Executable
+      DTS:refId="Package\Mail"
+      DTS:CreationName="Microsoft.SendMailTask"
+      DTS:DTSID="{9DC53CE5-74F8-464B-9A6E-94988DF44071}"
+      DTS:ExecutableType="Microsoft.SendMailTask"
+      DTS:ObjectName="Mail">
+      <DTS:Variables />
+      <DTS:ObjectData>
+        <SendMailTask:SendMailTaskData
+          SendMailTask:SMTPServer="{00000000-0000-0000-0000-00000000DEAD}"
+          SendMailTask:From="f@example.org"
+          SendMailTask:Subject="Hi" xmlns:SendMailTask="www.microsoft.com/sqlserver/dts/tasks/sendmailtask" />
+      </DTS:ObjectData>
+    </DTS:Executable>
+  </DTS:Executables>
+</DTS:Executable>"#;
+
+#[test]
+fn new_package_saves_and_reloads_identically() {
+    let mut pkg = Package::new("Report & Co");
+    let id = {
+        let cm = pkg.connections.add("SMTP");
+        assert_eq!(
+            cm.connection_string,
+            "SmtpServer=;UseWindowsAuthentication=False;EnableSsl=False;"
+        );
+        assert_eq!(cm.kind, ConnectionKind::Smtp);
+        assert!(
+            cm.dtsid.starts_with('{')
+                && cm.dtsid.ends_with('}')
+                && cm.dtsid == cm.dtsid.to_uppercase()
+        );
+        cm.dtsid.clone()
+    };
+    pkg.set_property(
+        r"\Package.Connections[SMTP Connection Manager].Properties[SmtpServer]",
+        "127.0.0.1:2525",
+    )
+    .unwrap();
+    let bytes = pkg.to_bytes().unwrap();
+    assert!(
+        bytes.starts_with(&[0xEF, 0xBB, 0xBF]),
+        "BOM like the designer"
+    );
+    let text = std::str::from_utf8(&bytes[3..]).unwrap();
+    assert!(
+        text.contains(
+            "\r\n  <DTS:Property\r\n    DTS:Name=\"PackageFormatVersion\">8</DTS:Property>"
+        )
+    );
+    assert!(text.contains("DTS:ObjectName=\"Report &amp; Co\""));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.dtsx");
+    pkg.save(&path).unwrap();
+    let again = dtsx::load_package(&path).unwrap();
+    assert_eq!(again.name, "Report & Co");
+    assert_eq!(again.format_version, 8);
+    let cm = again.connections.get(&id.to_lowercase()).unwrap();
+    assert_eq!(
+        cm.connection_string,
+        "SmtpServer=127.0.0.1:2525;UseWindowsAuthentication=False;EnableSsl=False;"
+    );
+    assert_eq!(
+        cm.ref_id,
+        "Package.ConnectionManagers[SMTP Connection Manager]"
+    );
+    // Loaded from its own bytes, it saves byte-identical.
+    assert_eq!(again.to_bytes().unwrap(), bytes);
+}
+
+#[test]
+fn adding_a_connection_to_a_loaded_package_keeps_the_rest() {
+    let mut pkg = dtsx::load_str(SMALL_F8, "small.dtsx").unwrap();
+    pkg.connections.add("SMTP").name = "Relay".into();
+    let bytes = pkg.to_bytes().unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    // Everything before the insertion point is untouched.
+    let at = text.find("\n  <DTS:ConnectionManagers>").unwrap();
+    assert_eq!(&text[..at], &SMALL_F8[..at]);
+    assert!(text[at..].contains("<DTS:Variables>"));
+    let again = dtsx::load_str(&text, "again").unwrap();
+    assert_eq!(
+        again.connections.get("relay").unwrap().kind,
+        ConnectionKind::Smtp
+    );
+    assert_eq!(again.variable("User::To").unwrap().value, "a@example.org");
+}
+
+#[test]
+fn dangling_smtp_reference_is_not_a_load_error() {
+    let pkg = dtsx::load_str(SMALL_F8, "small.dtsx").unwrap();
+    let task = pkg.executables.iter().find_map(|e| e.send_mail()).unwrap();
+    assert_eq!(
+        task.smtp_server_ref,
+        "{00000000-0000-0000-0000-00000000DEAD}"
+    );
+    assert!(pkg.connection(&task.smtp_server_ref).is_none());
+}
+
+#[test]
+fn property_paths_get_and_set() {
+    let mut pkg = dtsx::load_str(SMALL_F8, "small.dtsx").unwrap();
+    assert_eq!(
+        pkg.get_property(r"\Package.Variables[User::To].Properties[Value]")
+            .unwrap(),
+        "a@example.org"
+    );
+    pkg.set_property(r"\PACKAGE.VARIABLES[user::to].VALUE", "b@example.org")
+        .unwrap();
+    pkg.set_property(r"\Package\Mail.Properties[Subject]", "Changed")
+        .unwrap();
+    pkg.set_property(r"\Package\mail.Properties[ToLine]", "c@example.org")
+        .unwrap();
+    assert_eq!(
+        pkg.get_property(r"\Package\Mail.Properties[subject]")
+            .unwrap(),
+        "Changed"
+    );
+    let text = String::from_utf8(pkg.to_bytes().unwrap()).unwrap();
+    let expected = SMALL_F8
+        .replace(">a@example.org<", ">b@example.org<")
+        .replace(
+            "Subject=\"Hi\"",
+            "Subject=\"Hi\"\n          SendMailTask:To=\"c@example.org\"",
+        )
+        .replace("Subject=\"Hi\"", "Subject=\"Changed\"");
+    assert_eq!(text, expected);
+
+    let mut pkg = Package::new("P");
+    pkg.connections.add("SMTP");
+    let cm = r"\Package.Connections[SMTP Connection Manager]";
+    pkg.set_property(&format!("{cm}.Properties[EnableSsl]"), "true")
+        .unwrap();
+    pkg.set_property(&format!("{cm}.Properties[Timeout]"), "30")
+        .unwrap();
+    pkg.set_property(&format!("{cm}.Properties[Description]"), "relay")
+        .unwrap();
+    assert_eq!(
+        pkg.get_property(&format!("{cm}.Properties[ConnectionString]"))
+            .unwrap(),
+        "SmtpServer=;UseWindowsAuthentication=False;EnableSsl=True;Timeout=30;"
+    );
+    assert!(matches!(
+        pkg.set_property(&format!("{cm}.Properties[Timeout]"), "soon"),
+        Err(PathError::BadValue { .. })
+    ));
+}
+
+#[test]
+fn unresolved_path_names_the_segment() {
+    let mut pkg = dtsx::load_str(SMALL_F8, "small.dtsx").unwrap();
+    match pkg.set_property(r"\Package.Connections[Nowhere].Properties[SmtpServer]", "x") {
+        Err(PathError::NotFound { segment, .. }) => assert_eq!(segment, "Nowhere"),
+        other => panic!("{other:?}"),
+    }
+    match pkg.get_property(r"\Package\Mail.Properties[Colour]") {
+        Err(PathError::NotFound { segment, .. }) => assert_eq!(segment, "Colour"),
+        other => panic!("{other:?}"),
+    }
+    match pkg.get_property(r"\Package\Nope\Mail.Properties[Subject]") {
+        Err(PathError::NotFound { segment, .. }) => assert_eq!(segment, "Nope"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        pkg.get_property(r"Package.Bogus"),
+        Err(PathError::Syntax { .. })
+    ));
+}
+
+#[test]
+fn malformed_xml_reports_file_line_column() {
+    let bad = SMALL_F8.replace("<DTS:Variables />", "<DTS:Variables>");
+    let err = dtsx::load_str(&bad, "broken.dtsx").unwrap_err();
+    let (line, _col) = err.position().unwrap();
+    assert!(matches!(err, LoadError::Xml { .. }));
+    let msg = err.to_string();
+    assert!(msg.starts_with(&format!("broken.dtsx:{line}:")), "{msg}");
+    assert!(line > 20, "{msg}");
+}
+
+#[test]
+fn wrong_root_is_a_structure_error_with_position() {
+    let err = dtsx::load_str("<?xml version=\"1.0\"?>\n<Package/>", "x.dtsx").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LoadError::Structure {
+                line: 2,
+                column: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn unsupported_edits_are_refused_not_dropped() {
+    let mut pkg = dtsx::load_str(SMALL_F8, "small.dtsx").unwrap();
+    pkg.variables.push(Variable::new("User", "New", 8, ""));
+    match pkg.to_bytes() {
+        Err(SaveError::Unsupported { what, .. }) => assert!(what.contains("User::New"), "{what}"),
+        other => panic!("{other:?}"),
+    }
+}
