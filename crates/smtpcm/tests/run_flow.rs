@@ -21,14 +21,24 @@ fn mail(name: &str, subject: &str, attrs: &str, inner: &str) -> String {
   </DTS:ObjectData>
 </DTS:Executable>"#,
         id = uuid_for(name),
-        disabled = if attrs.contains("DISABLED") { "DTS:Disabled=\"True\"" } else { "" },
+        disabled = if attrs.contains("DISABLED") {
+            "DTS:Disabled=\"True\""
+        } else {
+            ""
+        },
         attrs = attrs.replace("DISABLED", ""),
     )
 }
 
 fn uuid_for(name: &str) -> String {
-    let n = name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
-    format!("{:08X}-0000-0000-0000-{:012X}", n as u32, n & 0xFFFF_FFFF_FFFF)
+    let n = name
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    format!(
+        "{:08X}-0000-0000-0000-{:012X}",
+        n as u32,
+        n & 0xFFFF_FFFF_FFFF
+    )
 }
 
 fn constraint(n: usize, from: &str, to: &str, extra: &str) -> String {
@@ -38,7 +48,12 @@ fn constraint(n: usize, from: &str, to: &str, extra: &str) -> String {
     )
 }
 
-fn package(variables: &str, executables: &[String], constraints: &[String], handlers: &str) -> String {
+fn package(
+    variables: &str,
+    executables: &[String],
+    constraints: &[String],
+    handlers: &str,
+) -> String {
     format!(
         r#"<?xml version="1.0"?>
 <DTS:Executable xmlns:DTS="www.microsoft.com/SqlServer/Dts" DTS:refId="Package" DTS:CreationName="Microsoft.Package" DTS:DTSID="{{AAAAAAAA-0000-0000-0000-000000000001}}" DTS:ExecutableType="Microsoft.Package" DTS:ObjectName="RunTest">
@@ -69,7 +84,12 @@ fn variable(name: &str, data_type: u16, value: &str) -> String {
 }
 
 async fn sink() -> SinkHandle {
-    Sink::start(SinkConfig { starttls: false, ..SinkConfig::default() }).await.expect("sink starts")
+    Sink::start(SinkConfig {
+        starttls: false,
+        ..SinkConfig::default()
+    })
+    .await
+    .expect("sink starts")
 }
 
 fn conn_to(sink: &SinkHandle) -> Override {
@@ -95,13 +115,21 @@ fn subjects(sink: &SinkHandle) -> Vec<String> {
         .iter()
         .map(|m| {
             let data = m.data.as_deref().expect("message kept in memory");
-            MessageParser::default().parse(data).expect("parses").subject().unwrap_or("").to_owned()
+            MessageParser::default()
+                .parse(data)
+                .expect("parses")
+                .subject()
+                .unwrap_or("")
+                .to_owned()
         })
         .collect()
 }
 
 fn status(report: &RunReport, name: &str) -> ExecStatus {
-    report.executable(&format!("Package\\{name}")).unwrap_or_else(|| panic!("{name} in report: {report:#?}")).status
+    report
+        .executable(&format!("Package\\{name}"))
+        .unwrap_or_else(|| panic!("{name} in report: {report:#?}"))
+        .status
 }
 
 #[tokio::test]
@@ -120,7 +148,12 @@ async fn success_failure_completion_and_expression_constraints() {
             constraint(1, "A", "OnSuccess", ""),
             constraint(2, "A", "OnFailure", r#"DTS:Value="1""#),
             constraint(3, "A", "OnCompletion", r#"DTS:Value="2""#),
-            constraint(4, "A", "WhenGo", r#"DTS:EvalOp="3" DTS:Expression="@[User::Go] == 1""#),
+            constraint(
+                4,
+                "A",
+                "WhenGo",
+                r#"DTS:EvalOp="3" DTS:Expression="@[User::Go] == 1""#,
+            ),
         ],
         "",
     );
@@ -137,7 +170,9 @@ async fn success_failure_completion_and_expression_constraints() {
     // /Set makes the expression true on the next run.
     let s2 = sink().await;
     let options = RunOptions {
-        overrides: vec![Override::set(r"\Package.Variables[User::Go].Properties[Value];1").unwrap()],
+        overrides: vec![
+            Override::set(r"\Package.Variables[User::Go].Properties[Value];1").unwrap(),
+        ],
         ..RunOptions::default()
     };
     let report = run_xml(&xml, options, &s2).await;
@@ -163,7 +198,8 @@ async fn failure_runs_failure_path_and_on_error_handler_sees_error_description()
     let xml = package(
         "",
         &[
-            mail("Broken", "never", "", "").replace(CM_ID, "{DEADBEEF-0000-0000-0000-000000000000}"),
+            mail("Broken", "never", "", "")
+                .replace(CM_ID, "{DEADBEEF-0000-0000-0000-000000000000}"),
             mail("Recover", "recovered", "", ""),
         ],
         &[constraint(1, "Broken", "Recover", r#"DTS:Value="1""#)],
@@ -179,12 +215,23 @@ async fn failure_runs_failure_path_and_on_error_handler_sees_error_description()
     assert_eq!(messages.len(), 2, "handler mail and recovery mail");
     let parsed: Vec<_> = messages
         .iter()
-        .map(|m| MessageParser::default().parse(m.data.as_deref().unwrap()).unwrap().into_owned())
+        .map(|m| {
+            MessageParser::default()
+                .parse(m.data.as_deref().unwrap())
+                .unwrap()
+                .into_owned()
+        })
         .collect();
-    let notify = parsed.iter().find(|m| m.subject().unwrap_or("").starts_with("Error ")).expect("OnError mail");
+    let notify = parsed
+        .iter()
+        .find(|m| m.subject().unwrap_or("").starts_with("Error "))
+        .expect("OnError mail");
     assert_eq!(notify.subject(), Some("Error -1073573421 in Broken"));
     let body = notify.body_text(0).unwrap();
-    assert!(body.contains("NOCONNMNGR") && body.contains("DEADBEEF"), "{body}");
+    assert!(
+        body.contains("NOCONNMNGR") && body.contains("DEADBEEF"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -192,7 +239,10 @@ async fn disabled_task_is_skipped_and_counts_as_success() {
     let s = sink().await;
     let xml = package(
         "",
-        &[mail("Off", "off", "DISABLED", ""), mail("Next", "next", "", "")],
+        &[
+            mail("Off", "off", "DISABLED", ""),
+            mail("Next", "next", "", ""),
+        ],
         &[constraint(1, "Off", "Next", "")],
         "",
     );
@@ -204,7 +254,12 @@ async fn disabled_task_is_skipped_and_counts_as_success() {
 
 fn with_unsupported() -> String {
     let sql = r#"<DTS:Executable DTS:refId="Package\Load rows" DTS:CreationName="Microsoft.ExecuteSQLTask" DTS:DTSID="{CCCCCCCC-0000-0000-0000-000000000001}" DTS:ExecutableType="Microsoft.ExecuteSQLTask" DTS:ObjectName="Load rows"><DTS:ObjectData /></DTS:Executable>"#;
-    package("", &[mail("First", "first", "", ""), sql.to_owned()], &[constraint(1, "First", "Load rows", "")], "")
+    package(
+        "",
+        &[mail("First", "first", "", ""), sql.to_owned()],
+        &[constraint(1, "First", "Load rows", "")],
+        "",
+    )
 }
 
 #[tokio::test]
@@ -212,11 +267,20 @@ async fn unsupported_task_blocks_the_run_before_any_mail() {
     let s = sink().await;
     let report = run_xml(&with_unsupported(), RunOptions::default(), &s).await;
     assert_eq!(report.exit_code, ExitCode::Failure);
-    assert!(report.errors.iter().any(|e| e.message.contains(r"Package\Load rows") && e.message.contains("Microsoft.ExecuteSQLTask")));
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|e| e.message.contains(r"Package\Load rows")
+                && e.message.contains("Microsoft.ExecuteSQLTask"))
+    );
     assert!(report.executables.is_empty());
     assert_eq!(s.connections(), 0, "nothing may be sent");
 
-    let options = RunOptions { skip_unsupported: true, ..RunOptions::default() };
+    let options = RunOptions {
+        skip_unsupported: true,
+        ..RunOptions::default()
+    };
     let report = run_xml(&with_unsupported(), options, &s).await;
     assert_eq!(report.exit_code, ExitCode::Success);
     assert_eq!(status(&report, "Load rows"), ExecStatus::SkippedUnsupported);
@@ -228,14 +292,22 @@ async fn unknown_variable_fails_the_task_naming_variable_and_column() {
     let s = sink().await;
     let xml = package(
         "",
-        &[mail("T", "x", "", r#"<DTS:PropertyExpression DTS:Name="Subject">"Load: " + @[User::Nope]</DTS:PropertyExpression>"#)],
+        &[mail(
+            "T",
+            "x",
+            "",
+            r#"<DTS:PropertyExpression DTS:Name="Subject">"Load: " + @[User::Nope]</DTS:PropertyExpression>"#,
+        )],
         &[],
         "",
     );
     let report = run_xml(&xml, RunOptions::default(), &s).await;
     assert_eq!(report.exit_code, ExitCode::Failure);
     let msg = &report.executable(r"Package\T").unwrap().errors[0].message;
-    assert!(msg.contains("@[User::Nope]") && msg.contains("column 12") && msg.contains("Subject"), "{msg}");
+    assert!(
+        msg.contains("@[User::Nope]") && msg.contains("column 12") && msg.contains("Subject"),
+        "{msg}"
+    );
     assert_eq!(s.connections(), 0);
 }
 
@@ -246,13 +318,23 @@ async fn connection_type_and_variable_type_errors_carry_ssis_codes() {
         &variable("Count", 3, "7"),
         &[
             mail("Wrong CM", "x", "", "").replace(CM_ID, "Kingsway"),
-            mail("Int body", "x", r#"SendMailTask:MessageSourceType="Variable""#, "").replace("body of Int body", "User::Count"),
+            mail(
+                "Int body",
+                "x",
+                r#"SendMailTask:MessageSourceType="Variable""#,
+                "",
+            )
+            .replace("body of Int body", "User::Count"),
         ],
         &[],
         "",
     );
     let report = run_xml(&xml, RunOptions::default(), &s).await;
-    let code = |n: &str| report.executable(&format!("Package\\{n}")).unwrap().errors[0].code.clone();
+    let code = |n: &str| {
+        report.executable(&format!("Package\\{n}")).unwrap().errors[0]
+            .code
+            .clone()
+    };
     assert_eq!(code("Wrong CM").as_deref(), Some("0xC00291D1"));
     assert_eq!(code("Int body").as_deref(), Some("0xC00291D0"));
     assert_eq!(s.connections(), 0);
@@ -272,25 +354,58 @@ async fn for_loop_runs_its_body_per_iteration() {
     assert_eq!(subjects(&s), ["n=0", "n=1", "n=2"]);
 
     let s2 = sink().await;
-    let options = RunOptions { max_loop_iterations: 2, ..RunOptions::default() };
+    let options = RunOptions {
+        max_loop_iterations: 2,
+        ..RunOptions::default()
+    };
     let report = run_xml(&xml, options, &s2).await;
     assert_eq!(report.exit_code, ExitCode::Failure);
-    assert!(report.executable(r"Package\Loop").unwrap().errors[0].message.contains("2 iterations"));
+    assert!(
+        report.executable(r"Package\Loop").unwrap().errors[0]
+            .message
+            .contains("2 iterations")
+    );
 }
 
 #[tokio::test]
 async fn validate_only_checks_but_sends_nothing() {
     let s = sink().await;
-    let xml = package("", &[mail("A", "a", "", ""), mail("B", "b", "", "")], &[], "");
-    let options = RunOptions { validate_only: true, ..RunOptions::default() };
+    let xml = package(
+        "",
+        &[mail("A", "a", "", ""), mail("B", "b", "", "")],
+        &[],
+        "",
+    );
+    let options = RunOptions {
+        validate_only: true,
+        ..RunOptions::default()
+    };
     let report = run_xml(&xml, options, &s).await;
     assert_eq!(report.exit_code, ExitCode::Success);
-    assert!(report.executables.iter().all(|e| e.status == ExecStatus::Validated));
+    assert!(
+        report
+            .executables
+            .iter()
+            .all(|e| e.status == ExecStatus::Validated)
+    );
     assert_eq!(s.connections(), 0);
 
     // A dangling reference is found by validation too.
-    let broken = package("", &[mail("A", "a", "", "").replace(CM_ID, "Nowhere")], &[], "");
-    let report = run_xml(&broken, RunOptions { validate_only: true, ..RunOptions::default() }, &s).await;
+    let broken = package(
+        "",
+        &[mail("A", "a", "", "").replace(CM_ID, "Nowhere")],
+        &[],
+        "",
+    );
+    let report = run_xml(
+        &broken,
+        RunOptions {
+            validate_only: true,
+            ..RunOptions::default()
+        },
+        &s,
+    )
+    .await;
     assert_eq!(report.exit_code, ExitCode::Failure);
     assert_eq!(s.connections(), 0);
 }
@@ -304,7 +419,15 @@ async fn command_line_and_load_errors_map_to_dtexec_exit_codes() {
         Override::conn("NoSuchCM;SmtpServer=x;").unwrap(),
         Override::par("$Package::Nope;1").unwrap(),
     ] {
-        let report = run_xml(&xml, RunOptions { overrides: vec![bad.clone()], ..RunOptions::default() }, &s).await;
+        let report = run_xml(
+            &xml,
+            RunOptions {
+                overrides: vec![bad.clone()],
+                ..RunOptions::default()
+            },
+            &s,
+        )
+        .await;
         assert_eq!(report.exit_code, ExitCode::CommandLine, "{bad:?}");
         assert_eq!(report.exit_code.code(), 6);
     }
@@ -314,8 +437,15 @@ async fn command_line_and_load_errors_map_to_dtexec_exit_codes() {
     let missing = run::load_target(&dir.path().join("none.dtsx"), None, None).unwrap_err();
     assert_eq!(missing.exit_code().code(), 4);
     let bad = dir.path().join("bad.dtsx");
-    std::fs::write(&bad, "<DTS:Executable xmlns:DTS=\"www.microsoft.com/SqlServer/Dts\">\n<oops>").unwrap();
+    std::fs::write(
+        &bad,
+        "<DTS:Executable xmlns:DTS=\"www.microsoft.com/SqlServer/Dts\">\n<oops>",
+    )
+    .unwrap();
     let err = run::load_target(&bad, None, None).unwrap_err();
     assert_eq!(err.exit_code().code(), 5);
-    assert!(err.to_string().contains("bad.dtsx:") && err.to_string().contains("malformed XML"), "{err}");
+    assert!(
+        err.to_string().contains("bad.dtsx:") && err.to_string().contains("malformed XML"),
+        "{err}"
+    );
 }
