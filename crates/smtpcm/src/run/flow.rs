@@ -69,10 +69,13 @@ fn split_assignment(text: &str) -> Option<(&str, &str)> {
 
 impl<'p> Engine<'p> {
     fn is_canceled(&mut self) -> bool {
-        if let Some(flag) = &self.options.cancel {
-            if flag.load(Ordering::SeqCst) {
-                self.canceled = true;
-            }
+        if self
+            .options
+            .cancel
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::SeqCst))
+        {
+            self.canceled = true;
         }
         self.canceled
     }
