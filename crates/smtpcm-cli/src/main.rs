@@ -4,7 +4,10 @@
 mod check;
 mod demo;
 mod exit;
+mod inspect;
+mod run_cmd;
 mod send;
+mod set_connection;
 mod sink;
 
 use std::path::PathBuf;
@@ -42,6 +45,12 @@ enum Command {
     Sink(sink::SinkArgs),
     /// Start a capture server, send a message with an attachment to it over STARTTLS, print what arrived.
     Demo(demo::DemoArgs),
+    /// Run a package's Send Mail tasks as dtexec would (/Conn, /Set, /Par, /Validate).
+    Run(run_cmd::RunArgs),
+    /// List every SMTP connection manager and Send Mail task with resolved values.
+    Inspect(inspect::InspectArgs),
+    /// Set one connection manager's connection string in many packages, changing only those bytes.
+    SetConnection(set_connection::SetConnectionArgs),
 }
 
 /// `--priority` values.
@@ -86,12 +95,19 @@ fn init_logging(verbose: u8) {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args = run_cmd::preprocess_args(std::env::args().collect());
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             let usage = e.use_stderr();
             let _ = e.print();
-            return ExitCode::from(if usage { Exit::Usage.code() as u8 } else { 0 });
+            // dtexec exits with 6 for command-line errors.
+            let code = if run_cmd::is_run(&args) {
+                6
+            } else {
+                Exit::Usage.code()
+            };
+            return ExitCode::from(if usage { code as u8 } else { 0 });
         }
     };
     init_logging(cli.verbose);
@@ -107,11 +123,14 @@ fn main() -> ExitCode {
     };
     let exit = runtime.block_on(async {
         match cli.command {
-            Command::Send(args) => send::run(args).await,
-            Command::Check(args) => check::run(args).await,
-            Command::Sink(args) => sink::run(args).await,
-            Command::Demo(args) => demo::run(args).await,
+            Command::Send(args) => send::run(args).await.code(),
+            Command::Check(args) => check::run(args).await.code(),
+            Command::Sink(args) => sink::run(args).await.code(),
+            Command::Demo(args) => demo::run(args).await.code(),
+            Command::Run(args) => run_cmd::run(args).await,
+            Command::Inspect(args) => inspect::run(args),
+            Command::SetConnection(args) => set_connection::run(args),
         }
     });
-    ExitCode::from(exit.code() as u8)
+    ExitCode::from(exit as u8)
 }

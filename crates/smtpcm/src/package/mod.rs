@@ -22,7 +22,7 @@
 
 pub(crate) mod connection;
 mod executable;
-mod path;
+pub(crate) mod path;
 mod smtp_props;
 mod variable;
 

@@ -313,7 +313,7 @@ fn connection_get(cm: &ConnectionManager, prop: &str) -> Option<String> {
     }
 }
 
-fn connection_set(
+pub(crate) fn connection_set(
     cm: &mut ConnectionManager,
     prop: &str,
     value: &str,

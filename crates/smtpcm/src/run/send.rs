@@ -1,0 +1,255 @@
+//! From a Send Mail executable in a package to a ready [`SendMailTask`] and its connection
+//! manager: property expressions evaluated, `SMTPServer` resolved, paths mapped.
+
+use std::path::{Path, PathBuf};
+
+use crate::connection_manager::{ConnectionError, SmtpConnectionManager};
+use crate::expr::{self, PackageScope, Scope, Value};
+use crate::package::{ConnectionKind, ConnectionManager, Executable, Package, same_guid};
+use crate::send_mail::{MessageSourceResolver, SendMailTask, SsisCode, TaskError};
+
+use super::paths::map_path;
+use super::report::RunErrorEntry;
+
+/// Everything a Send Mail task needs at run time, or why it cannot run.
+pub(crate) struct ResolvedTask {
+    /// The task with expressions applied and attachment paths mapped.
+    pub task: SendMailTask,
+    /// The SMTP connection manager it names, with its own expressions applied.
+    pub connection: Option<SmtpConnectionManager>,
+}
+
+impl From<&TaskError> for RunErrorEntry {
+    fn from(e: &TaskError) -> Self {
+        let code = e.ssis_code();
+        RunErrorEntry {
+            code: code.map(|c| c.to_string()),
+            symbol: code.map(|c| format!("DTS_E_SENDMAILTASK_{}", c.symbol())),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl RunErrorEntry {
+    /// An error without an SSIS code.
+    pub(crate) fn plain(message: impl Into<String>) -> Self {
+        RunErrorEntry {
+            code: None,
+            symbol: None,
+            message: message.into(),
+        }
+    }
+
+    /// A task error, prefixed with where it happened.
+    pub(crate) fn task(path: &str, e: &TaskError) -> Self {
+        let mut entry = RunErrorEntry::from(e);
+        entry.message = format!("{path}: {}", entry.message);
+        entry
+    }
+}
+
+fn validation(code: SsisCode, message: String) -> TaskError {
+    TaskError::Validation { code, message }
+}
+
+/// Evaluates one property expression, naming the object and property in any error.
+pub(crate) fn eval_property(
+    scope: &dyn Scope,
+    owner: &str,
+    property: &str,
+    expression: &str,
+) -> Result<Value, RunErrorEntry> {
+    expr::evaluate(expression, scope).map_err(|e| {
+        RunErrorEntry::plain(format!(
+            "{owner}: property expression for {property} ({expression:?}) failed at {e}"
+        ))
+    })
+}
+
+/// Finds a connection manager the way SSIS resolves a task's reference: by DTSID first,
+/// then by name; package connections before project ones.
+pub(crate) fn find_connection<'p>(
+    package: &'p Package,
+    reference: &str,
+) -> Option<&'p ConnectionManager> {
+    let all = || {
+        package
+            .connections
+            .iter()
+            .chain(package.project_connections.iter())
+    };
+    all()
+        .find(|c| same_guid(&c.dtsid, reference))
+        .or_else(|| all().find(|c| c.name.eq_ignore_ascii_case(reference.trim())))
+}
+
+/// The connection string of a connection manager after its property expressions.
+///
+/// SSIS evaluates these at run time, after `/Conn` was applied, so an expression on
+/// `ConnectionString` wins over `/Conn`; callers warn about that.
+pub(crate) fn effective_connection(
+    cm: &ConnectionManager,
+    scope: &dyn Scope,
+) -> Result<ConnectionManager, RunErrorEntry> {
+    let mut out = cm.clone();
+    let owner = format!("connection manager \"{}\"", cm.name);
+    for pe in &cm.property_expressions {
+        let value = eval_property(scope, &owner, &pe.property, &pe.expression)?.to_display_string();
+        let path = format!(
+            r"\Package.Connections[{}].Properties[{}]",
+            cm.name, pe.property
+        );
+        match crate::package::path::connection_set(&mut out, &pe.property, &value, &path) {
+            Ok(()) => {}
+            // Properties the model does not hold (ConnectByProxy, DelayValidation ...) do not
+            // change what is sent.
+            Err(crate::package::PathError::NotFound { .. }) => {}
+            Err(e) => return Err(RunErrorEntry::plain(format!("{owner}: {e}"))),
+        }
+    }
+    Ok(out)
+}
+
+/// Applies the task's property expressions and resolves its connection manager.
+pub(crate) fn resolve_task(
+    package: &Package,
+    exec: &Executable,
+    scope: &PackageScope<'_>,
+    path_root: Option<&Path>,
+    ca_file: Option<&Path>,
+) -> Result<ResolvedTask, RunErrorEntry> {
+    let Some(data) = exec.send_mail() else {
+        return Err(RunErrorEntry::plain(format!(
+            "{}: not a Send Mail task",
+            exec.path
+        )));
+    };
+    let mut data = data.clone();
+    let mut attachments = data.attachments.join("|");
+    let mut smtp_ref = data.smtp_server_ref.clone();
+    for pe in &exec.property_expressions {
+        let field = match pe.property.to_ascii_lowercase().as_str() {
+            "fromline" | "from" => &mut data.from,
+            "toline" | "to" => &mut data.to,
+            "ccline" | "cc" => &mut data.cc,
+            "bccline" | "bcc" => &mut data.bcc,
+            "subject" => &mut data.subject,
+            "messagesource" => &mut data.message_source,
+            "messagesourcetype" => &mut data.message_source_type,
+            "priority" => &mut data.priority,
+            "fileattachments" => &mut attachments,
+            "smtpconnection" | "smtpserver" => &mut smtp_ref,
+            // Disable is decided by the control flow; Name, Description and the like change nothing sent.
+            _ => continue,
+        };
+        *field =
+            eval_property(scope, &exec.path, &pe.property, &pe.expression)?.to_display_string();
+    }
+    let task_error = |e: TaskError| RunErrorEntry::task(&exec.path, &e);
+    let message_source_type = data.message_source_type.parse().map_err(|reason: String| {
+        RunErrorEntry::plain(format!("{}: MessageSourceType: {reason}", exec.path))
+    })?;
+    let priority = data
+        .priority
+        .parse()
+        .map_err(|e| RunErrorEntry::plain(format!("{}: Priority: {e}", exec.path)))?;
+    let mapped: Vec<String> = attachments
+        .split('|')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| map_path(p, path_root).display().to_string())
+        .collect();
+    let task = SendMailTask {
+        name: exec.name.clone(),
+        smtp_connection: smtp_ref.clone(),
+        from_line: data.from,
+        to_line: data.to,
+        cc_line: data.cc,
+        bcc_line: data.bcc,
+        subject: data.subject,
+        message_source_type,
+        message_source: data.message_source,
+        priority,
+        file_attachments: mapped.join("|"),
+        body_is_html: false,
+    };
+    if smtp_ref.trim().is_empty() {
+        return Ok(ResolvedTask {
+            task,
+            connection: None,
+        });
+    }
+    let Some(cm) = find_connection(package, &smtp_ref) else {
+        return Err(task_error(validation(
+            SsisCode::NoConnectionManager,
+            format!(
+                "SMTPServer {smtp_ref:?}: the specified connection does not exist in the package or project"
+            ),
+        )));
+    };
+    if cm.kind != ConnectionKind::Smtp {
+        return Err(task_error(validation(
+            SsisCode::ConnectionTypeNotSmtp,
+            format!(
+                "connection manager \"{}\" is of type {:?}, not SMTP",
+                cm.name, cm.creation_name
+            ),
+        )));
+    }
+    let cm = effective_connection(cm, scope)?;
+    let mut smtp =
+        SmtpConnectionManager::with_connection_string(cm.name.clone(), &cm.connection_string)
+            .map_err(|e| task_error(TaskError::Connection(ConnectionError::Config(e))))?;
+    smtp.description = cm.description.clone();
+    smtp.set_extra_ca_file(ca_file.map(Path::to_path_buf));
+    Ok(ResolvedTask {
+        task,
+        connection: Some(smtp),
+    })
+}
+
+/// Resolves `MessageSource` against the package: File connections and variables.
+pub(crate) struct PackageResolver<'a, 'p> {
+    pub package: &'p Package,
+    pub scope: &'a PackageScope<'p>,
+    pub path_root: Option<&'a Path>,
+}
+
+impl MessageSourceResolver for PackageResolver<'_, '_> {
+    fn file_connection(&self, name: &str) -> Result<PathBuf, TaskError> {
+        let cm = find_connection(self.package, name).ok_or_else(|| {
+            validation(
+                SsisCode::NoConnectionManager,
+                format!("MessageSource: the specified connection \"{name}\" does not exist"),
+            )
+        })?;
+        if !matches!(cm.kind, ConnectionKind::File | ConnectionKind::FlatFile) {
+            return Err(validation(
+                SsisCode::ConnectionTypeNotFile,
+                format!(
+                    "MessageSource: connection manager \"{}\" is of type {:?}, not File",
+                    cm.name, cm.creation_name
+                ),
+            ));
+        }
+        let cm = effective_connection(cm, self.scope)
+            .map_err(|e| validation(SsisCode::FileDoesNotExist, e.message))?;
+        Ok(map_path(&cm.connection_string, self.path_root))
+    }
+
+    fn string_variable(&self, name: &str) -> Result<String, TaskError> {
+        match self.scope.variable(name) {
+            Some(Value::Str(s)) => Ok(s),
+            Some(other) => Err(validation(
+                SsisCode::VariableTypeIsNotString,
+                format!(
+                    "MessageSource: variable \"{name}\" is of type {}, not a string",
+                    other.type_name()
+                ),
+            )),
+            None => Err(validation(
+                SsisCode::VariableTypeIsNotString,
+                format!("MessageSource: variable \"{name}\" does not exist"),
+            )),
+        }
+    }
+}
