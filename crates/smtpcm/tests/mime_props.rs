@@ -300,7 +300,9 @@ proptest! {
         let start = text.find("Content-Disposition: attachment").expect("attachment part");
         let body_start = start + text[start..].find("\r\n\r\n").expect("part body") + 4;
         let body_end = body_start + text[body_start..].find("--").expect("closing delimiter");
-        let lines: Vec<&str> = text[body_start..body_end].split_terminator("\r\n").collect();
+        // The CRLF right before the delimiter belongs to the delimiter (RFC 2046 §5.1.1).
+        let body = text[body_start..body_end].strip_suffix("\r\n").expect("delimiter CRLF");
+        let lines: Vec<&str> = body.split_terminator("\r\n").collect();
         if let Some((last, full)) = lines.split_last() {
             prop_assert!(full.iter().all(|l| l.len() == 76), "every line but the last is 76 chars");
             prop_assert!(!last.is_empty() && last.len() <= 76);
