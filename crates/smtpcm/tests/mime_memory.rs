@@ -106,7 +106,10 @@ fn a_200_mib_attachment_streams_in_bounded_memory() {
     // SIZE % 3 == 2, so the last base64 group encodes the bytes [0, b'!'].
     let tail = String::from_utf8_lossy(&sink.tail);
     // The base64 ends with its own CRLF, then the delimiter's CRLF (RFC 2046 §5.1.1).
-    assert!(tail.contains("ACE=\r\n\r\n--"), "tail of the message: {tail:?}");
+    assert!(
+        tail.contains("ACE=\r\n\r\n--"),
+        "tail of the message: {tail:?}"
+    );
     assert!(
         after.saturating_sub(before) < ALLOWED_GROWTH_KIB,
         "peak RSS grew by {} KiB (from {before} to {after}) while streaming {SIZE} bytes",
