@@ -72,9 +72,15 @@ fn to_step(reply: Reply) -> Result<ServerStep, SmtpError> {
             Ok(ServerStep::Challenge(challenge))
         }
         235 => Ok(ServerStep::Success),
-        code => Ok(ServerStep::Failure {
-            code,
-            message: reply.to_string(),
-        }),
+        code => {
+            // The code travels separately; keep the enhanced status and text only.
+            let shown = reply.to_string();
+            let message = shown
+                .strip_prefix(&code.to_string())
+                .unwrap_or(&shown)
+                .trim_start()
+                .to_string();
+            Ok(ServerStep::Failure { code, message })
+        }
     }
 }
