@@ -1,26 +1,12 @@
 //! Property tests and corpus round trips for the SSIS SMTP connection string.
 
-use std::path::PathBuf;
+#[path = "support/corpus.rs"]
+mod corpus_support;
+use corpus_support::corpus;
 
 use proptest::prelude::*;
 use smtpcm::connection_string::{ConnectionString, MECHANISMS};
 use smtpcm::security::TlsMode;
-
-/// The corpus of real packages, or `None` (after saying so) when it is not present.
-/// With `CI=true` a missing corpus is a failure, not a skip.
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/dtsx");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "corpus not found at {} and CI=true",
-        dir.display()
-    );
-    eprintln!("skipped: ../shared not found ({})", dir.display());
-    None
-}
 
 /// Every `SmtpConnectionManager/@ConnectionString` in the corpus, with the file it came from.
 fn corpus_connection_strings(dir: &std::path::Path) -> Vec<(String, String)> {
@@ -59,7 +45,7 @@ fn corpus_connection_strings(dir: &std::path::Path) -> Vec<(String, String)> {
 
 #[test]
 fn every_corpus_connection_string_parses_and_round_trips() {
-    let Some(dir) = corpus_dir() else { return };
+    let Some(dir) = corpus() else { return };
     for (file, cs) in corpus_connection_strings(&dir) {
         let parsed = ConnectionString::parse(&cs).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(parsed.warnings.is_empty(), "{file}: {:?}", parsed.warnings);

@@ -1,24 +1,13 @@
 //! Every real package in the shared corpus loads, saves byte-identical, and edits touch only
 //! the bytes they mean to.
 
+#[path = "support/corpus.rs"]
+mod corpus_support;
+use corpus_support::corpus;
 use std::path::{Path, PathBuf};
 
 use smtpcm::dtsx;
 use smtpcm::package::{ConnectionKind, ExecutableKind};
-
-/// The corpus folder (`../shared/corpus/dtsx` from the repository root), or `None` with a
-/// message when it is absent outside CI.
-fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/dtsx");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("corpus not found at ../shared/corpus/dtsx and CI=true");
-    }
-    eprintln!("skipped: ../shared not found");
-    None
-}
 
 fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -2,6 +2,9 @@
 //! server (`/Conn`) and unsupported tasks skipped; each delivered message matches the fields
 //! its task resolves to (stored values, overridden by property expressions).
 
+#[path = "support/corpus.rs"]
+mod corpus_support;
+use corpus_support::corpus;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,23 +14,6 @@ use smtpcm::expr::{self, PackageScope, Scope, Value};
 use smtpcm::package::{ConnectionKind, Connections};
 use smtpcm::run::{ExitCode, Override, RunOptions, Runner, map_path};
 use smtpcm_sink::{Sink, SinkConfig};
-
-fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/dtsx");
-    let dir = if dir.is_dir() {
-        dir
-    } else {
-        Path::new("../shared/corpus/dtsx").to_path_buf()
-    };
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("corpus not found at ../shared/corpus/dtsx and CI=true");
-    }
-    eprintln!("skipped: ../shared not found");
-    None
-}
 
 fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
