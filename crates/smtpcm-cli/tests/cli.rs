@@ -20,6 +20,22 @@ async fn smtpcm(args: &[&str]) -> Output {
         .expect("smtpcm could not be started")
 }
 
+/// `smtpcm send` from a@b.test with body "b", plus `extra` arguments.
+async fn send(connection: &str, to: &str, subject: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "send",
+        "--connection",
+        connection,
+        "--from",
+        "a@b.test",
+        "--to",
+        to,
+    ];
+    args.extend(["--subject", subject, "--body", "b"]);
+    args.extend_from_slice(extra);
+    smtpcm(&args).await
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -83,20 +99,7 @@ async fn demo_delivers_over_starttls_with_intact_attachment() {
 
 #[tokio::test]
 async fn duplicate_connection_string_key_is_a_usage_error_naming_the_key() {
-    let out = smtpcm(&[
-        "send",
-        "--connection",
-        "SmtpServer=a;SmtpServer=b;",
-        "--from",
-        "a@b.test",
-        "--to",
-        "c@d.test",
-        "--subject",
-        "s",
-        "--body",
-        "b",
-    ])
-    .await;
+    let out = send("SmtpServer=a;SmtpServer=b;", "c@d.test", "s", &[]).await;
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("SmtpServer"), "{err}");
@@ -105,20 +108,7 @@ async fn duplicate_connection_string_key_is_a_usage_error_naming_the_key() {
 
 #[tokio::test]
 async fn malformed_recipient_is_named() {
-    let out = smtpcm(&[
-        "send",
-        "--connection",
-        "SmtpServer=127.0.0.1;Port=9;",
-        "--from",
-        "a@b.test",
-        "--to",
-        "ok@d.test; bob@",
-        "--subject",
-        "s",
-        "--body",
-        "b",
-    ])
-    .await;
+    let out = send("SmtpServer=127.0.0.1;Port=9;", "ok@d.test; bob@", "s", &[]).await;
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("bob@") && err.contains("ToLine"), "{err}");
@@ -126,21 +116,12 @@ async fn malformed_recipient_is_named() {
 
 #[tokio::test]
 async fn missing_attachment_reports_ssis_code_and_path() {
-    let out = smtpcm(&[
-        "send",
-        "--connection",
+    let out = send(
         "SmtpServer=127.0.0.1;Port=9;",
-        "--from",
-        "a@b.test",
-        "--to",
         "c@d.test",
-        "--subject",
         "s",
-        "--body",
-        "b",
-        "--attach",
-        "/nonexistent/report.csv",
-    ])
+        &["--attach", "/nonexistent/report.csv"],
+    )
     .await;
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
@@ -152,19 +133,12 @@ async fn missing_attachment_reports_ssis_code_and_path() {
 
 #[tokio::test]
 async fn header_injection_in_subject_is_refused() {
-    let out = smtpcm(&[
-        "send",
-        "--connection",
+    let out = send(
         "SmtpServer=127.0.0.1;Port=9;",
-        "--from",
-        "a@b.test",
-        "--to",
         "c@d.test",
-        "--subject",
         "hi\r\nBcc: victim@x.test",
-        "--body",
-        "b",
-    ])
+        &[],
+    )
     .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -183,20 +157,7 @@ async fn refused_connection_is_exit_3() {
         .unwrap()
         .port();
     let cs = format!("SmtpServer=127.0.0.1;Port={port};");
-    let out = smtpcm(&[
-        "send",
-        "--connection",
-        &cs,
-        "--from",
-        "a@b.test",
-        "--to",
-        "c@d.test",
-        "--subject",
-        "s",
-        "--body",
-        "b",
-    ])
-    .await;
+    let out = send(&cs, "c@d.test", "s", &[]).await;
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }
 
@@ -250,23 +211,12 @@ async fn one_rejected_recipient_is_partial_and_named() {
     })
     .await;
     let cs = conn(&handle, true);
-    let out = smtpcm(&[
-        "send",
-        "--connection",
+    let out = send(
         &cs,
-        "--ca-file",
-        &ca(dir.path()),
-        "--from",
-        "a@b.test",
-        "--to",
         "one@d.test; nobody@d.test",
-        "--cc",
-        "three@d.test",
-        "--subject",
         "s",
-        "--body",
-        "b",
-    ])
+        &["--ca-file", &ca(dir.path()), "--cc", "three@d.test"],
+    )
     .await;
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     let text = stdout(&out);
@@ -294,22 +244,7 @@ async fn every_recipient_rejected_is_exit_5() {
     })
     .await;
     let cs = conn(&handle, true);
-    let out = smtpcm(&[
-        "send",
-        "--connection",
-        &cs,
-        "--ca-file",
-        &ca(dir.path()),
-        "--from",
-        "a@b.test",
-        "--to",
-        "x@d.test",
-        "--subject",
-        "s",
-        "--body",
-        "b",
-    ])
-    .await;
+    let out = send(&cs, "x@d.test", "s", &["--ca-file", &ca(dir.path())]).await;
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     assert!(stderr(&out).contains("x@d.test"), "{}", stderr(&out));
     assert!(
@@ -324,25 +259,19 @@ async fn every_recipient_rejected_is_exit_5() {
 async fn batch_sends_count_messages_over_reused_connections() {
     let (mut handle, dir) = sink(SinkConfig::default()).await;
     let cs = conn(&handle, false);
-    let out = smtpcm(&[
-        "send",
-        "--connection",
+    let out = send(
         &cs,
-        "--ca-file",
-        &ca(dir.path()),
-        "--from",
-        "a@b.test",
-        "--to",
         "x@d.test",
-        "--subject",
         "s",
-        "--body",
-        "b",
-        "--count",
-        "20",
-        "--parallel",
-        "3",
-    ])
+        &[
+            "--ca-file",
+            &ca(dir.path()),
+            "--count",
+            "20",
+            "--parallel",
+            "3",
+        ],
+    )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
