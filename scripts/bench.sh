@@ -5,12 +5,12 @@
 # Usage: scripts/bench.sh            (from anywhere; installs what it needs with apt-get)
 #
 # Knobs (environment):
-#   BENCH_RUNS=5            runs per throughput measurement; the table shows the median
+#   BENCH_RUNS=3            runs per throughput measurement; the table shows the median
 #   BENCH_ONE_COUNT=10000   messages for case 1 (one connection)
 #   BENCH_RECONNECT_COUNT=10000  messages for case 2 (a new connection each)
 #   BENCH_PARALLEL_COUNT=50000   messages for case 3 (8 connections)
 #   BENCH_BIG_MIB=1024      attachment size for case 4 (scale down only for a quick try)
-#   BENCH_BIG_RUNS=3        runs per client for case 4
+#   BENCH_BIG_RUNS=1        runs per client for case 4 (Python needs minutes for 1 GiB)
 #   BENCH_SINGLE_RUNS=30    runs per client for case 5 (one send, process start to exit)
 #   BENCH_RESULTS=<path>    where the table goes (default: <target dir>/bench/results.md)
 #   CARGO_TARGET_DIR        honoured for every build
@@ -20,12 +20,12 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR="$ROOT/scripts/bench"
-RUNS=${BENCH_RUNS:-5}
+RUNS=${BENCH_RUNS:-3}
 ONE_COUNT=${BENCH_ONE_COUNT:-10000}
 RECONNECT_COUNT=${BENCH_RECONNECT_COUNT:-10000}
 PARALLEL_COUNT=${BENCH_PARALLEL_COUNT:-50000}
 BIG_MIB=${BENCH_BIG_MIB:-1024}
-BIG_RUNS=${BENCH_BIG_RUNS:-3}
+BIG_RUNS=${BENCH_BIG_RUNS:-1}
 SINGLE_RUNS=${BENCH_SINGLE_RUNS:-30}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 RESULTS=${BENCH_RESULTS:-$TARGET_DIR/bench/results.md}
@@ -64,6 +64,8 @@ build() {
     LETTRE="$TARGET_DIR/release/lettre-client"
     SMTPCM_CLIENT="$TARGET_DIR/release/smtpcm-client"
     PY="$BENCH_DIR/py_client.py"
+    # The interpreter itself, not a version-manager shim (pyenv's adds ~100 ms to every start).
+    PYTHON=$(python3 -c 'import sys; print(sys.executable)')
 }
 
 # ---------------------------------------------------------------- server
@@ -259,13 +261,13 @@ main() {
     log "case 1: $ONE_COUNT messages over one connection"
     throughput 1 smtpcm "$ONE_COUNT" "${smtpcm_send[@]}" --count "$ONE_COUNT"
     throughput 1 smtp-source "$ONE_COUNT" "${source[@]}" -d -s 1 -m "$ONE_COUNT" "$HOST:$PORT"
-    throughput 1 python "$ONE_COUNT" python3 "$PY" "$HOST" "$PORT" one-connection "$ONE_COUNT"
+    throughput 1 python "$ONE_COUNT" "$PYTHON" "$PY" "$HOST" "$PORT" one-connection "$ONE_COUNT"
     throughput 1 lettre "$ONE_COUNT" "$LETTRE" "$HOST" "$PORT" one-connection "$ONE_COUNT"
 
     log "case 2: $RECONNECT_COUNT messages, a new connection for each"
     throughput 2 smtpcm "$RECONNECT_COUNT" "$SMTPCM_CLIENT" "$HOST" "$PORT" per-message "$RECONNECT_COUNT"
     throughput 2 smtp-source "$RECONNECT_COUNT" "${source[@]}" -s 1 -m "$RECONNECT_COUNT" "$HOST:$PORT"
-    throughput 2 python "$RECONNECT_COUNT" python3 "$PY" "$HOST" "$PORT" per-message "$RECONNECT_COUNT"
+    throughput 2 python "$RECONNECT_COUNT" "$PYTHON" "$PY" "$HOST" "$PORT" per-message "$RECONNECT_COUNT"
     throughput 2 lettre "$RECONNECT_COUNT" "$LETTRE" "$HOST" "$PORT" per-message "$RECONNECT_COUNT"
 
     log "case 3: $PARALLEL_COUNT messages over 8 connections"
@@ -277,15 +279,15 @@ main() {
     head -c "$((BIG_MIB * 1024 * 1024))" /dev/urandom >"$big_file"
     big smtpcm "$SMTPCM" send -c "$conn" --from "$FROM" --to "$TO" --subject "bench attachment" \
         --body "See the attachment." --attach "$big_file"
-    big python python3 "$PY" "$HOST" "$PORT" attachment "$big_file"
+    big python "$PYTHON" "$PY" "$HOST" "$PORT" attachment "$big_file"
     big lettre "$LETTRE" "$HOST" "$PORT" attachment "$big_file"
     rm -f "$big_file"
 
     log "case 5: one send, process start to exit"
     single smtpcm "$SMTPCM" send -c "$conn" --from "$FROM" --to "$TO" --subject bench --body-file "$body"
     single swaks swaks --silent 2 --server "$HOST" --port "$PORT" --from "$FROM" --to "$TO" \
-        --header "Subject: bench" --body "$body"
-    single python python3 "$PY" "$HOST" "$PORT" single 1
+        --header "Subject: bench" --body "@$body"
+    single python "$PYTHON" "$PY" "$HOST" "$PORT" single 1
 
     report
     local minutes
