@@ -308,7 +308,7 @@ main() {
         echo "- machine: $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)," \
             "$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM," \
             "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-        echo "- server: Postfix smtp-sink $(postconf -h mail_version 2>/dev/null || echo '?') on $HOST (PIPELINING, no CHUNKING)"
+        echo "- server: Postfix smtp-sink $(dpkg-query -W -f '${Version}' postfix 2>/dev/null || echo '(version unknown)') on $HOST (PIPELINING, no CHUNKING)"
         echo "- runs: $RUNS per throughput case, $BIG_RUNS for the attachment, $SINGLE_RUNS for one send; medians shown"
         echo "- measuring took $minutes min"
         echo

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::client::SmtpConnection;
 use lettre::transport::smtp::extension::ClientId;
-use lettre::transport::smtp::PoolConfig;
 use lettre::{Message, SmtpTransport, Transport};
 
 const FROM: &str = "bench@example.com";
@@ -31,7 +31,9 @@ fn main() {
 
 fn run(args: &[String]) -> Result<()> {
     let [host, port, mode, arg] = args else {
-        return Err("usage: lettre-client HOST PORT one-connection|per-message|attachment N|FILE".into());
+        return Err(
+            "usage: lettre-client HOST PORT one-connection|per-message|attachment N|FILE".into(),
+        );
     };
     let port: u16 = port.parse()?;
     let started = Instant::now();
@@ -42,7 +44,10 @@ fn run(args: &[String]) -> Result<()> {
         other => return Err(format!("unknown mode {other:?}").into()),
     };
     let secs = started.elapsed().as_secs_f64();
-    println!("sent {sent} in {secs:.3} s ({:.0} msg/s)", sent as f64 / secs);
+    println!(
+        "sent {sent} in {secs:.3} s ({:.0} msg/s)",
+        sent as f64 / secs
+    );
     Ok(())
 }
 
@@ -78,8 +83,13 @@ fn per_message(host: &str, port: u16, count: u64) -> Result<u64> {
     let hello = ClientId::default();
     for _ in 0..count {
         let message = small_message()?;
-        let mut conn =
-            SmtpConnection::connect((host, port), Some(Duration::from_secs(60)), &hello, None, None)?;
+        let mut conn = SmtpConnection::connect(
+            (host, port),
+            Some(Duration::from_secs(60)),
+            &hello,
+            None,
+            None,
+        )?;
         conn.send(message.envelope(), &message.formatted())?;
         conn.quit()?;
     }

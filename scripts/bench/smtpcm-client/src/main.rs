@@ -11,7 +11,10 @@ use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-#[tokio::main]
+// One message after another needs no worker threads; with the default multi-thread runtime
+// every reply would be read by a worker and handed to the main thread, a thread switch per
+// round trip.
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Err(e) = run(&args).await {
@@ -49,6 +52,9 @@ async fn run(args: &[String]) -> Result<()> {
         cm.send(&message).await?;
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("sent {count} in {secs:.3} s ({:.0} msg/s)", count as f64 / secs);
+    println!(
+        "sent {count} in {secs:.3} s ({:.0} msg/s)",
+        count as f64 / secs
+    );
     Ok(())
 }
