@@ -193,7 +193,7 @@ verdict() {
 }
 
 report() {
-    local s1 s2 s3 p py_wall
+    local py_wall
     {
         echo "| case | client | median | vs baseline | target |"
         echo "| --- | --- | ---: | ---: | --- |"
