@@ -75,9 +75,14 @@ build() {
 SINK_PID=
 WORK=
 cleanup() {
-    [[ -n $SINK_PID ]] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
-    [[ -n $WORK ]] && rm -rf "$WORK"
-    return 0
+    # Under `set -e`, a failing last command of an && list would end the trap early.
+    if [[ -n $SINK_PID ]]; then
+        kill "$SINK_PID" 2>/dev/null || true
+        wait "$SINK_PID" 2>/dev/null || true
+    fi
+    if [[ -n $WORK ]]; then
+        rm -rf "$WORK"
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
