@@ -651,14 +651,16 @@ impl PreparedMessage {
     /// Attachments are read in chunks of [`ATTACHMENT_CHUNK_BYTES`]. If a file's size no
     /// longer matches what `prepare` saw, this fails with [`MimeError::AttachmentChanged`];
     /// the caller must then abandon the transaction rather than end the DATA phase.
+    ///
+    /// It does not flush `w`: the caller ends the stream (flush, shutdown, or `finish`).
     pub async fn write_to<W: AsyncWrite + Unpin + ?Sized>(
         &self,
         w: &mut W,
     ) -> Result<u64, MimeError> {
         let mut written = 0u64;
-        let mut raw = vec![0u8; ATTACHMENT_CHUNK_BYTES];
-        let mut encoded =
-            Vec::with_capacity(base64_encoded_len(ATTACHMENT_CHUNK_BYTES as u64) as usize);
+        // Allocated at the first attachment: a batch of small messages without one
+        // should not pay for 130 KiB of buffers per message.
+        let mut buffers: Option<(Vec<u8>, Vec<u8>)> = None;
         for chunk in &self.chunks {
             match chunk {
                 Chunk::Bytes(b) => {
@@ -666,11 +668,20 @@ impl PreparedMessage {
                     written += b.len() as u64;
                 }
                 Chunk::File { path, len } => {
-                    written += stream_file(path, *len, w, &mut raw, &mut encoded).await?;
+                    let (raw, encoded) = buffers.get_or_insert_with(|| {
+                        (
+                            vec![0u8; ATTACHMENT_CHUNK_BYTES],
+                            Vec::with_capacity(
+                                base64_encoded_len(ATTACHMENT_CHUNK_BYTES as u64) as usize
+                            ),
+                        )
+                    });
+                    written += stream_file(path, *len, w, raw, encoded).await?;
                 }
             }
         }
-        w.flush().await?;
+        // No flush: the caller ends the stream (for SMTP, `DataWriter::finish` sends the
+        // rest of the body and the end-of-data marker in one write).
         Ok(written)
     }
 }
