@@ -139,7 +139,8 @@ impl Parser {
                     ..
                 }) = self.peek()
                     && id.len() > 3
-                    && id[..3].eq_ignore_ascii_case("DT_")
+                    // `get`: a non-ASCII identifier may have no char boundary at byte 3.
+                    && id.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("DT_"))
                 {
                     let ty = self.cast_type()?;
                     ExprKind::Cast(ty, Box::new(self.expr(PREFIX_BP)?))
@@ -258,5 +259,18 @@ impl Parser {
                 params.len()
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing: a parenthesised identifier whose third byte falls inside a
+    /// multi-byte character used to panic while checking for a `DT_` cast prefix.
+    #[test]
+    fn non_ascii_identifier_after_paren_is_an_error_not_a_panic() {
+        let err = parse("(EE\u{73b}DT_WET(DR").unwrap_err();
+        assert!(matches!(err, ExprError::Syntax { .. }), "{err:?}");
     }
 }
