@@ -18,6 +18,8 @@ fuzz_target!(|data: &[u8]| {
             again.value, parsed.value,
             "round trip changed the value\n input:   {text:?}\n written: {written:?}"
         ),
-        Err(e) => panic!("written form does not parse again: {e}\n input:   {text:?}\n written: {written:?}"),
+        Err(e) => panic!(
+            "written form does not parse again: {e}\n input:   {text:?}\n written: {written:?}"
+        ),
     }
 });

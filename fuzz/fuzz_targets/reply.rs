@@ -45,5 +45,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let split = decode(&pieces);
 
-    assert_eq!(whole, split, "fed whole vs in pieces of sizes starting at {}", seed % 8 + 1);
+    assert_eq!(
+        whole,
+        split,
+        "fed whole vs in pieces of sizes starting at {}",
+        seed % 8 + 1
+    );
 });
