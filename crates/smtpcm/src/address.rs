@@ -315,16 +315,19 @@ pub fn parse_list(s: &str) -> Result<Vec<Mailbox>, AddressError> {
             continue;
         }
         index += 1;
-        let lead = item.len() - item.trim_start().len();
-        let position = s[..offset + lead].chars().count() + 1;
         let parsed = if has_line_break {
             Err(AddressErrorReason::LineBreak)
         } else {
             parse_mailbox(trimmed)
         };
+        // The position is counted only for an error: counting it for every entry made long
+        // lists quadratic.
         let mailbox = parsed.map_err(|reason| AddressError {
             index: Some(index),
-            position,
+            position: s[..offset + item.len() - item.trim_start().len()]
+                .chars()
+                .count()
+                + 1,
             entry: trimmed.to_string(),
             reason,
         })?;

@@ -22,6 +22,12 @@ pub(crate) const DTS_NS: &str = "www.microsoft.com/SqlServer/Dts";
 pub(crate) const SENDMAIL_NS: &str = "www.microsoft.com/sqlserver/dts/tasks/sendmailtask";
 const SSIS_NS: &str = "www.microsoft.com/SqlServer/SSIS";
 
+/// How many XML elements deep an executable may sit. Loading, saving and dropping the
+/// executable tree all recurse once per container; real packages nest a handful of
+/// containers (about two elements each), so this only stops a hostile file from
+/// overflowing the stack.
+const MAX_EXECUTABLE_DEPTH: usize = 256;
+
 /// Decodes the raw bytes: UTF-8 with an optional BOM. Returns the text and the BOM length.
 pub(crate) fn decode(bytes: &[u8], origin: &str) -> Result<(String, usize), LoadError> {
     let (body, prefix) = match bytes {
@@ -366,6 +372,16 @@ impl<'a, 'input> Reader<'a, 'input> {
     }
 
     fn executable(&self, node: Node, parent_path: &str) -> Result<Executable, LoadError> {
+        let depth = node.ancestors().filter(Node::is_element).count();
+        if depth > MAX_EXECUTABLE_DEPTH {
+            return Err(self.error_at(
+                node.range().start,
+                format!(
+                    "executable {:?} is nested {depth} elements deep; at most {MAX_EXECUTABLE_DEPTH} are supported",
+                    node.attribute((DTS_NS, "ObjectName")).unwrap_or_default()
+                ),
+            ));
+        }
         let mut origin = self.origin_for(node);
         let name = self.tracked(&mut origin, "name", node, "ObjectName", "");
         let description = self.tracked(&mut origin, "description", node, "Description", "");
@@ -700,4 +716,42 @@ fn element_text(node: Node) -> String {
 pub(crate) fn parse_bool(s: &str) -> bool {
     let s = s.trim();
     s.eq_ignore_ascii_case("true") || s == "-1" || s == "1"
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dtsx::{LoadError, load_str};
+
+    /// A package whose Send Mail task sits inside `levels` nested containers.
+    fn nested_package(levels: usize) -> String {
+        let open = r#"<DTS:Executables><DTS:Executable DTS:refId="C" DTS:CreationName="STOCK:SEQUENCE" DTS:ExecutableType="STOCK:SEQUENCE" DTS:ObjectName="C">"#;
+        let close = "</DTS:Executable></DTS:Executables>";
+        format!(
+            r#"<DTS:Executable xmlns:DTS="www.microsoft.com/SqlServer/Dts" DTS:refId="Package" DTS:ExecutableType="Microsoft.Package" DTS:ObjectName="P">{}{}</DTS:Executable>"#,
+            open.repeat(levels),
+            close.repeat(levels)
+        )
+    }
+
+    /// Found with the package fuzz target, fed a hand-built input: 20 000 nested containers
+    /// overflowed the stack (an abort, not an error). Deep but plausible nesting still loads.
+    #[test]
+    fn executable_nesting_is_bounded() {
+        let plausible = nested_package(100);
+        let pkg = load_str(&plausible, "deep.dtsx").expect("100 nested containers load");
+        assert_eq!(pkg.to_bytes().expect("saves"), plausible.as_bytes());
+
+        match load_str(&nested_package(20_000), "deeper.dtsx") {
+            Err(LoadError::Structure {
+                origin,
+                line,
+                message,
+                ..
+            }) => {
+                assert_eq!((origin.as_str(), line), ("deeper.dtsx", 1));
+                assert!(message.contains("nested 257 elements deep"), "{message}");
+            }
+            other => panic!("expected a nesting error, got {other:?}"),
+        }
+    }
 }

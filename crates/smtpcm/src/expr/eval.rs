@@ -634,6 +634,8 @@ fn call(name: &str, args: &[Value], col: usize) -> R {
             out(s(0)?.repeat(k as usize))
         }
         "TOKEN" | "TOKENCOUNT" => {
+            // Arity before any `args[i]`: too few arguments must be an error, not a panic.
+            arity(name, args, if name == "TOKENCOUNT" { 2 } else { 3 }, col)?;
             let delims: Vec<char> = chars(1)?;
             let source = s(0)?;
             let tokens: Vec<&str> = source
@@ -641,10 +643,8 @@ fn call(name: &str, args: &[Value], col: usize) -> R {
                 .filter(|t| !t.is_empty())
                 .collect();
             if name == "TOKENCOUNT" {
-                arity(name, args, 2, col)?;
                 return Ok(Value::I4(tokens.len() as i32));
             }
-            arity(name, args, 3, col)?;
             let k = n(2)?;
             if k < 1 {
                 return Err(err(col, format!("TOKEN: occurrence {k} must be >= 1")));
@@ -690,5 +690,26 @@ fn call(name: &str, args: &[Value], col: usize) -> R {
             column: col,
             message: format!("unknown function {name}"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use crate::expr::{ExprError, Value, evaluate};
+
+    /// Found by fuzzing: TOKEN and TOKENCOUNT read their arguments before checking how many
+    /// were given, so a call with fewer arguments panicked with an index out of bounds.
+    #[test]
+    fn token_functions_with_too_few_arguments_are_errors() {
+        let scope: HashMap<String, Value> = HashMap::new();
+        for src in ["TOKENCOUNT(\"a b\")", "TOKEN(\"a b\", \" \")", "TOKEN()"] {
+            let err = evaluate(src, &scope).unwrap_err();
+            assert!(
+                matches!(&err, ExprError::Syntax { message, .. } if message.contains("argument")),
+                "{src}: {err:?}"
+            );
+        }
     }
 }

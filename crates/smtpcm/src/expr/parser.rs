@@ -11,6 +11,7 @@ pub(crate) fn parse(src: &str) -> Result<Expr, ExprError> {
         tokens,
         pos: 0,
         end_col: src.chars().count() + 1,
+        nesting: 0,
     };
     let e = p.expr(0)?;
     if let Some(t) = p.peek() {
@@ -26,7 +27,16 @@ struct Parser {
     tokens: Vec<Token>,
     pos: usize,
     end_col: usize,
+    /// Open `expr` calls plus the operators each has applied so far: an upper bound on the
+    /// depth of the tree being built (see [`MAX_NESTING`]).
+    nesting: usize,
 }
+
+/// How deep an expression may nest (parentheses, unary operators, or a chain of binary
+/// operators, which builds a left-leaning tree). Parsing, evaluating and dropping the tree
+/// all recurse, so without a bound a long enough input overflows the stack and aborts the
+/// process. Real SSIS expressions are capped at 4000 characters and nest a few levels.
+const MAX_NESTING: usize = 256;
 
 /// Binding powers, lowest first, following the SSIS operator precedence table.
 fn infix(tok: &Tok) -> Option<(u8, BinOp)> {
@@ -83,7 +93,21 @@ impl Parser {
         }
     }
 
+    /// Counts one more level of nesting, failing once the expression is too deep.
+    fn nest(&mut self) -> Result<(), ExprError> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return Err(ExprError::Syntax {
+                column: self.col(),
+                message: format!("expression nests more than {MAX_NESTING} levels deep"),
+            });
+        }
+        Ok(())
+    }
+
     fn expr(&mut self, min_bp: u8) -> Result<Expr, ExprError> {
+        self.nest()?;
+        let mut levels = 1;
         let mut lhs = self.prefix()?;
         while let Some(t) = self.peek().cloned() {
             if t.tok == Tok::Question {
@@ -91,6 +115,8 @@ impl Parser {
                     break;
                 }
                 self.pos += 1;
+                self.nest()?;
+                levels += 1;
                 let then = self.expr(0)?;
                 self.expect(Tok::Colon, "`:` of the conditional operator")?;
                 let otherwise = self.expr(TERNARY_BP)?;
@@ -105,12 +131,15 @@ impl Parser {
                 break;
             }
             self.pos += 1;
+            self.nest()?;
+            levels += 1;
             let rhs = self.expr(bp)?;
             lhs = Expr {
                 kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
                 col: t.col,
             };
         }
+        self.nesting -= levels;
         Ok(lhs)
     }
 
@@ -139,7 +168,8 @@ impl Parser {
                     ..
                 }) = self.peek()
                     && id.len() > 3
-                    && id[..3].eq_ignore_ascii_case("DT_")
+                    // `get`: a non-ASCII identifier may have no char boundary at byte 3.
+                    && id.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("DT_"))
                 {
                     let ty = self.cast_type()?;
                     ExprKind::Cast(ty, Box::new(self.expr(PREFIX_BP)?))
@@ -258,5 +288,52 @@ impl Parser {
                 params.len()
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing: a parenthesised identifier whose third byte falls inside a
+    /// multi-byte character used to panic while checking for a `DT_` cast prefix.
+    #[test]
+    fn non_ascii_identifier_after_paren_is_an_error_not_a_panic() {
+        let err = parse("(EE\u{73b}DT_WET(DR").unwrap_err();
+        assert!(matches!(err, ExprError::Syntax { .. }), "{err:?}");
+    }
+
+    fn nesting_error(src: &str) -> bool {
+        matches!(parse(src), Err(ExprError::Syntax { message, .. }) if message.contains("nests"))
+    }
+
+    /// Found with the expression fuzz target, fed a hand-built input (libFuzzer's 4 KB inputs
+    /// stayed shallow enough): 10 000 nested parentheses overflowed the stack (an abort, not an
+    /// error). Each shape that deepens the tree is now bounded, just above and below the limit.
+    #[test]
+    fn nesting_is_bounded_for_every_shape() {
+        let n = MAX_NESTING;
+        // Each shape, given k, builds the deepest input that needs at most k levels: one per
+        // open `expr` call plus one per operator applied.
+        let shapes: [fn(usize) -> String; 4] = [
+            |k| format!("{}1{}", "(".repeat(k - 1), ")".repeat(k - 1)),
+            |k| format!("{}1", "-".repeat(k - 1)),
+            |k| format!("1{}", "+1".repeat(k - 2)),
+            |k| format!("TRUE{}", " ? TRUE : TRUE".repeat((k - 1) / 2)),
+        ];
+        for (i, shape) in shapes.iter().enumerate() {
+            let deepest = shape(n);
+            let scope = std::collections::HashMap::new();
+            let tree = parse(&deepest).unwrap_or_else(|e| panic!("shape {i} at the limit: {e}"));
+            crate::expr::eval(&tree, &scope).unwrap_or_else(|e| panic!("shape {i}: {e}"));
+            assert!(
+                nesting_error(&shape(n + 1)),
+                "shape {i} just over the limit"
+            );
+            assert!(
+                nesting_error(&shape(100_000)),
+                "shape {i} far over the limit"
+            );
+        }
     }
 }
