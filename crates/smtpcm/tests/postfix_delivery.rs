@@ -31,6 +31,17 @@ fn manager(servers: &TestServers, extra: &str) -> SmtpConnectionManager {
     cm
 }
 
+/// A plain task from etl@sender.test; tests add attachments or other fields on top.
+fn task(to: &str, subject: &str, body: &str) -> SendMailTask {
+    SendMailTask {
+        from_line: "etl@sender.test".into(),
+        to_line: to.into(),
+        subject: subject.into(),
+        message_source: body.into(),
+        ..SendMailTask::default()
+    }
+}
+
 fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
@@ -164,13 +175,7 @@ async fn implicit_tls_delivers() {
         return;
     };
     let to = servers.unique_recipient("implicit");
-    let task = SendMailTask {
-        from_line: "etl@sender.test".into(),
-        to_line: to.clone(),
-        subject: "implicit TLS".into(),
-        message_source: "wrapper mode".into(),
-        ..SendMailTask::default()
-    };
+    let task = task(&to, "implicit TLS", "wrapper mode");
     let cm = manager(
         &servers,
         &format!(
@@ -196,13 +201,11 @@ async fn one_rejected_recipient_of_three_is_reported_and_others_delivered() {
     let first = servers.unique_recipient("first");
     let third = servers.unique_recipient("third");
     let rejected = format!("reject-{}@{}", std::process::id(), servers.mail_domain());
-    let task = SendMailTask {
-        from_line: "etl@sender.test".into(),
-        to_line: format!("{first}; {rejected}; {third}"),
-        subject: "three recipients".into(),
-        message_source: "one of us is unwanted".into(),
-        ..SendMailTask::default()
-    };
+    let task = task(
+        &format!("{first}; {rejected}; {third}"),
+        "three recipients",
+        "one of us is unwanted",
+    );
     let cm = manager(
         &servers,
         &format!("EnableSsl=True;Port={};", servers.starttls_port()),
@@ -229,13 +232,7 @@ async fn enable_ssl_against_a_server_without_starttls_fails_and_sends_nothing() 
         return;
     };
     let to = servers.unique_recipient("downgrade");
-    let task = SendMailTask {
-        from_line: "etl@sender.test".into(),
-        to_line: to.clone(),
-        subject: "must not travel in clear".into(),
-        message_source: "secret".into(),
-        ..SendMailTask::default()
-    };
+    let task = task(&to, "must not travel in clear", "secret");
     let cm = manager(
         &servers,
         &format!("EnableSsl=True;Port={};", servers.plain_port()),
@@ -326,12 +323,8 @@ async fn one_gib_attachment_to_smtp_sink_arrives_whole() {
     }
     let to = format!("big-{}@sink.test", std::process::id());
     let task = SendMailTask {
-        from_line: "etl@sender.test".into(),
-        to_line: to.clone(),
-        subject: "one gibibyte".into(),
-        message_source: "see attachment".into(),
         file_attachments: path.display().to_string(),
-        ..SendMailTask::default()
+        ..task(&to, "one gibibyte", "see attachment")
     };
     let cs = format!(
         "SmtpServer={};Port={};",
