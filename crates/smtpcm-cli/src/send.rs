@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 use smtpcm::connection_manager::{SmtpConnectionManager, send_on_with_progress};
 use smtpcm::mime::PreparedMessage;
+use smtpcm::pool::{Pool, PoolConfig, RetryPolicy};
 use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask};
 use smtpcm::smtp::SendReport;
 
@@ -195,34 +196,35 @@ async fn batch(
 ) -> Result<Exit, (Exit, String)> {
     let parallel = parallel.min(count);
     let started = std::time::Instant::now();
+    // The library's pool does the reuse, the NOOP probe and replacement of dead connections;
+    // one worker per connection keeps every pooled connection busy.
+    let pool = std::sync::Arc::new(Pool::new(
+        cm.clone(),
+        PoolConfig {
+            max_connections: parallel as usize,
+            retry: RetryPolicy::none(),
+            ..PoolConfig::default()
+        },
+    ));
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..parallel {
         let share = count / parallel + u64::from(worker < count % parallel);
-        let cm = cm.clone();
-        let task = task.clone();
+        let (pool, cm, task) = (pool.clone(), cm.clone(), task.clone());
         workers.spawn(async move {
-            let mut conn = cm
-                .acquire()
-                .await
-                .map_err(|e| (exit::of_connection(&e), e.to_string()))?;
-            let mut sent = 0u64;
-            let mut partial = 0u64;
+            let (mut sent, mut partial) = (0u64, 0u64);
             for _ in 0..share {
                 let message = task
                     .prepare(Some(&cm), &NoPackage)
                     .map_err(|e| (exit::of_task(&e), e.to_string()))?;
-                let report = smtpcm::connection_manager::send_on(&mut conn.client, &message)
-                    .await
-                    .map_err(|e| {
-                        (
-                            exit::of_connection(&e),
-                            format!("after {sent} messages: {e}"),
-                        )
-                    })?;
+                let report = pool.send(&message).await.map_err(|e| {
+                    (
+                        exit::of_connection(&e),
+                        format!("after {sent} messages: {e}"),
+                    )
+                })?;
                 sent += 1;
                 partial += u64::from(!report.rejected.is_empty());
             }
-            let _ = conn.client.quit().await;
             Ok::<_, (Exit, String)>((sent, partial))
         });
     }
@@ -237,6 +239,7 @@ async fn batch(
             Err(e) => failure = failure.or(Some((Exit::Internal, format!("worker failed: {e}")))),
         }
     }
+    pool.close().await;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "sent {sent} of {count} messages over {parallel} connection(s) in {secs:.3} s ({:.0} msg/s); {partial} with rejected recipients",
