@@ -6,6 +6,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = smtpcm::address::parse_list(text);
+        let _ = smtpcm_engine::address::parse_list(text);
     }
 });

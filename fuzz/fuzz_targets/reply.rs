@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smtpcm::smtp::reply::{Reply, ReplyDecoder};
+use smtpcm_engine::smtp::reply::{Reply, ReplyDecoder};
 
 /// What the decoder produced, up to and including its first error (the decoder drops its
 /// buffer on an error, so anything after it depends on how much had arrived).

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use smtpcm::connection_manager::SmtpConnectionManager;
-use smtpcm::mime::Priority;
 use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask};
+use smtpcm_engine::mime::Priority;
 use smtpcm_sink::{Sink, SinkConfig};
 
 use crate::exit::{self, Exit};

@@ -1,9 +1,9 @@
 //! Exit codes of the `smtpcm` command, one per class of failure.
 
-use smtpcm::auth::AuthError;
 use smtpcm::connection_manager::ConnectionError;
 use smtpcm::send_mail::TaskError;
-use smtpcm::smtp::{ErrorKind, SmtpError, Stage};
+use smtpcm_engine::auth::AuthError;
+use smtpcm_engine::smtp::{ErrorKind, SmtpError, Stage};
 
 /// The documented exit codes (also printed by `smtpcm --help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub fn of_connection(e: &ConnectionError) -> Exit {
         ConnectionError::Config(_) | ConnectionError::NoServer(_) => Exit::Usage,
         ConnectionError::Auth(a) => of_auth(a),
         ConnectionError::Smtp(s) => of_smtp(s),
-        ConnectionError::Mime(smtpcm::mime::MimeError::Io(_)) => Exit::Internal,
+        ConnectionError::Mime(smtpcm_engine::mime::MimeError::Io(_)) => Exit::Internal,
         ConnectionError::Mime(_) => Exit::Usage,
     }
 }

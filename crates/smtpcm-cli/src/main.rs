@@ -61,12 +61,12 @@ pub enum PriorityArg {
     Low,
 }
 
-impl From<PriorityArg> for smtpcm::mime::Priority {
+impl From<PriorityArg> for smtpcm_engine::mime::Priority {
     fn from(p: PriorityArg) -> Self {
         match p {
-            PriorityArg::High => smtpcm::mime::Priority::High,
-            PriorityArg::Normal => smtpcm::mime::Priority::Normal,
-            PriorityArg::Low => smtpcm::mime::Priority::Low,
+            PriorityArg::High => smtpcm_engine::mime::Priority::High,
+            PriorityArg::Normal => smtpcm_engine::mime::Priority::Normal,
+            PriorityArg::Low => smtpcm_engine::mime::Priority::Low,
         }
     }
 }

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use smtpcm::connection_manager::{SmtpConnectionManager, send_on_with_progress};
-use smtpcm::mime::PreparedMessage;
-use smtpcm::pool::{Pool, PoolConfig, RetryPolicy};
 use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask};
-use smtpcm::smtp::SendReport;
+use smtpcm_engine::mime::PreparedMessage;
+use smtpcm_engine::pool::{Pool, PoolConfig, RetryPolicy};
+use smtpcm_engine::smtp::SendReport;
 
 use crate::exit::{self, Exit};
 use crate::{PriorityArg, TlsArgs};
@@ -167,7 +167,7 @@ async fn send_one(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let report = report.map_err(fail)?;
+    let report = report.map_err(|e| fail(e.into()))?;
     if let Err(e) = conn.client.quit().await {
         tracing::debug!("QUIT after delivery failed: {e}");
     }
@@ -198,8 +198,12 @@ async fn batch(
     let started = std::time::Instant::now();
     // The library's pool does the reuse, the NOOP probe and replacement of dead connections;
     // one worker per connection keeps every pooled connection busy.
+    // Secrets are read here, once, before any connection is opened.
+    let endpoint = cm
+        .endpoint()
+        .map_err(|e| (exit::of_connection(&e), e.to_string()))?;
     let pool = std::sync::Arc::new(Pool::new(
-        cm.clone(),
+        endpoint,
         PoolConfig {
             max_connections: parallel as usize,
             retry: RetryPolicy::none(),
@@ -217,6 +221,7 @@ async fn batch(
                     .prepare(Some(&cm), &NoPackage)
                     .map_err(|e| (exit::of_task(&e), e.to_string()))?;
                 let report = pool.send(&message).await.map_err(|e| {
+                    let e = smtpcm::connection_manager::ConnectionError::from(e);
                     (
                         exit::of_connection(&e),
                         format!("after {sent} messages: {e}"),

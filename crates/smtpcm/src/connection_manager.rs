@@ -11,12 +11,17 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::auth::{self, AuthConfig, AuthError, AuthOutcome};
+use smtpcm_engine::auth::{AuthConfig, AuthError};
+use smtpcm_engine::mime::{MimeError, PreparedMessage};
+use smtpcm_engine::security::TlsMode;
+use smtpcm_engine::smtp::{ClientConfig, SendReport, SmtpError, Timeouts};
+use smtpcm_engine::{Endpoint, SendError};
+
+use crate::auth_settings;
 use crate::connection_string::{ConnectionString, ConnectionStringError, Warning};
-use crate::mime::{MimeError, PreparedMessage};
-use crate::progress::ProgressWriter;
-use crate::security::TlsMode;
-use crate::smtp::{Client, ClientConfig, Envelope, SendReport, SmtpError, Timeouts};
+
+pub use smtpcm_engine::Connection;
+pub use smtpcm_engine::endpoint::{envelope_for, send_on, send_on_with_progress};
 
 /// The connection string SSIS's designer writes for a new SMTP connection manager.
 pub const DEFAULT_CONNECTION_STRING: &str =
@@ -78,21 +83,33 @@ pub enum ConnectionError {
 }
 
 impl ConnectionError {
-    /// Whether retrying later might succeed (a 4xx reply, a dropped or timed-out connection).
-    pub fn is_transient(&self) -> bool {
+    /// Whether sending again later may succeed: the engine's one retry predicate
+    /// ([`SendError::is_retryable`]); a configuration error never is.
+    pub fn is_retryable(&self) -> bool {
         match self {
-            ConnectionError::Smtp(e) => e.is_transient(),
-            _ => false,
+            ConnectionError::Smtp(e) => e.is_retryable(),
+            ConnectionError::Auth(e) => e.is_retryable(),
+            ConnectionError::Config(_)
+            | ConnectionError::NoServer(_)
+            | ConnectionError::Mime(_) => false,
         }
     }
 }
 
-/// A live connection: the client, and how it authenticated.
-pub struct Connection {
-    /// The connected, authenticated client, ready for mail.
-    pub client: Client,
-    /// The mechanism used and as whom, or `None` for an anonymous session.
-    pub auth: Option<AuthOutcome>,
+impl From<SendError> for ConnectionError {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Auth(e) => ConnectionError::Auth(e),
+            SendError::Smtp(e) => ConnectionError::Smtp(e),
+            SendError::Mime(e) => ConnectionError::Mime(e),
+            // SendError is non_exhaustive; a future kind is still a failure to send.
+            #[allow(unreachable_patterns)]
+            other => ConnectionError::Smtp(SmtpError::new(
+                smtpcm_engine::smtp::Stage::Connect,
+                smtpcm_engine::smtp::ErrorKind::InvalidInput(other.to_string()),
+            )),
+        }
+    }
 }
 
 impl SmtpConnectionManager {
@@ -254,19 +271,24 @@ impl SmtpConnectionManager {
 
     /// The authentication settings, with the sensitive property applied.
     pub fn auth_config(&self) -> Result<AuthConfig, ConnectionError> {
-        Ok(AuthConfig::from_connection_string_with(
+        Ok(auth_settings::auth_config_with(
             &self.settings,
             self.sensitive_secret.as_ref(),
         )?)
     }
 
+    /// What the engine needs to connect: the client and authentication settings.
+    /// Secrets are read here, before any connection is opened.
+    pub fn endpoint(&self) -> Result<Endpoint, ConnectionError> {
+        Ok(Endpoint {
+            client: self.client_config()?,
+            auth: self.auth_config()?,
+        })
+    }
+
     /// Connect, negotiate TLS, say EHLO and authenticate: a client ready for mail.
     pub async fn acquire(&self) -> Result<Connection, ConnectionError> {
-        let config = self.client_config()?;
-        let auth_config = self.auth_config()?;
-        let mut client = Client::connect(&config).await?;
-        let auth = auth::authenticate(&mut client, &auth_config).await?;
-        Ok(Connection { client, auth })
+        Ok(self.endpoint()?.connect().await?)
     }
 
     /// Send one prepared message on a fresh connection, then QUIT.
@@ -274,45 +296,6 @@ impl SmtpConnectionManager {
     /// The report lists each accepted and each rejected recipient; a message is
     /// reported as sent only when the server accepted it after the final dot.
     pub async fn send(&self, message: &PreparedMessage) -> Result<SendReport, ConnectionError> {
-        let mut conn = self.acquire().await?;
-        let report = send_on(&mut conn.client, message).await?;
-        // The message is already accepted: a failed QUIT must not turn it into an error.
-        if let Err(e) = conn.client.quit().await {
-            tracing::debug!("QUIT after delivery failed: {e}");
-        }
-        Ok(report)
+        Ok(self.endpoint()?.send(message).await?)
     }
-}
-
-/// The envelope for a prepared message.
-pub fn envelope_for(message: &PreparedMessage) -> Envelope {
-    Envelope {
-        from: message.envelope_from().to_string(),
-        recipients: message.recipients().to_vec(),
-        size: Some(message.size()),
-        eight_bit: message.needs_8bitmime(),
-        smtputf8: message.needs_smtputf8(),
-    }
-}
-
-/// Send one prepared message over an existing connection (which may be reused afterwards).
-pub async fn send_on(
-    client: &mut Client,
-    message: &PreparedMessage,
-) -> Result<SendReport, ConnectionError> {
-    send_on_with_progress(client, message, |_| {}).await
-}
-
-/// As [`send_on`], reporting each block of message bytes as it is handed to the server.
-pub async fn send_on_with_progress<F: FnMut(u64) + Unpin>(
-    client: &mut Client,
-    message: &PreparedMessage,
-    on_progress: F,
-) -> Result<SendReport, ConnectionError> {
-    let envelope = envelope_for(message);
-    let mut writer = client.begin(&envelope).await?;
-    let mut counted = ProgressWriter::new(&mut writer, on_progress);
-    message.write_to(&mut counted).await?;
-    drop(counted);
-    Ok(writer.finish().await?)
 }

@@ -20,7 +20,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::security::TlsMode;
+use smtpcm_engine::security::TlsMode;
 
 /// .NET `SmtpClient.Timeout` default, used when the connection string sets none.
 pub const DEFAULT_TIMEOUT_MS: u32 = 100_000;
@@ -29,7 +29,7 @@ pub const DEFAULT_TIMEOUT_MS: u32 = 100_000;
 ///
 /// ```
 /// use smtpcm::connection_string::ConnectionString;
-/// use smtpcm::security::TlsMode;
+/// use smtpcm::engine::security::TlsMode;
 ///
 /// let cs: ConnectionString = "SmtpServer=mail.corp:587;UseWindowsAuthentication=False;EnableSsl=True;"
 ///     .parse()
@@ -624,11 +624,7 @@ impl ConnectionString {
     /// assert!(!ConnectionString::new("mail.corp").host_is_loopback());
     /// ```
     pub fn host_is_loopback(&self) -> bool {
-        let host = self.host();
-        host.eq_ignore_ascii_case("localhost")
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+        smtpcm_engine::security::is_loopback_host(self.host())
     }
 }
 

@@ -8,10 +8,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::address::{self, AddressError};
 use crate::connection_manager::{ConnectionError, SmtpConnectionManager};
-use crate::mime::{Attachment, Message, MimeError, PreparedMessage, Priority};
-use crate::smtp::SendReport;
+use smtpcm_engine::address::{self, AddressError};
+use smtpcm_engine::mime::{Attachment, Message, MimeError, PreparedMessage, Priority};
+use smtpcm_engine::smtp::SendReport;
 
 /// Where the message body comes from (`SendMailMessageSourceType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -325,7 +325,7 @@ impl SendMailTask {
             None
         } else {
             Some(
-                crate::address::Mailbox::parse(&self.from_line).map_err(|source| {
+                smtpcm_engine::address::Mailbox::parse(&self.from_line).map_err(|source| {
                     TaskError::Address {
                         field: "FromLine",
                         source,

@@ -12,9 +12,9 @@ mod support;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use smtpcm::auth::AuthError;
-use smtpcm::auth::gssapi::{Gssapi, GssapiError, TargetName};
-use smtpcm::smtp::TlsMode;
+use smtpcm_engine::auth::AuthError;
+use smtpcm_engine::auth::gssapi::{Gssapi, GssapiError, TargetName};
+use smtpcm_engine::smtp::TlsMode;
 
 use servers::TestServers;
 use support::*;

@@ -14,8 +14,8 @@ use std::sync::Once;
 
 use base64::Engine as _;
 use secrecy::SecretString;
-use smtpcm::auth::{AuthConfig, AuthError, AuthMethod};
-use smtpcm::smtp::TlsMode;
+use smtpcm_engine::auth::{AuthConfig, AuthError, AuthMethod};
+use smtpcm_engine::smtp::TlsMode;
 
 use servers::TestServers;
 use support::*;

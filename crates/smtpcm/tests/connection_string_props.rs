@@ -6,7 +6,7 @@ use corpus_support::corpus;
 
 use proptest::prelude::*;
 use smtpcm::connection_string::{ConnectionString, MECHANISMS};
-use smtpcm::security::TlsMode;
+use smtpcm_engine::security::TlsMode;
 
 /// Every `SmtpConnectionManager/@ConnectionString` in the corpus, with the file it came from.
 fn corpus_connection_strings(dir: &std::path::Path) -> Vec<(String, String)> {

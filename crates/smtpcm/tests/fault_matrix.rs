@@ -8,10 +8,11 @@
 
 use std::time::Duration;
 
-use smtpcm::connection_manager::{ConnectionError, SmtpConnectionManager};
-use smtpcm::mime::PreparedMessage;
-use smtpcm::pool::{Pool, PoolConfig, RetryPolicy};
+use smtpcm::connection_manager::SmtpConnectionManager;
 use smtpcm::send_mail::{NoPackage, SendMailTask};
+use smtpcm_engine::SendError;
+use smtpcm_engine::mime::PreparedMessage;
+use smtpcm_engine::pool::{Pool, PoolConfig, RetryPolicy};
 use smtpcm_sink::{Fault, FaultScript, FaultStage, Sink, SinkAuth, SinkConfig};
 
 const PASSWORD_ENV: &str = "SMTPCM_FAULT_MATRIX_PASSWORD";
@@ -123,7 +124,7 @@ async fn run_case(stage: FaultStage, kind: Kind, dir: std::path::PathBuf) -> Res
         max_delay: Duration::from_millis(20),
     };
     let pool = Pool::new(
-        cm,
+        cm.endpoint().map_err(|e| format!("{label}: {e}"))?,
         PoolConfig {
             max_connections: 1,
             retry,
@@ -154,7 +155,7 @@ async fn run_case(stage: FaultStage, kind: Kind, dir: std::path::PathBuf) -> Res
     {
         problems.push(format!("does not name the code {code}"));
     }
-    let unknown = matches!(&err, ConnectionError::Smtp(e) if e.is_delivery_unknown());
+    let unknown = matches!(&err, SendError::Smtp(e) if e.is_delivery_unknown());
     // A server that vanishes mid-data but kept draining the socket looks, to the client,
     // exactly like one that vanished after the dot: the whole message and the dot were
     // written. That must be "unknown" (never retried); a failure while writing must not be.
@@ -169,7 +170,7 @@ async fn run_case(stage: FaultStage, kind: Kind, dir: std::path::PathBuf) -> Res
             "delivery-unknown is {unknown}, expected {after_dot_loss}"
         ));
     }
-    if matches!(kind, Kind::Permanent) && RetryPolicy::is_retryable(&err) {
+    if matches!(kind, Kind::Permanent) && err.is_retryable() {
         problems.push("a permanent failure is classed retryable".into());
     }
     let attempts = match attempt_marker(stage) {

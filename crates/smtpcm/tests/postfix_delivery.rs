@@ -14,9 +14,9 @@ use base64::Engine;
 use mail_parser::{MessageParser, MimeHeaders};
 use servers::TestServers;
 use smtpcm::connection_manager::{ConnectionError, SmtpConnectionManager};
-use smtpcm::mime::Priority;
 use smtpcm::send_mail::{NoPackage, SendMailTask, TaskError};
-use smtpcm::smtp::ErrorKind;
+use smtpcm_engine::mime::Priority;
+use smtpcm_engine::smtp::ErrorKind;
 
 const DELIVERY: Duration = Duration::from_secs(30);
 
@@ -57,7 +57,7 @@ fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
 async fn run_task(
     task: &SendMailTask,
     cm: &SmtpConnectionManager,
-) -> Result<smtpcm::smtp::SendReport, TaskError> {
+) -> Result<smtpcm_engine::smtp::SendReport, TaskError> {
     tokio::time::timeout(Duration::from_secs(60), task.execute(cm, &NoPackage))
         .await
         .expect("send did not finish within 60 s")

@@ -82,7 +82,9 @@ fn tls_client(
 ) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
     let pem = std::fs::read(servers.ca_file()).expect("read test CA file");
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
         roots
             .add(cert.expect("parse test CA"))
             .expect("add test CA");

@@ -6,9 +6,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use smtpcm::auth::credentials::NtlmCredentials;
-use smtpcm::auth::{AuthConfig, AuthError, AuthMethod, AuthOutcome, authenticate};
-use smtpcm::smtp::{Client, ClientConfig, Envelope, Timeouts, TlsMode};
+use smtpcm_engine::auth::credentials::NtlmCredentials;
+use smtpcm_engine::auth::{AuthConfig, AuthError, AuthMethod, AuthOutcome, authenticate};
+use smtpcm_engine::smtp::{Client, ClientConfig, Envelope, Timeouts, TlsMode};
 
 use crate::servers::TestServers;
 

@@ -1,0 +1,866 @@
+//! The streaming message writer.
+//!
+//! [`Message`] holds what the Send Mail task knows; [`Message::prepare`] validates it, fixes
+//! the boundaries, `Message-ID` and `Date`, renders headers and text parts, and `stat`s the
+//! attachments. The resulting [`PreparedMessage`] knows its exact size before a byte is
+//! sent (base64 length is a pure function of file length), which SMTP `SIZE` and `BDAT` need,
+//! and [`PreparedMessage::write_to`] streams attachments from disk in fixed-size chunks, so
+//! no attachment is ever held whole in memory.
+//!
+//! Layout: text only is a single `text/plain` part; text and HTML make a
+//! `multipart/alternative`; attachments wrap either in a `multipart/mixed`. Bodies are always
+//! 7-bit on the wire (quoted-printable or base64 when needed), so 8BITMIME is only needed when
+//! an address itself is UTF-8.
+//!
+//! ```
+//! use smtpcm_engine::address::Mailbox;
+//! use smtpcm_engine::mime::Message;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let message = Message {
+//!     from: Some(Mailbox::parse("ETL <etl@example.com>").unwrap()),
+//!     to: vec![Mailbox::parse("ops@example.com").unwrap()],
+//!     subject: "Nightly load finished".into(),
+//!     text_body: Some("All 42 tables loaded.\n".into()),
+//!     ..Default::default()
+//! };
+//! let prepared = message.prepare().unwrap();
+//! let mut out = Vec::new();
+//! let written = prepared.write_to(&mut out).await.unwrap();
+//! assert_eq!(written, prepared.size());
+//! assert_eq!(out.len() as u64, prepared.size());
+//! let text = String::from_utf8(out).unwrap();
+//! assert!(text.contains("\r\nSubject: Nightly load finished\r\n"));
+//! assert!(text.ends_with("\r\n\r\nAll 42 tables loaded.\r\n"));
+//! # });
+//! ```
+
+pub mod encoding;
+mod header;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono::{DateTime, FixedOffset};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::address::{AddressError, Mailbox};
+use encoding::{
+    BASE64_LINE_BYTES, TextEncoding, base64_encoded_len, encode_base64_lines, normalize_crlf,
+};
+use header::{Headers, check_value};
+
+/// Raw bytes read from an attachment per step: a whole number of base64 lines (57 bytes each),
+/// so that chunked encoding equals whole-file encoding.
+pub const ATTACHMENT_CHUNK_BYTES: usize = BASE64_LINE_BYTES * 1024;
+
+/// SSIS `MailPriority`: High=1, Normal=3, Low=5.
+///
+/// ```
+/// use smtpcm_engine::mime::Priority;
+/// assert_eq!("high".parse::<Priority>().unwrap(), Priority::High);
+/// assert_eq!("5".parse::<Priority>().unwrap(), Priority::Low);
+/// assert_eq!(Priority::Normal.to_string(), "Normal");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Priority {
+    /// `X-Priority: 1 (Highest)`, `Importance: High`.
+    High,
+    /// No priority headers, as System.Net.Mail writes for `MailPriority.Normal`.
+    #[default]
+    Normal,
+    /// `X-Priority: 5 (Lowest)`, `Importance: Low`.
+    Low,
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Priority::High => "High",
+            Priority::Normal => "Normal",
+            Priority::Low => "Low",
+        })
+    }
+}
+
+/// A priority that is neither a name nor one of the SSIS numbers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown priority {0:?}: expected High, Normal, Low, 1, 3 or 5")]
+pub struct UnknownPriority(pub String);
+
+impl FromStr for Priority {
+    type Err = UnknownPriority;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "high" | "1" => Ok(Priority::High),
+            "normal" | "3" => Ok(Priority::Normal),
+            "low" | "5" => Ok(Priority::Low),
+            _ => Err(UnknownPriority(s.to_string())),
+        }
+    }
+}
+
+/// A file to attach, read from disk when the message is written.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Attachment {
+    /// Where the file is.
+    pub path: PathBuf,
+    /// Name shown to the recipient; defaults to the last component of `path`.
+    pub file_name: Option<String>,
+    /// MIME type; defaults to a guess from the file name, else `application/octet-stream`.
+    pub content_type: Option<String>,
+}
+
+impl Attachment {
+    /// An attachment with the name and type derived from `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Attachment {
+            path: path.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// What the Send Mail task sends. Every field is public; build it with `..Default::default()`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Message {
+    /// `From` and the envelope sender.
+    pub from: Option<Mailbox>,
+    /// `To`.
+    pub to: Vec<Mailbox>,
+    /// `Cc`.
+    pub cc: Vec<Mailbox>,
+    /// Envelope only; never written into the headers.
+    pub bcc: Vec<Mailbox>,
+    /// `Reply-To`.
+    pub reply_to: Vec<Mailbox>,
+    /// `Subject`.
+    pub subject: String,
+    /// Plain-text body; line endings are normalised to CRLF.
+    pub text_body: Option<String>,
+    /// HTML body; with a text body the two form a `multipart/alternative`.
+    pub html_body: Option<String>,
+    /// Maps to `X-Priority` and `Importance`.
+    pub priority: Priority,
+    /// Files, streamed from disk in order.
+    pub attachments: Vec<Attachment>,
+    /// More headers, written after the standard ones. Structural headers are refused.
+    pub extra_headers: Vec<(String, String)>,
+    /// `Message-ID` with or without angle brackets; generated when absent.
+    pub message_id: Option<String>,
+    /// `Date`; the current local time when absent.
+    pub date: Option<DateTime<FixedOffset>>,
+}
+
+/// Why a message cannot be prepared or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MimeError {
+    /// A header value contains CR or LF.
+    #[error("header {header:?} contains a line break (CR or LF)")]
+    HeaderInjection {
+        /// The header (or attachment field) at fault.
+        header: String,
+    },
+    /// An extra header name that is empty or has characters other than printable ASCII
+    /// without `:`.
+    #[error("header name {header:?} is not valid (printable ASCII without \":\" required)")]
+    InvalidHeaderName {
+        /// The name as given.
+        header: String,
+    },
+    /// An extra header that the writer controls itself.
+    #[error("header {header:?} is written by the message writer and cannot be set")]
+    ReservedHeader {
+        /// The name as given.
+        header: String,
+    },
+    /// A `Message-ID` that is empty or has spaces, angle brackets inside or non-ASCII.
+    #[error("Message-ID {value:?} is not valid (printable ASCII without spaces or \"<>\" inside)")]
+    InvalidMessageId {
+        /// The value as given.
+        value: String,
+    },
+    /// A mailbox whose address is not valid.
+    #[error("header {header:?}: {source}")]
+    Address {
+        /// The header the mailbox belongs to (`Bcc` for envelope-only recipients).
+        header: String,
+        /// The address problem.
+        source: AddressError,
+    },
+    /// An attachment's content type does not parse.
+    #[error("attachment {path}: content type {value:?} is not type/subtype")]
+    ContentType {
+        /// The attachment.
+        path: PathBuf,
+        /// The content type as given.
+        value: String,
+    },
+    /// An attachment is missing, unreadable or not a regular file.
+    #[error("attachment {path}: {source}")]
+    Attachment {
+        /// The attachment.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// An attachment's size changed between prepare and write.
+    #[error(
+        "attachment {path} changed size after the message was prepared \
+         ({expected} bytes announced, {actual} found); not sending a message of the wrong size"
+    )]
+    AttachmentChanged {
+        /// The attachment.
+        path: PathBuf,
+        /// Size seen by prepare.
+        expected: u64,
+        /// Size seen while writing (at least this many bytes).
+        actual: u64,
+    },
+    /// No `From`.
+    #[error("message has no sender (From)")]
+    NoSender,
+    /// No To, Cc or Bcc.
+    #[error("message has no recipient (To, Cc and Bcc are all empty)")]
+    NoRecipients,
+    /// Writing the message failed.
+    #[error("writing the message: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Headers the writer produces itself; setting them as extra headers would corrupt the message.
+const RESERVED_HEADERS: [&str; 12] = [
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "reply-to",
+    "subject",
+    "date",
+    "message-id",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "content-disposition",
+];
+
+/// A piece of the rendered message.
+#[derive(Debug)]
+enum Chunk {
+    /// Bytes rendered at prepare time (headers, text parts, boundaries).
+    Bytes(Vec<u8>),
+    /// An attachment, base64-encoded from disk while writing.
+    File { path: PathBuf, len: u64 },
+}
+
+/// A validated message with a fixed layout and a known size, ready to stream.
+pub struct PreparedMessage {
+    chunks: Vec<Chunk>,
+    size: u64,
+    envelope_from: String,
+    recipients: Vec<String>,
+    smtputf8: bool,
+    attachment_bytes: u64,
+    message_id: String,
+}
+
+impl Message {
+    /// The envelope recipients: To, Cc and Bcc addr-specs in order, without repeats
+    /// (compared ignoring ASCII case).
+    ///
+    /// ```
+    /// use smtpcm_engine::address::parse_list;
+    /// use smtpcm_engine::mime::Message;
+    /// let m = Message {
+    ///     to: parse_list("a@x.com; b@x.com").unwrap(),
+    ///     bcc: parse_list("A@X.com; c@x.com").unwrap(),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(m.recipients(), ["a@x.com", "b@x.com", "c@x.com"]);
+    /// ```
+    pub fn recipients(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for m in self.to.iter().chain(&self.cc).chain(&self.bcc) {
+            if !out.iter().any(|r| r.eq_ignore_ascii_case(&m.address)) {
+                out.push(m.address.clone());
+            }
+        }
+        out
+    }
+
+    /// Validates the message and renders everything but attachment contents.
+    ///
+    /// Fails on a CR or LF in any header value (naming the header), an invalid address,
+    /// a missing or unreadable attachment (naming the file), no sender or no recipient.
+    pub fn prepare(&self) -> Result<PreparedMessage, MimeError> {
+        let from = self.from.as_ref().ok_or(MimeError::NoSender)?;
+        let lists: [(&str, &[Mailbox]); 5] = [
+            ("From", std::slice::from_ref(from)),
+            ("To", &self.to),
+            ("Cc", &self.cc),
+            ("Bcc", &self.bcc),
+            ("Reply-To", &self.reply_to),
+        ];
+        for (header, list) in lists {
+            for m in list {
+                validate_mailbox(header, m)?;
+            }
+        }
+        let recipients = self.recipients();
+        if recipients.is_empty() {
+            return Err(MimeError::NoRecipients);
+        }
+        let smtputf8 = lists
+            .iter()
+            .flat_map(|(_, l)| l.iter())
+            .any(Mailbox::needs_smtputf8);
+
+        let message_id = match &self.message_id {
+            Some(id) => {
+                check_value("Message-ID", id)?;
+                let bare = id.trim().trim_start_matches('<').trim_end_matches('>');
+                let valid = !bare.is_empty()
+                    && bare
+                        .bytes()
+                        .all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>'));
+                if !valid {
+                    return Err(MimeError::InvalidMessageId { value: id.clone() });
+                }
+                format!("<{bare}>")
+            }
+            None => format!("<{}@{}>", uuid::Uuid::new_v4().simple(), id_domain(from)),
+        };
+        let date = self
+            .date
+            .unwrap_or_else(|| chrono::Local::now().fixed_offset());
+
+        let mut h = Headers::default();
+        h.raw("Date", &date.to_rfc2822());
+        h.mailboxes("From", std::slice::from_ref(from))?;
+        if !self.reply_to.is_empty() {
+            h.mailboxes("Reply-To", &self.reply_to)?;
+        }
+        if !self.to.is_empty() {
+            h.mailboxes("To", &self.to)?;
+        }
+        if !self.cc.is_empty() {
+            h.mailboxes("Cc", &self.cc)?;
+        }
+        h.raw("Message-ID", &message_id);
+        h.unstructured("Subject", &self.subject)?;
+        h.raw("MIME-Version", "1.0");
+        match self.priority {
+            Priority::High => {
+                h.raw("X-Priority", "1 (Highest)");
+                h.raw("Importance", "High");
+            }
+            Priority::Normal => {}
+            Priority::Low => {
+                h.raw("X-Priority", "5 (Lowest)");
+                h.raw("Importance", "Low");
+            }
+        }
+        for (name, value) in &self.extra_headers {
+            validate_header_name(name)?;
+            h.unstructured(name, value)?;
+        }
+
+        let mut out = Body::default();
+        let boundary_id = uuid::Uuid::new_v4().simple().to_string();
+        let body_part = render_body(
+            self.text_body.as_deref(),
+            self.html_body.as_deref(),
+            &boundary_id,
+        );
+        if self.attachments.is_empty() {
+            out.text(&(h.into_string() + &body_part.headers));
+            out.bytes(body_part.content);
+        } else {
+            let mixed = format!("=_mixed_{boundary_id}");
+            out.text(&h.into_string());
+            out.text(&format!(
+                "Content-Type: multipart/mixed; boundary=\"{mixed}\"\r\n\r\n"
+            ));
+            out.text(&format!("--{mixed}\r\n"));
+            out.text(&body_part.headers);
+            out.bytes(body_part.content);
+            // Each later delimiter carries its own leading CRLF (RFC 2046 §5.1.1).
+            for attachment in &self.attachments {
+                out.text(&format!("\r\n--{mixed}\r\n"));
+                let (headers, len) = attachment_part(attachment)?;
+                out.text(&headers);
+                out.file(attachment.path.clone(), len);
+            }
+            out.text(&format!("\r\n--{mixed}--\r\n"));
+        }
+
+        Ok(PreparedMessage {
+            size: out.size,
+            attachment_bytes: out.attachment_bytes,
+            chunks: out.chunks,
+            envelope_from: from.address.clone(),
+            recipients,
+            smtputf8,
+            message_id,
+        })
+    }
+}
+
+fn validate_mailbox(header: &str, m: &Mailbox) -> Result<(), MimeError> {
+    check_value(header, &m.address)?;
+    check_value(header, m.name.as_deref().unwrap_or(""))?;
+    match Mailbox::parse(&m.address) {
+        Ok(parsed) if parsed.name.is_none() && parsed.address == m.address => Ok(()),
+        Ok(_) => Err(MimeError::Address {
+            header: header.to_string(),
+            source: AddressError {
+                index: None,
+                position: 1,
+                entry: m.address.clone(),
+                reason: crate::address::AddressErrorReason::Invalid(
+                    "the address field must hold a bare addr-spec".to_string(),
+                ),
+            },
+        }),
+        Err(source) => Err(MimeError::Address {
+            header: header.to_string(),
+            source,
+        }),
+    }
+}
+
+fn validate_header_name(name: &str) -> Result<(), MimeError> {
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| (b'!'..=b'~').contains(&b) && b != b':');
+    if !valid {
+        return Err(MimeError::InvalidHeaderName {
+            header: name.to_string(),
+        });
+    }
+    let lower = name.to_ascii_lowercase();
+    if RESERVED_HEADERS.contains(&lower.as_str()) {
+        return Err(MimeError::ReservedHeader {
+            header: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The right-hand side of a generated Message-ID: the sender's domain when it is plain
+/// ASCII (it identifies the sending organisation without exposing the host name).
+fn id_domain(from: &Mailbox) -> String {
+    let domain = from.domain();
+    let plain = !domain.is_empty()
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if plain {
+        domain.to_string()
+    } else {
+        "smtpcm.localhost".to_string()
+    }
+}
+
+/// Rendered headers and content of the body (everything but attachments).
+struct BodyPart {
+    /// Part headers, ending with the blank line.
+    headers: String,
+    /// Encoded content, ending with CRLF.
+    content: Vec<u8>,
+}
+
+fn text_part(subtype: &str, text: &str) -> BodyPart {
+    let text = normalize_crlf(text);
+    let encoding = TextEncoding::choose(&text);
+    BodyPart {
+        headers: format!(
+            "Content-Type: text/{subtype}; charset=utf-8\r\nContent-Transfer-Encoding: {}\r\n\r\n",
+            encoding.as_str()
+        ),
+        content: encoding.encode(&text),
+    }
+}
+
+fn render_body(text: Option<&str>, html: Option<&str>, boundary_id: &str) -> BodyPart {
+    match (text, html) {
+        (Some(text), Some(html)) => {
+            let boundary = format!("=_alt_{boundary_id}");
+            let mut content = Vec::new();
+            for (i, part) in [text_part("plain", text), text_part("html", html)]
+                .into_iter()
+                .enumerate()
+            {
+                // The CRLF before a delimiter belongs to the delimiter (RFC 2046 §5.1.1), so
+                // every delimiter after content starts with its own CRLF; otherwise the
+                // part's final line break would be lost.
+                let lead = if i == 0 { "" } else { "\r\n" };
+                content.extend_from_slice(format!("{lead}--{boundary}\r\n").as_bytes());
+                content.extend_from_slice(part.headers.as_bytes());
+                content.extend_from_slice(&part.content);
+            }
+            content.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+            BodyPart {
+                headers: format!(
+                    "Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n"
+                ),
+                content,
+            }
+        }
+        (None, Some(html)) => text_part("html", html),
+        (text, None) => text_part("plain", text.unwrap_or("")),
+    }
+}
+
+/// Headers of an attachment part and the file's current length.
+fn attachment_part(a: &Attachment) -> Result<(String, u64), MimeError> {
+    let io_error = |source| MimeError::Attachment {
+        path: a.path.clone(),
+        source,
+    };
+    let meta = std::fs::metadata(&a.path).map_err(io_error)?;
+    if !meta.is_file() {
+        return Err(io_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
+    // Opening proves readability now, not halfway through the DATA phase.
+    drop(std::fs::File::open(&a.path).map_err(io_error)?);
+
+    let file_name = match &a.file_name {
+        Some(name) => name.clone(),
+        None => a
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "attachment".to_string()),
+    };
+    check_value("Content-Disposition", &file_name)?;
+    let content_type = match &a.content_type {
+        Some(ct) => {
+            check_value("Content-Type", ct)?;
+            let parsed: mime_guess::mime::Mime =
+                ct.parse().map_err(|_| MimeError::ContentType {
+                    path: a.path.clone(),
+                    value: ct.clone(),
+                })?;
+            // Parameters such as charset are kept; `name` is added below.
+            parsed.to_string()
+        }
+        None => mime_guess::from_path(Path::new(&file_name))
+            .first_or_octet_stream()
+            .essence_str()
+            .to_string(),
+    };
+    let mut h = Headers::default();
+    h.content_type_with_name(&content_type, &file_name);
+    h.raw("Content-Transfer-Encoding", "base64");
+    h.content_disposition_attachment(&file_name);
+    Ok((h.finish(), meta.len()))
+}
+
+/// Collects chunks while keeping the running size.
+#[derive(Default)]
+struct Body {
+    chunks: Vec<Chunk>,
+    size: u64,
+    attachment_bytes: u64,
+}
+
+impl Body {
+    fn text(&mut self, s: &str) {
+        self.bytes(s.as_bytes().to_vec());
+    }
+
+    fn bytes(&mut self, b: Vec<u8>) {
+        self.size += b.len() as u64;
+        match self.chunks.last_mut() {
+            Some(Chunk::Bytes(prev)) => prev.extend_from_slice(&b),
+            _ => self.chunks.push(Chunk::Bytes(b)),
+        }
+    }
+
+    fn file(&mut self, path: PathBuf, len: u64) {
+        self.size += base64_encoded_len(len);
+        self.attachment_bytes += len;
+        self.chunks.push(Chunk::File { path, len });
+    }
+}
+
+impl fmt::Debug for PreparedMessage {
+    /// A summary: the rendered bytes are not repeated.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedMessage")
+            .field("message_id", &self.message_id)
+            .field("size", &self.size)
+            .field("envelope_from", &self.envelope_from)
+            .field("recipients", &self.recipients)
+            .field("attachment_bytes", &self.attachment_bytes)
+            .field("smtputf8", &self.smtputf8)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PreparedMessage {
+    /// The exact number of bytes [`write_to`](Self::write_to) produces (CRLF line endings,
+    /// before SMTP dot-stuffing).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether an address is UTF-8, so the client must use SMTPUTF8 (RFC 6531).
+    pub fn needs_smtputf8(&self) -> bool {
+        self.smtputf8
+    }
+
+    /// Whether the message has 8-bit content. Bodies are always 7-bit encoded, so this is
+    /// true exactly when UTF-8 addresses appear in the headers (see
+    /// [`needs_smtputf8`](Self::needs_smtputf8)).
+    pub fn needs_8bitmime(&self) -> bool {
+        self.smtputf8
+    }
+
+    /// The envelope sender (`MAIL FROM`): the From address.
+    pub fn envelope_from(&self) -> &str {
+        &self.envelope_from
+    }
+
+    /// The envelope recipients (`RCPT TO`), see [`Message::recipients`].
+    pub fn recipients(&self) -> &[String] {
+        &self.recipients
+    }
+
+    /// Total raw size of the attachments, for progress reporting.
+    pub fn attachment_bytes(&self) -> u64 {
+        self.attachment_bytes
+    }
+
+    /// The `Message-ID`, angle brackets included.
+    pub fn message_id(&self) -> &str {
+        &self.message_id
+    }
+
+    /// Streams the message into `w` and returns the number of bytes written, which equals
+    /// [`size`](Self::size).
+    ///
+    /// Attachments are read in chunks of [`ATTACHMENT_CHUNK_BYTES`]. If a file's size no
+    /// longer matches what `prepare` saw, this fails with [`MimeError::AttachmentChanged`];
+    /// the caller must then abandon the transaction rather than end the DATA phase.
+    ///
+    /// It does not flush `w`: the caller ends the stream (flush, shutdown, or `finish`).
+    pub async fn write_to<W: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        w: &mut W,
+    ) -> Result<u64, MimeError> {
+        let mut written = 0u64;
+        // Allocated at the first attachment: a batch of small messages without one
+        // should not pay for 130 KiB of buffers per message.
+        let mut buffers: Option<(Vec<u8>, Vec<u8>)> = None;
+        for chunk in &self.chunks {
+            match chunk {
+                Chunk::Bytes(b) => {
+                    w.write_all(b).await?;
+                    written += b.len() as u64;
+                }
+                Chunk::File { path, len } => {
+                    let (raw, encoded) = buffers.get_or_insert_with(|| {
+                        (
+                            vec![0u8; ATTACHMENT_CHUNK_BYTES],
+                            Vec::with_capacity(
+                                base64_encoded_len(ATTACHMENT_CHUNK_BYTES as u64) as usize
+                            ),
+                        )
+                    });
+                    written += stream_file(path, *len, w, raw, encoded).await?;
+                }
+            }
+        }
+        // No flush: the caller ends the stream (for SMTP, `DataWriter::finish` sends the
+        // rest of the body and the end-of-data marker in one write).
+        Ok(written)
+    }
+}
+
+async fn stream_file<W: AsyncWrite + Unpin + ?Sized>(
+    path: &Path,
+    expected: u64,
+    w: &mut W,
+    raw: &mut [u8],
+    encoded: &mut Vec<u8>,
+) -> Result<u64, MimeError> {
+    let io_error = |source| MimeError::Attachment {
+        path: path.to_path_buf(),
+        source,
+    };
+    let changed = |actual| MimeError::AttachmentChanged {
+        path: path.to_path_buf(),
+        expected,
+        actual,
+    };
+    let mut file = tokio::fs::File::open(path).await.map_err(io_error)?;
+    let now = file.metadata().await.map_err(io_error)?.len();
+    if now != expected {
+        return Err(changed(now));
+    }
+    let mut total = 0u64;
+    let mut written = 0u64;
+    loop {
+        let filled = fill(&mut file, raw).await.map_err(io_error)?;
+        total += filled as u64;
+        if total > expected {
+            return Err(changed(total));
+        }
+        if filled == 0 {
+            break;
+        }
+        encoded.clear();
+        encode_base64_lines(&raw[..filled], encoded);
+        w.write_all(encoded).await?;
+        written += encoded.len() as u64;
+        if filled < raw.len() {
+            break;
+        }
+    }
+    if total != expected {
+        return Err(changed(total));
+    }
+    // A file that grew by less than a chunk after the last full read is caught here.
+    if fill(&mut file, &mut raw[..1]).await.map_err(io_error)? != 0 {
+        return Err(changed(total + 1));
+    }
+    Ok(written)
+}
+
+/// Reads until `buf` is full or the file ends; returns how many bytes were read.
+async fn fill<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]).await? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message() -> Message {
+        Message {
+            from: Some(Mailbox::parse("Sender <s@example.com>").unwrap()),
+            to: vec![Mailbox::parse("t@example.com").unwrap()],
+            date: Some(DateTime::parse_from_rfc2822("Mon, 23 Nov 2026 10:00:00 +0100").unwrap()),
+            message_id: Some("fixed@example.com".into()),
+            ..Default::default()
+        }
+    }
+
+    fn render(m: &Message) -> String {
+        let p = m.prepare().unwrap();
+        let mut out = Vec::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let n = rt.block_on(p.write_to(&mut out)).unwrap();
+        assert_eq!((n, out.len() as u64), (p.size(), p.size()));
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn text_only_layout() {
+        let mut m = message();
+        m.subject = "Hi".into();
+        m.text_body = Some("line 1\nline 2".into());
+        m.bcc = vec![Mailbox::parse("hidden@example.com").unwrap()];
+        m.priority = Priority::High;
+        assert_eq!(
+            render(&m),
+            "Date: Mon, 23 Nov 2026 10:00:00 +0100\r\n\
+             From: Sender <s@example.com>\r\n\
+             To: t@example.com\r\n\
+             Message-ID: <fixed@example.com>\r\n\
+             Subject: Hi\r\n\
+             MIME-Version: 1.0\r\n\
+             X-Priority: 1 (Highest)\r\n\
+             Importance: High\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\
+             Content-Transfer-Encoding: 7bit\r\n\
+             \r\n\
+             line 1\r\nline 2\r\n"
+        );
+    }
+
+    #[test]
+    fn validation_names_the_culprit() {
+        let mut m = message();
+        m.subject = "a\nb".into();
+        assert!(
+            matches!(m.prepare(), Err(MimeError::HeaderInjection { header }) if header == "Subject")
+        );
+
+        let mut m = message();
+        m.extra_headers = vec![("X-Job".into(), "ok\r".into())];
+        assert!(
+            matches!(m.prepare(), Err(MimeError::HeaderInjection { header }) if header == "X-Job")
+        );
+
+        let mut m = message();
+        m.extra_headers = vec![("Content-Type".into(), "text/html".into())];
+        assert!(matches!(m.prepare(), Err(MimeError::ReservedHeader { .. })));
+
+        let mut m = message();
+        m.extra_headers = vec![("Bad Name".into(), "x".into())];
+        assert!(matches!(
+            m.prepare(),
+            Err(MimeError::InvalidHeaderName { .. })
+        ));
+
+        let mut m = message();
+        m.message_id = Some("has space@x".into());
+        assert!(matches!(
+            m.prepare(),
+            Err(MimeError::InvalidMessageId { .. })
+        ));
+
+        let mut m = message();
+        m.from = None;
+        assert!(matches!(m.prepare(), Err(MimeError::NoSender)));
+
+        let mut m = message();
+        m.to.clear();
+        assert!(matches!(m.prepare(), Err(MimeError::NoRecipients)));
+
+        let mut m = message();
+        m.cc = vec![Mailbox::new("bob@")];
+        let e = m.prepare().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"header "Cc": "bob@" is not a valid e-mail address: missing domain"#
+        );
+
+        let mut m = message();
+        m.attachments = vec![Attachment::new("/nonexistent/report.csv")];
+        let e = m.prepare().unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("attachment /nonexistent/report.csv: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn utf8_addresses_need_smtputf8() {
+        let mut m = message();
+        assert!(!m.prepare().unwrap().needs_smtputf8());
+        m.cc = vec![Mailbox::parse("jörg@example.de").unwrap()];
+        let p = m.prepare().unwrap();
+        assert!(p.needs_smtputf8() && p.needs_8bitmime());
+    }
+}

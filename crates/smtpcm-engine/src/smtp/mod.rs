@@ -1,0 +1,38 @@
+//! The SMTP client.
+//!
+//! Built on tokio, rustls and smtp-proto's sans-IO reply parser, and shaped like
+//! Go's `net/smtp`: one method per verb on [`Client`], and [`Client::begin`]
+//! returning a streaming [`DataWriter`]. Replies are decoded without I/O
+//! ([`ReplyDecoder`]); commands are typed values ([`command`]) whose `Display`
+//! is what the transcript shows, never a secret.
+//!
+//! Every command and reply is logged at `debug` level under the tracing target
+//! [`TRANSCRIPT_TARGET`] (`smtpcm_engine::transcript`), with AUTH payloads redacted.
+//!
+//! Module map: [`reply`] (replies, decoder), [`command`] (typed commands),
+//! `capabilities` (EHLO), `config` (where, how, how long), `client` (the session),
+//! `data` (the message writer), `encoder` (CRLF and dot-stuffing), `tls`, `stream`,
+//! `auth_channel` (SASL transport), `error`.
+
+mod auth_channel;
+mod capabilities;
+mod client;
+pub mod command;
+mod config;
+mod data;
+mod encoder;
+mod envelope;
+mod error;
+pub mod reply;
+mod stream;
+mod tls;
+
+pub use crate::security::TlsMode;
+pub use capabilities::Capabilities;
+pub use client::{Client, TRANSCRIPT_TARGET};
+pub use config::{ClientConfig, Timeouts};
+pub use data::DataWriter;
+pub use encoder::DataEncoder;
+pub use envelope::{Envelope, MailParams, SendReport};
+pub use error::{ErrorKind, RecipientRejection, SmtpError, Stage};
+pub use reply::{MalformedReply, Reply, ReplyDecoder};

@@ -1,0 +1,118 @@
+//! Attachments are streamed: writing a 200 MiB attachment must not grow the process's peak
+//! resident memory by more than a few chunk buffers. This is a bound, not a timing.
+//! It lives alone in this test binary so that no other test moves the peak.
+
+use std::io::Write as _;
+
+use smtpcm_engine::address::Mailbox;
+use smtpcm_engine::mime::{Attachment, Message};
+use tokio::io::AsyncWrite;
+
+/// Peak resident set size (VmHWM) in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM line")
+}
+
+/// Discards bytes but counts them and keeps the tail, so the test can check the end.
+#[derive(Default)]
+struct CountingSink {
+    bytes: u64,
+    tail: Vec<u8>,
+}
+
+impl AsyncWrite for CountingSink {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.bytes += buf.len() as u64;
+        self.tail
+            .extend_from_slice(&buf[buf.len().saturating_sub(256)..]);
+        let excess = self.tail.len().saturating_sub(256);
+        self.tail.drain(..excess);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[test]
+fn a_200_mib_attachment_streams_in_bounded_memory() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("skipped: /proc/self/status not available on this platform");
+        return;
+    }
+    const SIZE: u64 = 200 * 1024 * 1024;
+    const ALLOWED_GROWTH_KIB: u64 = 16 * 1024;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.bin");
+    let file = std::fs::File::create(&path).expect("create");
+    // Sparse: no disk used, reads return zeros. A marker at the end proves the tail is read.
+    file.set_len(SIZE - 1).expect("set_len");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(b"!"))
+        .expect("marker");
+    drop(file);
+
+    let message = Message {
+        from: Some(Mailbox::new("etl@example.com")),
+        to: vec![Mailbox::new("ops@example.com")],
+        subject: "big".into(),
+        attachments: vec![Attachment::new(&path)],
+        ..Default::default()
+    };
+    let prepared = message.prepare().expect("prepare");
+    assert_eq!(prepared.attachment_bytes(), SIZE);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let before = peak_rss_kib();
+    let mut sink = CountingSink::default();
+    let written = runtime
+        .block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(300),
+                prepared.write_to(&mut sink),
+            )
+            .await
+        })
+        .expect("finished within the time limit")
+        .expect("write_to");
+    let after = peak_rss_kib();
+
+    assert_eq!(written, prepared.size());
+    assert_eq!(sink.bytes, prepared.size());
+    // SIZE % 3 == 2, so the last base64 group encodes the bytes [0, b'!'].
+    let tail = String::from_utf8_lossy(&sink.tail);
+    // The base64 ends with its own CRLF, then the delimiter's CRLF (RFC 2046 §5.1.1).
+    assert!(
+        tail.contains("ACE=\r\n\r\n--"),
+        "tail of the message: {tail:?}"
+    );
+    assert!(
+        after.saturating_sub(before) < ALLOWED_GROWTH_KIB,
+        "peak RSS grew by {} KiB (from {before} to {after}) while streaming {SIZE} bytes",
+        after.saturating_sub(before)
+    );
+}
