@@ -60,7 +60,8 @@ pub fn auth_config_with(
             return Err(invalid(
                 "UserName",
                 format!(
-                    "UserName={user} cannot be combined with UseWindowsAuthentication=True                          (Windows authentication uses the Kerberos ticket or NTLM credentials)"
+                    "UserName={user} cannot be combined with UseWindowsAuthentication=True \
+                         (Windows authentication uses the Kerberos ticket or NTLM credentials)"
                 ),
             ));
         }
@@ -253,6 +254,12 @@ mod tests {
         assert!(
             matches!(err, AuthError::InvalidConfig { ref key, .. } if key == "UserName"),
             "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "connection string key UserName: UserName=alice cannot be combined with \
+             UseWindowsAuthentication=True (Windows authentication uses the Kerberos ticket \
+             or NTLM credentials)"
         );
     }
 }

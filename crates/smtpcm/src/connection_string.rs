@@ -71,8 +71,8 @@ pub struct ConnectionString {
     pub token_env: Option<String>,
     /// `TokenFile` (extension): path of a file holding an OAuth2 bearer token.
     pub token_file: Option<String>,
-    /// `AllowInsecureAuth` (extension): allow credentials over plain text; only honoured
-    /// for loopback servers.
+    /// `AllowInsecureAuth` (extension): allow passwords, tokens and NTLM responses over
+    /// plain text, to any host; a warning is logged on every use.
     pub allow_insecure_auth: bool,
     /// Unknown keys, as written and in order, so that a round trip keeps them.
     pub extra: Vec<(String, String)>,

@@ -78,7 +78,7 @@ fn gssapi_offered_without_ticket_falls_back_to_ntlm_and_delivers() {
     let (attempt, log) = run_logged(login_and_send(
         &servers,
         servers.auth_port(),
-        TlsMode::None,
+        TlsMode::StartTls,
         &cfg,
         &rcpt,
     ));

@@ -113,7 +113,7 @@ fn unknown_service_principal_falls_back_to_ntlm_before_auth() {
     let (attempt, log) = run_logged(login_and_send(
         &servers,
         servers.auth_port(),
-        TlsMode::None,
+        TlsMode::StartTls,
         &cfg,
         &rcpt,
     ));
@@ -139,7 +139,7 @@ fn ntlm_authenticates_and_delivers() {
     let (attempt, log) = run_logged(login_and_send(
         &servers,
         servers.auth_port(),
-        TlsMode::None,
+        TlsMode::StartTls,
         &cfg,
         &rcpt,
     ));
@@ -165,7 +165,7 @@ fn wrong_ntlm_password_is_an_auth_error_and_nothing_is_sent() {
     let (attempt, log) = run_logged(login_and_send(
         &servers,
         servers.auth_port(),
-        TlsMode::None,
+        TlsMode::StartTls,
         &cfg,
         &rcpt,
     ));
@@ -211,6 +211,26 @@ fn tls_only_listener_authenticates_after_starttls() {
     let auth = log.find("C: AUTH PLAIN").expect("AUTH PLAIN was not sent");
     assert!(starttls < auth, "AUTH before STARTTLS:\n{log}");
     assert_delivered(&servers, &rcpt);
+}
+
+#[test]
+fn ntlm_is_not_sent_in_clear_text_without_permission() {
+    let Some(servers) = servers_with_kerberos() else {
+        return;
+    };
+    let rcpt = servers.unique_recipient("ntlm-clear");
+    let cfg = windows(None, Some(ntlm_credentials(&servers, false)), Some("NTLM"));
+    let (attempt, log) = run_logged(login_and_send(
+        &servers,
+        servers.auth_port(),
+        TlsMode::None,
+        &cfg,
+        &rcpt,
+    ));
+    let err = attempt.auth.unwrap_err();
+    assert!(err.is_insecure_channel(), "{err}");
+    assert!(!log.contains("C: AUTH"), "AUTH was sent:\n{log}");
+    assert!(!attempt.sent);
 }
 
 #[test]
@@ -280,9 +300,9 @@ fn debug_transcript_contains_no_secret() {
             basic(&user, &password, Some("LOGIN"), true),
         ),
         (
-            "NTLM",
+            "NTLM over STARTTLS",
             servers.auth_port(),
-            TlsMode::None,
+            TlsMode::StartTls,
             windows(None, Some(ntlm_credentials(&servers, false)), Some("NTLM")),
         ),
     ];

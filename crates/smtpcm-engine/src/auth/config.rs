@@ -14,7 +14,8 @@ pub struct AuthConfig {
     pub method: AuthMethod,
     /// The `TargetName` extension key: the Kerberos SPN (default `SMTPSVC/<host>`).
     pub target_name: Option<String>,
-    /// `AllowInsecureAuth=True`: permit Basic/OAuth2 secrets in clear text, to loopback only.
+    /// `AllowInsecureAuth=True`: permit passwords, tokens and NTLM responses in clear text,
+    /// to any host, with a warning logged on every use.
     pub allow_insecure: bool,
 }
 

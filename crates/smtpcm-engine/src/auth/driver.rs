@@ -8,31 +8,74 @@ use super::{
     AuthChannel, AuthConfig, AuthError, AuthMethod, AuthOutcome, Candidate, Mechanism,
     MechanismError, ServerInfo, ServerStep, windows,
 };
-use crate::security::is_loopback_host;
 
 /// Challenge rounds allowed in one exchange; real mechanisms need at most three.
 pub const MAX_CHALLENGE_ROUNDS: usize = 10;
 
-/// May a password or token be sent on this connection?
+/// May a password, token or NTLM response be sent on this connection?
 ///
-/// Yes over TLS. In clear text only when the user allowed it (`AllowInsecureAuth=True`)
-/// *and* both the configured name and the connected address are loopback, so a name
-/// that merely resolves to 127.0.0.1 here never gets a secret in clear text.
+/// Yes over TLS. In clear text only when the user allowed it (`AllowInsecureAuth=True`),
+/// for any host, and then a warning is logged on every use. GSSAPI never needs this:
+/// Kerberos sends no reusable secret ([`sends_secret`]).
 ///
 /// ```
 /// use smtpcm_engine::auth::may_send_secret;
-/// assert!(may_send_secret(true, "mail.example.com", false, false));
-/// assert!(may_send_secret(false, "localhost", true, true));
-/// assert!(!may_send_secret(false, "localhost", true, false));
-/// assert!(!may_send_secret(false, "mail.example.com", true, true));
+/// assert!(may_send_secret(true, false));
+/// assert!(may_send_secret(false, true));
+/// assert!(!may_send_secret(false, false));
 /// ```
-pub fn may_send_secret(
-    tls: bool,
-    host: &str,
-    peer_is_loopback: bool,
+pub fn may_send_secret(tls: bool, allow_insecure: bool) -> bool {
+    tls || allow_insecure
+}
+
+/// Whether mechanism `name` puts something on the wire that an eavesdropper could reuse
+/// or crack offline: a password (PLAIN, LOGIN), a bearer token (XOAUTH2, OAUTHBEARER), or
+/// an NTLM response. Only GSSAPI (Kerberos) does not.
+///
+/// ```
+/// use smtpcm_engine::auth::sends_secret;
+/// assert!(sends_secret("NTLM") && sends_secret("plain") && !sends_secret("GSSAPI"));
+/// ```
+pub fn sends_secret(name: &str) -> bool {
+    !name.eq_ignore_ascii_case("GSSAPI")
+}
+
+/// Turns every candidate that would send a secret in clear text, without permission,
+/// into an unavailable one, so nothing is sent and the next candidate (or the
+/// [`AuthError::InsecureChannel`] error) takes over.
+fn guard_secrets(
+    server: &ServerInfo,
     allow_insecure: bool,
-) -> bool {
-    tls || (allow_insecure && peer_is_loopback && is_loopback_host(host))
+    candidates: Vec<Candidate>,
+) -> Vec<Candidate> {
+    if server.tls {
+        return candidates;
+    }
+    candidates
+        .into_iter()
+        .map(|candidate| match candidate {
+            Candidate::Ready(m) if sends_secret(m.name()) => {
+                if may_send_secret(server.tls, allow_insecure) {
+                    tracing::warn!(
+                        mechanism = %m.name(),
+                        "sending {} credentials to {} without TLS because AllowInsecureAuth=True",
+                        m.name(),
+                        server.host
+                    );
+                    Candidate::Ready(m)
+                } else {
+                    Candidate::Unavailable {
+                        mechanism: m.name().to_string(),
+                        error: AuthError::InsecureChannel {
+                            mechanism: m.name().to_string(),
+                            host: server.host.clone(),
+                        },
+                    }
+                }
+            }
+            other => other,
+        })
+        .collect()
 }
 
 fn offered(server: &ServerInfo, name: &str) -> bool {
@@ -76,21 +119,6 @@ fn secret_candidates(
 }
 
 fn plan(server: &ServerInfo, cfg: &AuthConfig) -> Result<Vec<Candidate>, AuthError> {
-    let guard = |mechanism: &str| {
-        if may_send_secret(
-            server.tls,
-            &server.host,
-            server.loopback,
-            cfg.allow_insecure,
-        ) {
-            Ok(())
-        } else {
-            Err(AuthError::InsecureChannel {
-                mechanism: mechanism.to_string(),
-                host: server.host.clone(),
-            })
-        }
-    };
     match &cfg.method {
         AuthMethod::Anonymous => Ok(Vec::new()),
         AuthMethod::Windows { ntlm, mechanism } => windows::plan(
@@ -115,7 +143,6 @@ fn plan(server: &ServerInfo, cfg: &AuthConfig) -> Result<Vec<Candidate>, AuthErr
                         _ => None,
                     }
                 })?;
-            guard(first_name(&candidates))?;
             Ok(candidates)
         }
         AuthMethod::OAuth2 {
@@ -134,7 +161,6 @@ fn plan(server: &ServerInfo, cfg: &AuthConfig) -> Result<Vec<Candidate>, AuthErr
                     _ => None,
                 },
             )?;
-            guard(first_name(&candidates))?;
             Ok(candidates)
         }
     }
@@ -155,8 +181,10 @@ fn transport<E: std::error::Error + Send + Sync + 'static>(err: E) -> AuthError 
 /// Authenticate on `chan` as `cfg` says.
 ///
 /// * [`AuthMethod::Anonymous`] sends nothing and returns `Ok(None)`.
-/// * Passwords and tokens are refused on a clear-text channel unless
+/// * Passwords, tokens and NTLM responses are refused on a clear-text channel unless
 ///   [`may_send_secret`] allows it ([`AuthError::InsecureChannel`]).
+/// * Windows authentication against a server that offers neither GSSAPI nor NTLM
+///   sends nothing and returns `Ok(None)`, with a warning, as System.Net.Mail does.
 /// * Candidates are tried in order; one that fails before `AUTH` is sent, or that the
 ///   server answers with `504`, gives way to the next, and the outcome says so.
 /// * Any other failure reply ends the attempt with [`AuthError::Rejected`].
@@ -168,7 +196,28 @@ pub async fn authenticate<C: AuthChannel>(
         return Ok(None);
     }
     let server = chan.server_info();
-    let candidates = plan(&server, cfg)?;
+    if let AuthMethod::Windows {
+        mechanism: None, ..
+    } = &cfg.method
+        && !windows::WINDOWS_MECHANISMS
+            .iter()
+            .any(|name| offered(&server, name))
+    {
+        // System.Net.Mail sends without authenticating when the server offers no
+        // mechanism it can use with default credentials, and SSIS packages rely on it
+        // (internal relays that need no AUTH).
+        tracing::warn!(
+            "UseWindowsAuthentication=True, but {} offers {}: sending without authentication, as SSIS does",
+            server.host,
+            if server.offered.is_empty() {
+                "no AUTH".to_string()
+            } else {
+                format!("only AUTH {}", server.offered.join(" "))
+            }
+        );
+        return Ok(None);
+    }
+    let candidates = guard_secrets(&server, cfg.allow_insecure, plan(&server, cfg)?);
     run(chan, &server, candidates).await.map(Some)
 }
 
@@ -396,34 +445,100 @@ mod tests {
     #[test]
     fn secret_policy_decisions() {
         // TLS: always.
-        assert!(may_send_secret(true, "smtp.example.com", false, false));
-        // Plain text to a non-loopback name: never, even with permission and a loopback peer
-        // (a hosts-file alias must not unlock clear-text passwords).
-        assert!(!may_send_secret(false, "smtp.example.com", false, true));
-        assert!(!may_send_secret(false, "smtp.example.com", true, true));
-        // Loopback without explicit permission: no.
-        assert!(!may_send_secret(false, "127.0.0.1", true, false));
-        // Loopback name but the connection went elsewhere: no.
-        assert!(!may_send_secret(false, "localhost", false, true));
-        // Loopback, allowed: yes.
-        assert!(may_send_secret(false, "127.0.0.1", true, true));
-        assert!(may_send_secret(false, "::1", true, true));
-        assert!(may_send_secret(false, "LOCALHOST.", true, true));
-        assert!(!is_loopback_host("localhost.example.com"));
-        assert!(!is_loopback_host("128.0.0.1"));
+        assert!(may_send_secret(true, false));
+        // Plain text: only with explicit permission, whatever the host.
+        assert!(!may_send_secret(false, false));
+        assert!(may_send_secret(false, true));
+        // Kerberos is the one mechanism that sends nothing reusable.
+        for name in ["PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER", "NTLM", "ntlm"] {
+            assert!(sends_secret(name), "{name}");
+        }
+        assert!(!sends_secret("GSSAPI"));
     }
 
     #[test]
-    fn plain_is_refused_on_plaintext_to_non_loopback_name_and_nothing_is_sent() {
-        let mut chan = FakeChannel::new("mail.example.com", false, true, "PLAIN LOGIN", vec![]);
-        let err = block(authenticate(&mut chan, &basic(None, true))).unwrap_err();
-        assert!(matches!(err, AuthError::InsecureChannel { .. }), "{err}");
-        assert_eq!(
-            err.to_string(),
-            "refusing to send PLAIN credentials to mail.example.com over an unencrypted \
-             connection: enable TLS, or for a loopback server set AllowInsecureAuth=True"
+    fn plain_is_refused_on_plaintext_without_permission_and_nothing_is_sent() {
+        for host in ["mail.example.com", "localhost"] {
+            let mut chan = FakeChannel::new(host, false, true, "PLAIN LOGIN", vec![]);
+            let err = block(authenticate(&mut chan, &basic(None, false))).unwrap_err();
+            assert!(matches!(err, AuthError::InsecureChannel { .. }), "{err}");
+            assert!(err.is_insecure_channel());
+            assert!(
+                err.to_string().contains("set AllowInsecureAuth=True"),
+                "{err}"
+            );
+            assert!(chan.sent.is_empty(), "{host}: {:?}", chan.sent);
+        }
+    }
+
+    #[test]
+    fn allow_insecure_applies_to_any_host() {
+        let mut chan = FakeChannel::new(
+            "mail.example.com",
+            false,
+            false,
+            "PLAIN",
+            vec![ServerStep::Success],
         );
-        assert!(chan.sent.is_empty());
+        let outcome = block(authenticate(&mut chan, &basic(None, true)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(outcome.mechanism, "PLAIN");
+    }
+
+    fn windows(
+        ntlm: Option<NtlmCredentials>,
+        only: Option<&str>,
+        allow_insecure: bool,
+    ) -> AuthConfig {
+        AuthConfig {
+            method: AuthMethod::Windows {
+                ntlm,
+                mechanism: only.map(str::to_string),
+            },
+            target_name: None,
+            allow_insecure,
+        }
+    }
+
+    #[test]
+    fn ntlm_is_never_sent_in_clear_without_permission() {
+        let mut chan = FakeChannel::new("mail.example.com", false, false, "NTLM", vec![]);
+        let cfg = windows(Some(ntlm_credentials()), None, false);
+        let err = block(authenticate(&mut chan, &cfg)).unwrap_err();
+        assert!(err.is_insecure_channel(), "{err}");
+        assert!(chan.sent.is_empty(), "{:?}", chan.sent);
+
+        // With permission it goes out (the server then answers the NEGOTIATE message).
+        let mut chan = FakeChannel::new(
+            "mail.example.com",
+            false,
+            false,
+            "NTLM",
+            vec![ServerStep::Failure {
+                code: 535,
+                message: "no".into(),
+            }],
+        );
+        let cfg = windows(Some(ntlm_credentials()), None, true);
+        let err = block(authenticate(&mut chan, &cfg)).unwrap_err();
+        assert!(err.is_credentials_rejected(), "{err}");
+        assert_eq!(chan.sent.len(), 1);
+        assert!(chan.sent[0].starts_with("AUTH NTLM"), "{:?}", chan.sent);
+    }
+
+    #[test]
+    fn windows_auth_without_a_usable_mechanism_sends_anonymously() {
+        for offered in ["", "PLAIN LOGIN"] {
+            let mut chan = FakeChannel::new("relay.corp", false, false, offered, vec![]);
+            let outcome = block(authenticate(&mut chan, &windows(None, None, false))).unwrap();
+            assert_eq!(outcome, None, "offered {offered:?}");
+            assert!(chan.sent.is_empty());
+        }
+        // A mechanism the user forced is still required.
+        let mut chan = FakeChannel::new("relay.corp", true, false, "", vec![]);
+        let err = block(authenticate(&mut chan, &windows(None, Some("NTLM"), false))).unwrap_err();
+        assert!(err.is_no_shared_mechanism(), "{err}");
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub enum AuthError {
     /// A password or token would have crossed the network unencrypted.
     #[error(
         "refusing to send {mechanism} credentials to {host} over an unencrypted connection: \
-         enable TLS, or for a loopback server set AllowInsecureAuth=True"
+         enable TLS, or set AllowInsecureAuth=True"
     )]
     InsecureChannel { mechanism: String, host: String },
     /// The connection string asks for something contradictory or unknown.

@@ -38,7 +38,7 @@ pub mod windows;
 pub mod xoauth2;
 
 pub use config::{AuthConfig, AuthMethod, AuthOutcome};
-pub use driver::{MAX_CHALLENGE_ROUNDS, authenticate, may_send_secret};
+pub use driver::{MAX_CHALLENGE_ROUNDS, authenticate, may_send_secret, sends_secret};
 pub use error::AuthError;
 
 /// One mechanism to try, or the reason it cannot be (kept to explain a fallback).

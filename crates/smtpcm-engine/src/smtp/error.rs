@@ -310,7 +310,7 @@ impl std::error::Error for SmtpError {
     }
 }
 
-/// Formats a duration as seconds with up to three decimals ("2.5 s", "300 s").
+/// Formats a duration as whole seconds when it is one (`300 s`), else as milliseconds (`2500 ms`).
 struct Secs(Duration);
 
 impl fmt::Display for Secs {
@@ -330,6 +330,12 @@ mod tests {
 
     fn reply(code: u16) -> Reply {
         Reply::new(code, None, vec!["no".into()])
+    }
+
+    #[test]
+    fn secs_prints_what_its_doc_says() {
+        assert_eq!(Secs(Duration::from_secs(300)).to_string(), "300 s");
+        assert_eq!(Secs(Duration::from_millis(2500)).to_string(), "2500 ms");
     }
 
     #[test]
