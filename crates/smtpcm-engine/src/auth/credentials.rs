@@ -29,7 +29,13 @@ pub const ENV_NTLM_SELECT_USER: &str = "NTLMUSER";
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
     /// The environment variable named by a key is not set (or not valid UTF-8).
-    #[error("environment variable {var} (named by {key}) is not set")]
+    ///
+    /// The name is shown only when it looks like one ([`shown_variable_name`]): users
+    /// sometimes write the secret itself as `PasswordEnv=`, and an error must not print it.
+    #[error(
+        "environment variable {} (named by {key}) is not set",
+        shown_variable_name(var)
+    )]
     EnvNotSet { var: String, key: String },
     /// A secret file could not be read.
     #[error("cannot read {what} file {path} (named by {key}): {source}")]
@@ -48,6 +54,29 @@ pub enum CredentialError {
     /// `SMTPCM_NTLM_USER` is set without `SMTPCM_NTLM_PASSWORD` (or the reverse).
     #[error("{set} is set but {missing} is not")]
     HalfSet { set: String, missing: String },
+}
+
+/// `var` when it looks like a conventional environment variable name (upper-case
+/// letters, digits and `_`, at most 64 characters), else a placeholder, since a value
+/// that does not look like a name may well be the secret itself.
+///
+/// ```
+/// use smtpcm_engine::auth::credentials::shown_variable_name;
+/// assert_eq!(shown_variable_name("SMTP_PASSWORD"), "SMTP_PASSWORD");
+/// assert!(!shown_variable_name("hunter2!").contains("hunter2"));
+/// ```
+pub fn shown_variable_name(var: &str) -> String {
+    let looks_like_a_name = !var.is_empty()
+        && var.len() <= 64
+        && !var.starts_with(|c: char| c.is_ascii_digit())
+        && var
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if looks_like_a_name {
+        var.to_string()
+    } else {
+        "[name hidden: it does not look like a variable name; is it the secret itself?]".into()
+    }
 }
 
 /// A user name and password for NTLM, with the domain they belong to.
@@ -253,7 +282,10 @@ impl SecretSource {
                     var: var.clone(),
                     key: key.clone(),
                 })?;
-                (value, format!("environment variable {var}"))
+                (
+                    value,
+                    format!("environment variable {}", shown_variable_name(var)),
+                )
             }
             SecretSource::File { path, key } => {
                 let text = std::fs::read_to_string(path).map_err(|source| {
@@ -287,6 +319,28 @@ impl SecretSource {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn a_secret_written_as_the_variable_name_is_not_printed() {
+        for secret in ["Sup3r-secret!", "correct horse battery", "hunter2"] {
+            let source = SecretSource::Env {
+                var: secret.into(),
+                key: "PasswordEnv".into(),
+            };
+            let err = source.load_with("password", |_| None).unwrap_err();
+            assert!(!err.to_string().contains(secret), "{err}");
+            assert!(err.to_string().contains("PasswordEnv"), "{err}");
+        }
+        let source = SecretSource::Env {
+            var: "SMTP_PASSWORD".into(),
+            key: "PasswordEnv".into(),
+        };
+        let err = source.load_with("password", |_| None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable SMTP_PASSWORD (named by PasswordEnv) is not set"
+        );
+    }
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: HashMap<String, String> = pairs
