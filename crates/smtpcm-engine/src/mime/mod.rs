@@ -282,13 +282,16 @@ impl Message {
     /// assert_eq!(m.recipients(), ["a@x.com", "b@x.com", "c@x.com"]);
     /// ```
     pub fn recipients(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for m in self.to.iter().chain(&self.cc).chain(&self.bcc) {
-            if !out.iter().any(|r| r.eq_ignore_ascii_case(&m.address)) {
-                out.push(m.address.clone());
-            }
-        }
-        out
+        // A set of lower-cased addresses keeps this linear: a 100k-recipient list must
+        // not cost 10^10 comparisons.
+        let mut seen = std::collections::HashSet::new();
+        self.to
+            .iter()
+            .chain(&self.cc)
+            .chain(&self.bcc)
+            .filter(|m| seen.insert(m.address.to_ascii_lowercase()))
+            .map(|m| m.address.clone())
+            .collect()
     }
 
     /// Validates the message and renders everything but attachment contents.

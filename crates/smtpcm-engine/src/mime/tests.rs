@@ -109,3 +109,26 @@ fn utf8_addresses_need_smtputf8() {
     let p = m.prepare().unwrap();
     assert!(p.needs_smtputf8() && p.needs_8bitmime());
 }
+
+#[test]
+fn recipients_are_deduplicated_in_linear_time() {
+    // 100k distinct recipients plus each again in another case: quadratic work here took
+    // seconds; linear work is milliseconds. The count proves the de-duplication; the size
+    // makes a quadratic regression visible as a hung test rather than a passing one.
+    let n = 100_000;
+    let to: Vec<Mailbox> = (0..n)
+        .map(|i| Mailbox::parse(&format!("user{i}@example.com")).unwrap())
+        .collect();
+    let bcc: Vec<Mailbox> = (0..n)
+        .map(|i| Mailbox::parse(&format!("USER{i}@EXAMPLE.COM")).unwrap())
+        .collect();
+    let m = Message {
+        to,
+        bcc,
+        ..Default::default()
+    };
+    let recipients = m.recipients();
+    assert_eq!(recipients.len(), n);
+    assert_eq!(recipients[0], "user0@example.com");
+    assert_eq!(recipients[n - 1], format!("user{}@example.com", n - 1));
+}
