@@ -1,8 +1,11 @@
 //! Body transfer encodings: the 7bit/quoted-printable/base64 choice for text, and line-wrapped
 //! base64 whose length is a pure function of the input length (so sizes are known up front).
+//!
+//! The choice and the base64 lines come from `email-encoding`; what it lacks is here: the
+//! exact encoded length (for SIZE and BDAT before a byte is read), CRLF normalisation, and
+//! quoted-printable with hard line breaks kept.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use email_encoding::body::Encoding;
 
 /// Characters of base64 per line (RFC 2045 §6.8 allows at most 76).
 pub const BASE64_LINE_CHARS: usize = 76;
@@ -32,13 +35,16 @@ pub fn base64_encoded_len(len: u64) -> u64 {
 /// Encoding a stream in pieces gives the same bytes as encoding it whole as long as every
 /// piece but the last is a multiple of [`BASE64_LINE_BYTES`] long.
 pub fn encode_base64_lines(input: &[u8], out: &mut Vec<u8>) {
-    let mut line = [0u8; BASE64_LINE_CHARS];
-    for chunk in input.chunks(BASE64_LINE_BYTES) {
-        // A 57-byte chunk always fits the 76-byte line buffer, so this cannot fail.
-        let n = STANDARD.encode_slice(chunk, &mut line).unwrap_or(0);
-        out.extend_from_slice(&line[..n]);
-        out.extend_from_slice(b"\r\n");
+    if input.is_empty() {
+        return;
     }
+    let mut text = String::with_capacity(base64_encoded_len(input.len() as u64) as usize);
+    // Writing into a String cannot fail.
+    let _ = email_encoding::body::base64::encode(input, &mut text);
+    // email-encoding leaves the last line open; every line here ends with CRLF, so that
+    // pieces encoded one after another join into the same bytes as the whole.
+    text.push_str("\r\n");
+    out.extend_from_slice(text.as_bytes());
 }
 
 /// Rewrites every line ending (`\r\n`, lone `\r` or lone `\n`) as CRLF.
@@ -81,20 +87,22 @@ impl TextEncoding {
         }
     }
 
-    /// Picks the encoding for CRLF-normalised `text`.
+    /// Picks the encoding for CRLF-normalised `text` (email-encoding's chooser, for a
+    /// server without SMTPUTF8, so never 8bit).
     pub fn choose(text: &str) -> TextEncoding {
-        let clean_bytes =
-            |b: &u8| b.is_ascii() && (!b.is_ascii_control() || matches!(b, b'\t' | b'\r' | b'\n'));
-        let lines_short = text.split("\r\n").all(|l| l.len() <= MAX_LINE_BYTES);
-        if lines_short && text.as_bytes().iter().all(clean_bytes) {
-            return TextEncoding::SevenBit;
-        }
-        let unusual = text.bytes().filter(|b| !clean_bytes(b)).count();
-        // Quoted-printable triples every unusual byte; beyond a sixth of the text base64 wins.
-        if unusual * 6 > text.len() {
-            TextEncoding::Base64
-        } else {
-            TextEncoding::QuotedPrintable
+        match Encoding::choose(text, false) {
+            // email-encoding counts every ASCII byte as 7bit-safe; RFC 5322 does not
+            // allow NUL or other controls there, so such text is quoted instead.
+            Encoding::SevenBit
+                if text
+                    .bytes()
+                    .any(|b| b.is_ascii_control() && !matches!(b, b'\t' | b'\r' | b'\n')) =>
+            {
+                TextEncoding::QuotedPrintable
+            }
+            Encoding::SevenBit => TextEncoding::SevenBit,
+            Encoding::QuotedPrintable | Encoding::EightBit => TextEncoding::QuotedPrintable,
+            Encoding::Base64 => TextEncoding::Base64,
         }
     }
 
@@ -188,6 +196,10 @@ mod tests {
         );
         assert_eq!(
             TextEncoding::choose(&"a".repeat(999)),
+            TextEncoding::QuotedPrintable
+        );
+        assert_eq!(
+            TextEncoding::choose("bell \u{7} and nul \0"),
             TextEncoding::QuotedPrintable
         );
     }
