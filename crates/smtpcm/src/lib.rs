@@ -13,7 +13,8 @@
 //! * [`auth`] holds the SASL mechanisms behind one small trait;
 //! * [`address`] and [`mime`] turn Send Mail fields into a streamed message;
 //! * [`connection_manager`] and [`send_mail`] are the SSIS objects;
-//! * [`package`], [`dtsx`], [`expr`] and [`run`] load, save and run packages.
+//! * [`package`], [`dtsx`], [`expr`] and [`run`] load, save and run packages;
+//! * [`files`] reads users' files with a size cap and saves them atomically.
 
 pub mod address;
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod connection_manager;
 pub mod connection_string;
 pub mod dtsx;
 pub mod expr;
+pub mod files;
 pub mod mime;
 pub mod package;
 pub mod pool;

@@ -295,3 +295,37 @@ fn project_folder_brings_conmgr_and_params() {
         before.replace("SmtpServer=mail.example.org;", "SmtpServer=127.0.0.1;")
     );
 }
+
+#[test]
+fn a_value_xml_cannot_hold_is_refused_at_save_naming_field_and_character() {
+    let mut pkg = smtpcm::package::Package::new("P");
+    pkg.connections.add("SMTP");
+    let loaded = smtpcm::dtsx::load_bytes(pkg.to_bytes().unwrap(), "p.dtsx").unwrap();
+    for (bad, code) in [("a\u{1}b", "U+0001"), ("x\u{FFFF}", "U+FFFF")] {
+        let mut edited = loaded.clone();
+        edited
+            .connections
+            .get_mut("SMTP Connection Manager")
+            .unwrap()
+            .connection_string = format!("SmtpServer={bad};");
+        let err = edited.to_bytes().unwrap_err();
+        assert!(
+            matches!(err, smtpcm::dtsx::SaveError::NotXmlChar { .. }),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(msg.starts_with("p.dtsx: "), "{msg}");
+        assert!(
+            msg.contains("connection_string") && msg.contains(code),
+            "{msg}"
+        );
+    }
+    // Tab, CR and LF are fine: they are written as character references.
+    let mut edited = loaded.clone();
+    edited.connections.iter_mut().next().unwrap().description = "a\tb\r\nc".into();
+    let again = smtpcm::dtsx::load_bytes(edited.to_bytes().unwrap(), "p.dtsx").unwrap();
+    assert_eq!(
+        again.connections.iter().next().unwrap().description,
+        "a\tb\r\nc"
+    );
+}

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub(crate) use new::new_package;
-pub use save::SaveError;
+pub use save::{SaveError, invalid_xml_char};
 
 use crate::package::{ConnectionManager, Connections, Package, Parameter, SourceDoc};
 
