@@ -135,3 +135,40 @@ fn run_accepts_dtexec_options_and_returns_dtexec_exit_codes() {
         .unwrap();
     assert_eq!(out.status.code(), Some(4));
 }
+
+/// `run /dev/zero` and `inspect /dev/zero` read a capped amount and fail with a clear error
+/// instead of reading until memory runs out.
+#[test]
+fn dev_zero_is_refused_by_size_not_by_running_out_of_memory() {
+    let out = Command::new(BIN)
+        .args(["inspect", "/dev/zero"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("/dev/zero: larger than 268435456 bytes")
+            && stderr.contains("SMTPCM_MAX_FILE_BYTES"),
+        "{stderr}"
+    );
+    // The cap is configurable; a small one keeps this second process cheap.
+    let out = Command::new(BIN)
+        .args(["run", "/dev/zero"])
+        .env("SMTPCM_MAX_FILE_BYTES", "65536")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "dtexec's 'could not load': {text}"
+    );
+    assert!(
+        text.contains("/dev/zero: larger than 65536 bytes"),
+        "{text}"
+    );
+}
