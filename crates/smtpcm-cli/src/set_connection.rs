@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use smtpcm::connection_string::ConnectionString;
+use smtpcm::connection_string::{ConnectionString, redact};
 use smtpcm::dtsx;
 use smtpcm::package::ConnectionManager;
 
@@ -181,7 +181,9 @@ pub fn run(args: SetConnectionArgs) -> i32 {
         let file = path.display();
         match p {
             Plan::Change { cm, old, .. } => {
-                let arrow = format!("\"{cm}\": {old} -> {}", args.conn);
+                // The old string may hold a secret (a look-alike manager's Password=); the
+                // file keeps it, the report never shows it.
+                let arrow = format!("\"{cm}\": {} -> {}", redact(old), redact(&args.conn));
                 if args.dry_run {
                     println!("{file}: {arrow} (dry run: would change)");
                 } else if changed.contains(path) {
@@ -195,7 +197,10 @@ pub fn run(args: SetConnectionArgs) -> i32 {
                 }
             }
             Plan::Unchanged { cm } => {
-                println!("{file}: \"{cm}\": unchanged (already {})", args.conn)
+                println!(
+                    "{file}: \"{cm}\": unchanged (already {})",
+                    redact(&args.conn)
+                )
             }
             Plan::NotFound => {
                 println!("{file}: no connection manager named {:?}", args.name)

@@ -262,3 +262,58 @@ fn a_write_error_leaves_every_original_intact() {
         "temporary files are removed"
     );
 }
+
+/// Issue 9 point 11: a `Password=` in a package's connection string is never printed by
+/// `inspect` (human or JSON) or `set-connection`, and the file keeps what the user wrote.
+#[test]
+fn secrets_in_packages_are_redacted_in_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pkg = Package::new("P");
+    let cm = pkg.connections.add("SMTP");
+    cm.name = "Mail".into();
+    cm.connection_string = "SmtpServer=old-relay;Password=hunter2;".into();
+    let other = pkg.connections.add("SMTP (KingswaySoft)");
+    other.connection_string = "Server=x;User=u;ClientSecret='s3;cr3t';AccessToken=tok3n".into();
+    let path = dir.path().join("secret.dtsx");
+    std::fs::write(&path, pkg.to_bytes().unwrap()).unwrap();
+    let secrets = ["hunter2", "s3;cr3t", "cr3t", "tok3n"];
+    let all_output = |o: &Output| {
+        let (a, b) = text(o);
+        for s in secrets {
+            assert!(!a.contains(s) && !b.contains(s), "{s} printed:\n{a}\n{b}");
+        }
+        a
+    };
+    let human = Command::new(BIN)
+        .arg("inspect")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = all_output(&human);
+    assert!(stdout.contains("Password=***"), "{stdout}");
+    assert!(
+        stdout.contains("ClientSecret=***;AccessToken=***"),
+        "{stdout}"
+    );
+    let json = Command::new(BIN)
+        .arg("inspect")
+        .arg(&path)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let stdout = all_output(&json);
+    assert!(stdout.contains("Password=***"), "{stdout}");
+
+    let out = set_connection(&[&path], &["--name", "Mail", "--conn", NEW, "--dry-run"]);
+    let stdout = all_output(&out);
+    assert!(stdout.contains("Password=***; ->"), "{stdout}");
+    let out = set_connection(&[&path], &["--name", "Mail", "--conn", NEW]);
+    let stdout = all_output(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let saved = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
+    assert!(!saved.contains("hunter2"), "the edited string was replaced");
+    assert!(
+        saved.contains("ClientSecret='s3;cr3t';AccessToken=tok3n"),
+        "the other manager's string is kept as written"
+    );
+}

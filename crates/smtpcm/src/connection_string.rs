@@ -14,13 +14,22 @@
 //! * a duplicate key (aliases included), a bad value, or a port in `SmtpServer` that
 //!   contradicts `Port=` is a [`ConnectionStringError`] naming the key and its position.
 //!
-//! Secrets are never part of a connection string: a `Password`, `Pwd` or `Token` key is
-//! rejected, and the error does not repeat the value.
+//! Secrets are never part of a connection string: a `Password`, `Pwd` or `Token` key (see
+//! [`is_secret_key`]) is rejected, and the error does not repeat the value. Strings read from
+//! packages may still hold one, so whatever prints a connection string passes it through
+//! [`redact`] first. [`get_key`] and [`set_key`] read and change one key in place, through the
+//! same tokenizer as the parser.
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::security::TlsMode;
+
+mod edit;
+mod tokenize;
+
+pub use edit::{REDACTED, get_key, is_secret_key, redact, set_key};
+use tokenize::segments;
 
 /// .NET `SmtpClient.Timeout` default, used when the connection string sets none.
 pub const DEFAULT_TIMEOUT_MS: u32 = 100_000;
@@ -240,120 +249,23 @@ impl Key {
     fn is_secret(lower: &str) -> bool {
         matches!(
             lower,
-            "password" | "pwd" | "pass" | "token" | "accesstoken" | "secret" | "clientsecret"
+            "password"
+                | "pwd"
+                | "pass"
+                | "passwd"
+                | "token"
+                | "accesstoken"
+                | "refreshtoken"
+                | "idtoken"
+                | "bearertoken"
+                | "secret"
+                | "clientsecret"
+                | "sharedsecret"
+                | "apikey"
+                | "accountkey"
+                | "sharedaccesskey"
         )
     }
-}
-
-/// One `key=value` segment as found in the input.
-struct Segment {
-    key: String,
-    key_position: usize,
-    value: String,
-}
-
-/// Splits `s` into segments, honouring quotes. Positions are 1-based character positions.
-fn segments(s: &str) -> Result<Vec<Segment>, ConnectionStringError> {
-    let chars: Vec<char> = s.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let error = |key: Option<String>, position: usize, kind| ConnectionStringError {
-        key,
-        position,
-        kind,
-    };
-    while i < chars.len() {
-        // Key: up to '=' or ';'.
-        let seg_start = i;
-        while i < chars.len() && chars[i] != '=' && chars[i] != ';' {
-            i += 1;
-        }
-        let raw_key: String = chars[seg_start..i].iter().collect();
-        let key = raw_key.trim().to_string();
-        let lead = raw_key.len() - raw_key.trim_start().len();
-        let key_position = seg_start + raw_key[..lead].chars().count() + 1;
-        if i >= chars.len() || chars[i] == ';' {
-            if !key.is_empty() {
-                return Err(error(
-                    None,
-                    key_position,
-                    ConnectionStringErrorKind::MissingEquals(key),
-                ));
-            }
-            i += 1; // empty segment
-            continue;
-        }
-        if key.is_empty() {
-            return Err(error(
-                None,
-                key_position,
-                ConnectionStringErrorKind::EmptyKey,
-            ));
-        }
-        i += 1; // '='
-        while i < chars.len() && chars[i] != ';' && chars[i].is_whitespace() {
-            i += 1;
-        }
-        let value = if i < chars.len() && (chars[i] == '"' || chars[i] == '\'') {
-            let quote = chars[i];
-            i += 1;
-            let mut value = String::new();
-            loop {
-                match chars.get(i) {
-                    None => {
-                        return Err(error(
-                            Some(key),
-                            key_position,
-                            ConnectionStringErrorKind::UnterminatedQuote,
-                        ));
-                    }
-                    Some(&c) if c == quote => {
-                        if chars.get(i + 1) == Some(&quote) {
-                            value.push(quote);
-                            i += 2;
-                        } else {
-                            i += 1;
-                            break;
-                        }
-                    }
-                    Some(&c) => {
-                        value.push(c);
-                        i += 1;
-                    }
-                }
-            }
-            let rest_start = i;
-            while i < chars.len() && chars[i] != ';' {
-                i += 1;
-            }
-            let rest: String = chars[rest_start..i].iter().collect();
-            if !rest.trim().is_empty() {
-                return Err(error(
-                    Some(key),
-                    key_position,
-                    ConnectionStringErrorKind::TextAfterQuote(rest.trim().to_string()),
-                ));
-            }
-            value
-        } else {
-            let start = i;
-            while i < chars.len() && chars[i] != ';' {
-                i += 1;
-            }
-            chars[start..i]
-                .iter()
-                .collect::<String>()
-                .trim()
-                .to_string()
-        };
-        i += 1; // ';' or end
-        out.push(Segment {
-            key,
-            key_position,
-            value,
-        });
-    }
-    Ok(out)
 }
 
 /// Splits a server value into host and optional port: `host`, `host:port`, `[v6]`,
@@ -632,15 +544,21 @@ impl ConnectionString {
     }
 }
 
-/// Writes a value, quoting it when it would not read back as written.
-fn write_value(f: &mut fmt::Formatter<'_>, v: &str) -> fmt::Result {
+/// A value as it must be written to read back as given: quoted when it holds `;`, starts with
+/// a quote, has outer spaces or line breaks.
+fn quote_value(v: &str) -> std::borrow::Cow<'_, str> {
     let needs_quotes =
         v.contains(';') || v.starts_with(['"', '\'']) || v.trim() != v || v.contains(['\r', '\n']);
     if needs_quotes {
-        write!(f, "\"{}\"", v.replace('"', "\"\""))
+        format!("\"{}\"", v.replace('"', "\"\"")).into()
     } else {
-        f.write_str(v)
+        v.into()
     }
+}
+
+/// Writes a value, quoting it when it would not read back as written.
+fn write_value(f: &mut fmt::Formatter<'_>, v: &str) -> fmt::Result {
+    f.write_str(&quote_value(v))
 }
 
 fn bool_str(b: bool) -> &'static str {
