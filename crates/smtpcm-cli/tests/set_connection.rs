@@ -317,3 +317,54 @@ fn secrets_in_packages_are_redacted_in_every_output() {
         "the other manager's string is kept as written"
     );
 }
+
+const CONMGR: &str = "\u{feff}<?xml version=\"1.0\"?>\r\n<DTS:ConnectionManager xmlns:DTS=\"www.microsoft.com/SqlServer/Dts\"\r\n  DTS:ObjectName=\"SMTP\"\r\n  DTS:DTSID=\"{DF17110E-14D9-4F59-AAC4-AFB7AD480629}\"\r\n  DTS:CreationName=\"SMTP\">\r\n  <DTS:ObjectData>\r\n    <SmtpConnectionManager\r\n      ConnectionString=\"SmtpServer=10.1.100.85;UseWindowsAuthentication=False;EnableSsl=False;\" />\r\n  </DTS:ObjectData>\r\n</DTS:ConnectionManager>";
+
+/// Issue 9 point 9: a `.conmgr` is accepted on its own, outside a project folder.
+#[test]
+fn a_conmgr_on_its_own_can_be_inspected_and_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("SMTP.conmgr");
+    std::fs::write(&path, CONMGR).unwrap();
+
+    let out = Command::new(BIN)
+        .arg("inspect")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("SMTP.conmgr: project connection manager"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("connection \"SMTP\" {DF17110E"), "{stdout}");
+    assert!(
+        stdout.contains("ConnectionString: SmtpServer=10.1.100.85;"),
+        "{stdout}"
+    );
+
+    let out = Command::new(BIN)
+        .arg("inspect")
+        .arg(&path)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["connection"]["smtp_server"], "10.1.100.85");
+    assert_eq!(v[0]["connection"]["scope"], "project");
+
+    let out = set_connection(&[&path], &["--name", "smtp", "--conn", NEW]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("SMTP.conmgr: \"SMTP\": SmtpServer=10.1.100.85;"),
+        "{stdout}"
+    );
+    let expected = CONMGR.replace(
+        "SmtpServer=10.1.100.85;UseWindowsAuthentication=False;EnableSsl=False;",
+        NEW,
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+}

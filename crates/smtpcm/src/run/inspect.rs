@@ -144,6 +144,20 @@ fn inspect_connection(
     }
 }
 
+/// Inspects one connection manager on its own, as read from a `.conmgr` file outside any
+/// project (scope `project`). Its property expressions are evaluated without package
+/// variables or parameters, so one that needs them is reported as a warning.
+///
+/// ```
+/// let cm = smtpcm::package::ConnectionManager::new("SMTP");
+/// let c = smtpcm::run::inspect_connection_manager(&cm);
+/// assert_eq!((c.scope.as_str(), c.port), ("project", Some(25)));
+/// ```
+pub fn inspect_connection_manager(cm: &ConnectionManager) -> InspectConnection {
+    let empty = Package::new("");
+    inspect_connection(cm, "project", &PackageScope::new(&empty))
+}
+
 /// Lists every SMTP connection manager and Send Mail task of `package`, resolved.
 ///
 /// ```
