@@ -7,7 +7,6 @@
 //! keeps the SSIS contract for code that expects the string.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use secrecy::SecretString;
 
@@ -16,7 +15,7 @@ use crate::connection_string::{ConnectionString, ConnectionStringError, Warning}
 use crate::mime::{MimeError, PreparedMessage};
 use crate::progress::ProgressWriter;
 use crate::security::TlsMode;
-use crate::smtp::{Client, ClientConfig, Envelope, SendReport, SmtpError, Timeouts};
+use crate::smtp::{Client, ClientConfig, Envelope, SendReport, SmtpError};
 
 /// The connection string SSIS's designer writes for a new SMTP connection manager.
 pub const DEFAULT_CONNECTION_STRING: &str =
@@ -109,6 +108,7 @@ impl SmtpConnectionManager {
                 use_windows_authentication: false,
                 enable_ssl: false,
                 timeout_ms: None,
+                rfc5321_timeouts: false,
                 port: None,
                 tls_mode: None,
                 target_name: None,
@@ -207,7 +207,8 @@ impl SmtpConnectionManager {
         self.settings.enable_ssl = on;
     }
 
-    /// `Timeout` in milliseconds, if set (.NET's default is 100000).
+    /// `Timeout` in milliseconds, if set (.NET's default of 100000 applies otherwise, to every
+    /// stage; see [`ConnectionString::timeouts`]).
     pub fn timeout(&self) -> Option<u32> {
         self.settings.timeout_ms
     }
@@ -240,10 +241,12 @@ impl SmtpConnectionManager {
             self.settings.effective_port(),
             self.settings.effective_tls(),
         );
+        // Setters bypass parsing, so contradictions (Timeout 0, EnableSsl with TlsMode=None)
+        // are checked again here, before anything connects.
+        self.settings.check()?;
         cfg.extra_ca_file = self.extra_ca_file.clone();
-        if let Some(ms) = self.settings.timeout_ms {
-            cfg.timeouts = Timeouts::uniform(Duration::from_millis(u64::from(ms)));
-        }
+        // SSIS's single limit (100 s by default) unless Timeouts=Rfc5321 asks for per-stage ones.
+        cfg.timeouts = self.settings.timeouts();
         Ok(cfg)
     }
 

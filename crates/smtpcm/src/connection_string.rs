@@ -12,7 +12,10 @@
 //!   keep surrounding spaces; inside quotes, a doubled quote character stands for itself;
 //! * an unknown key is kept, in order, for the round trip and reported as a [`Warning`];
 //! * a duplicate key (aliases included), a bad value, or a port in `SmtpServer` that
-//!   contradicts `Port=` is a [`ConnectionStringError`] naming the key and its position.
+//!   contradicts `Port=` is a [`ConnectionStringError`] naming the key and its position;
+//!   so are `Timeout=0` and the contradictions [`ConnectionString::check`] lists;
+//! * without `Timeout`, every stage of the session has SSIS's limit of 100 s;
+//!   `Timeouts=Rfc5321` selects RFC 5321's per-stage limits instead.
 //!
 //! Secrets are never part of a connection string: a `Password`, `Pwd` or `Token` key (see
 //! [`is_secret_key`]) is rejected, and the error does not repeat the value. Strings read from
@@ -59,8 +62,13 @@ pub struct ConnectionString {
     pub use_windows_authentication: bool,
     /// `EnableSsl`: STARTTLS, required (see [`ConnectionString::effective_tls`]).
     pub enable_ssl: bool,
-    /// `Timeout` in milliseconds, written only when set.
+    /// `Timeout` in milliseconds, written only when set. Never 0: that is refused, since
+    /// .NET's `SmtpClient` treats 0 as "time out at once" only for some stages.
     pub timeout_ms: Option<u32>,
+    /// `Timeouts=Rfc5321` (extension): RFC 5321's per-stage limits (5 minutes for most
+    /// commands, 2/3/10 minutes for the DATA stages) instead of SSIS's single limit of
+    /// `Timeout` milliseconds (100 s when absent). Cannot be combined with `Timeout`.
+    pub rfc5321_timeouts: bool,
     /// `Port` (extension). Overrides the default of the TLS mode.
     pub port: Option<u16>,
     /// `TlsMode` (extension). Overrides `EnableSsl`.
@@ -171,7 +179,7 @@ pub enum ConnectionStringErrorKind {
     #[error("{0:?} is not a port number (1-65535)")]
     NotPort(String),
     /// Not a timeout in milliseconds.
-    #[error("{0:?} is not a timeout in milliseconds (0-4294967295)")]
+    #[error("{0:?} is not a timeout in milliseconds (1-4294967295)")]
     NotTimeout(String),
     /// Not a TLS mode name.
     #[error("{0:?} is not a TLS mode (None, StartTls, StartTlsWhenAvailable or Implicit)")]
@@ -197,6 +205,23 @@ pub enum ConnectionStringErrorKind {
         /// The port inside `SmtpServer`.
         server_port: u16,
     },
+    /// `Timeout=0`.
+    #[error(
+        "0 is not a usable timeout; give milliseconds (e.g. 100000, SSIS's default) or leave Timeout out"
+    )]
+    ZeroTimeout,
+    /// Not a `Timeouts=` policy.
+    #[error("{0:?} is not a timeout policy (Rfc5321 or Ssis)")]
+    NotTimeoutPolicy(String),
+    /// `Timeout=` and `Timeouts=Rfc5321` both given: one limit for every stage, or RFC 5321's
+    /// per-stage limits, not both.
+    #[error("Timeout={0} contradicts Timeouts=Rfc5321 (per-stage limits); keep one of them")]
+    TimeoutConflict(u32),
+    /// `EnableSsl=True` (TLS required) with a `TlsMode` that allows plain text.
+    #[error(
+        "TlsMode={0} contradicts EnableSsl=True, which requires TLS; use TlsMode=StartTls or Implicit, or EnableSsl=False"
+    )]
+    TlsConflict(TlsMode),
     /// A secret was put in the connection string; its value is deliberately not repeated.
     #[error(
         "secrets are not allowed in a connection string; use PasswordEnv, PasswordFile, TokenEnv or TokenFile"
@@ -223,6 +248,7 @@ enum Key {
     TokenEnv,
     TokenFile,
     AllowInsecureAuth,
+    Timeouts,
 }
 
 impl Key {
@@ -242,6 +268,7 @@ impl Key {
             "tokenenv" => Key::TokenEnv,
             "tokenfile" => Key::TokenFile,
             "allowinsecureauth" => Key::AllowInsecureAuth,
+            "timeouts" => Key::Timeouts,
             _ => return None,
         })
     }
@@ -369,6 +396,8 @@ impl ConnectionString {
         let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut server_position = 0;
         let mut port_position = 0;
+        let (mut timeout_position, mut timeouts_position) = (0, 0);
+        let (mut tls_position, mut ssl_position) = (0, 0);
         for seg in segments(s)? {
             let lower = seg.key.to_ascii_lowercase();
             let err = |kind| ConnectionStringError {
@@ -416,6 +445,7 @@ impl ConnectionString {
                         .ok_or_else(|| err(ConnectionStringErrorKind::NotBoolean(v.clone())))?;
                 }
                 Some(Key::EnableSsl) => {
+                    ssl_position = seg.key_position;
                     value.enable_ssl = parse_bool(&v)
                         .ok_or_else(|| err(ConnectionStringErrorKind::NotBoolean(v.clone())))?;
                 }
@@ -429,6 +459,10 @@ impl ConnectionString {
                         .ok()
                         .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
                         .ok_or_else(|| err(ConnectionStringErrorKind::NotTimeout(v.clone())))?;
+                    if ms == 0 {
+                        return Err(err(ConnectionStringErrorKind::ZeroTimeout));
+                    }
+                    timeout_position = seg.key_position;
                     if ms < SUSPICIOUS_TIMEOUT_MS {
                         warnings.push(Warning {
                             key: seg.key.clone(),
@@ -447,7 +481,18 @@ impl ConnectionString {
                     );
                     port_position = seg.key_position;
                 }
+                Some(Key::Timeouts) => {
+                    value.rfc5321_timeouts = if v.eq_ignore_ascii_case("rfc5321") {
+                        true
+                    } else if v.eq_ignore_ascii_case("ssis") {
+                        false
+                    } else {
+                        return Err(err(ConnectionStringErrorKind::NotTimeoutPolicy(v.clone())));
+                    };
+                    timeouts_position = seg.key_position;
+                }
                 Some(Key::TlsMode) => {
+                    tls_position = seg.key_position;
                     value.tls_mode = Some(
                         v.parse::<TlsMode>()
                             .map_err(|_| err(ConnectionStringErrorKind::NotTlsMode(v.clone())))?,
@@ -478,7 +523,61 @@ impl ConnectionString {
                 kind: ConnectionStringErrorKind::PortConflict { port, server_port },
             });
         }
+        if let Err(mut e) = value.check() {
+            // Name the key written later: that is where the contradiction became one.
+            e.position = match e.kind {
+                ConnectionStringErrorKind::TlsConflict(_) => tls_position.max(ssl_position),
+                _ => timeout_position.max(timeouts_position),
+            };
+            e.key = Some(
+                s.chars()
+                    .skip(e.position.saturating_sub(1))
+                    .take_while(|c| *c != '=')
+                    .collect::<String>()
+                    .trim()
+                    .to_owned(),
+            );
+            return Err(e);
+        }
         Ok(Parsed { value, warnings })
+    }
+
+    /// Checks the settings for values that cannot work together, for values set in code as
+    /// well as parsed ones:
+    ///
+    /// * `Timeout=0`;
+    /// * `EnableSsl=True` with `TlsMode=None` or `TlsMode=StartTlsWhenAvailable`: the first
+    ///   demands TLS, the others allow plain text. (`EnableSsl=False` with `TlsMode=StartTls`
+    ///   or `Implicit` is not a contradiction: SSIS always writes `EnableSsl=False`, and
+    ///   `TlsMode` is the finer setting that overrides it.)
+    /// * `Timeout` with `Timeouts=Rfc5321`.
+    ///
+    /// ```
+    /// use smtpcm::connection_string::ConnectionString;
+    /// let err = ConnectionString::parse("SmtpServer=h;EnableSsl=True;TlsMode=None").unwrap_err();
+    /// assert!(err.to_string().contains("TlsMode=None contradicts EnableSsl=True"), "{err}");
+    /// assert!(ConnectionString::parse("SmtpServer=h;EnableSsl=False;TlsMode=Implicit").is_ok());
+    /// ```
+    pub fn check(&self) -> Result<(), ConnectionStringError> {
+        let fail = |key: &str, kind| {
+            Err(ConnectionStringError {
+                key: Some(key.to_owned()),
+                position: 0,
+                kind,
+            })
+        };
+        if self.timeout_ms == Some(0) {
+            return fail("Timeout", ConnectionStringErrorKind::ZeroTimeout);
+        }
+        if let (Some(ms), true) = (self.timeout_ms, self.rfc5321_timeouts) {
+            return fail("Timeouts", ConnectionStringErrorKind::TimeoutConflict(ms));
+        }
+        if let (Some(mode @ (TlsMode::None | TlsMode::StartTlsWhenAvailable)), true) =
+            (self.tls_mode, self.enable_ssl)
+        {
+            return fail("TlsMode", ConnectionStringErrorKind::TlsConflict(mode));
+        }
+        Ok(())
     }
 
     /// The server name without port or IPv6 brackets.
@@ -522,9 +621,43 @@ impl ConnectionString {
         }
     }
 
-    /// `Timeout=` in milliseconds, else .NET's default of 100 000 ms.
-    pub fn effective_timeout_ms(&self) -> u32 {
-        self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS)
+    /// `Timeout=` in milliseconds, else .NET's default of 100 000 ms: the limit on every
+    /// stage of the session. With `Timeouts=Rfc5321` there is no single limit (see
+    /// [`ConnectionString::timeouts`]) and this returns `None`.
+    ///
+    /// ```
+    /// use smtpcm::connection_string::ConnectionString;
+    /// let t = |s: &str| s.parse::<ConnectionString>().unwrap().effective_timeout_ms();
+    /// assert_eq!(t("SmtpServer=h"), Some(100_000));
+    /// assert_eq!(t("SmtpServer=h;Timeout=30000"), Some(30_000));
+    /// assert_eq!(t("SmtpServer=h;Timeouts=Rfc5321"), None);
+    /// ```
+    pub fn effective_timeout_ms(&self) -> Option<u32> {
+        if self.rfc5321_timeouts {
+            None
+        } else {
+            Some(self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))
+        }
+    }
+
+    /// The per-stage timeouts the SMTP client uses: SSIS's single limit (`Timeout`, else
+    /// 100 s) on every stage, or RFC 5321's values with `Timeouts=Rfc5321`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use smtpcm::connection_string::ConnectionString;
+    /// let cs: ConnectionString = "SmtpServer=h".parse().unwrap();
+    /// assert_eq!(cs.timeouts().data_end, Duration::from_secs(100));
+    /// let cs: ConnectionString = "SmtpServer=h;Timeouts=Rfc5321".parse().unwrap();
+    /// assert_eq!(cs.timeouts().data_end, Duration::from_secs(600));
+    /// ```
+    pub fn timeouts(&self) -> crate::smtp::Timeouts {
+        match self.effective_timeout_ms() {
+            Some(ms) => {
+                crate::smtp::Timeouts::uniform(std::time::Duration::from_millis(u64::from(ms)))
+            }
+            None => crate::smtp::Timeouts::rfc5321(),
+        }
     }
 
     /// Whether the server is a loopback address or `localhost` (where
@@ -580,6 +713,9 @@ impl fmt::Display for ConnectionString {
         )?;
         if let Some(ms) = self.timeout_ms {
             write!(f, "Timeout={ms};")?;
+        }
+        if self.rfc5321_timeouts {
+            f.write_str("Timeouts=Rfc5321;")?;
         }
         if let Some(port) = self.port {
             write!(f, "Port={port};")?;
@@ -775,6 +911,77 @@ mod tests {
                 first_position: 14 + "k0=v;k1=v;k2=v;k3=v;k4=v;k5=v;k6=v;".len()
             }
         );
+    }
+
+    /// Issue 9 point 8: contradictions and odd values are errors naming the key.
+    #[test]
+    fn contradictions_and_zero_timeout_are_refused() {
+        let e = err("SmtpServer=h;TlsMode=None;EnableSsl=True;");
+        assert_eq!(
+            e.kind,
+            ConnectionStringErrorKind::TlsConflict(TlsMode::None)
+        );
+        assert_eq!((e.key.as_deref(), e.position), (Some("EnableSsl"), 27));
+        let e = err("SmtpServer=h;EnableSsl=True; tls = StartTlsWhenAvailable");
+        assert_eq!((e.key.as_deref(), e.position), (Some("tls"), 30));
+        assert!(e.to_string().contains("contradicts EnableSsl=True"), "{e}");
+        // SSIS always writes EnableSsl=False; TlsMode refines it rather than contradicting.
+        for ok in [
+            "SmtpServer=h;UseWindowsAuthentication=False;EnableSsl=False;TlsMode=Implicit;",
+            "SmtpServer=h;EnableSsl=True;TlsMode=Implicit;",
+            "SmtpServer=h;EnableSsl=True;TlsMode=StartTls;",
+        ] {
+            assert!(ConnectionString::parse(ok).is_ok(), "{ok}");
+        }
+
+        let e = err("SmtpServer=h;Timeout=0");
+        assert_eq!(e.kind, ConnectionStringErrorKind::ZeroTimeout);
+        assert_eq!(
+            e.to_string(),
+            "connection string: key \"Timeout\" at position 14: 0 is not a usable timeout; \
+             give milliseconds (e.g. 100000, SSIS's default) or leave Timeout out"
+        );
+        let e = err("SmtpServer=h;Timeout=30000;Timeouts=Rfc5321");
+        assert_eq!(e.kind, ConnectionStringErrorKind::TimeoutConflict(30000));
+        assert_eq!(e.key.as_deref(), Some("Timeouts"));
+        assert!(matches!(
+            err("SmtpServer=h;Timeouts=fast").kind,
+            ConnectionStringErrorKind::NotTimeoutPolicy(_)
+        ));
+        // Values set in code are checked the same way.
+        let v = ConnectionString {
+            timeout_ms: Some(0),
+            ..ConnectionString::new("h")
+        };
+        assert_eq!(
+            v.check().unwrap_err().kind,
+            ConnectionStringErrorKind::ZeroTimeout
+        );
+    }
+
+    /// Without Timeout, every stage waits SSIS's 100 s; RFC 5321's values are an option.
+    #[test]
+    fn default_timeout_is_ssis_and_rfc5321_is_an_option() {
+        let v: ConnectionString = "SmtpServer=h".parse().unwrap();
+        assert_eq!(v.effective_timeout_ms(), Some(DEFAULT_TIMEOUT_MS));
+        let t = v.timeouts();
+        for d in [
+            t.connect,
+            t.greeting,
+            t.mail,
+            t.rcpt,
+            t.data_block,
+            t.data_end,
+        ] {
+            assert_eq!(d, std::time::Duration::from_secs(100));
+        }
+        let s = "SmtpServer=h;UseWindowsAuthentication=False;EnableSsl=False;Timeouts=Rfc5321;";
+        let v: ConnectionString = s.parse().unwrap();
+        assert_eq!(v.timeouts(), crate::smtp::Timeouts::rfc5321());
+        assert_eq!(v.effective_timeout_ms(), None);
+        assert_eq!(v.to_string(), s, "round trip");
+        let v: ConnectionString = "SmtpServer=h;timeouts=ssis".parse().unwrap();
+        assert!(!v.rfc5321_timeouts);
     }
 
     #[test]
