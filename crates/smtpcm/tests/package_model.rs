@@ -378,3 +378,38 @@ fn files_read_whole_are_capped() {
     let err = dtsx::load_params("/dev/zero").unwrap_err();
     assert!(matches!(err, LoadError::TooLarge { .. }), "{err}");
 }
+
+/// Issue 8: `/Set` on an SMTP sub-property goes through the connection-string tokenizer, so a
+/// quoted value holding `;` survives and other keys keep their spelling and order.
+#[test]
+fn set_on_a_sub_property_keeps_quoted_values_and_spelling() {
+    let mut pkg = Package::new("P");
+    pkg.connections.add("SMTP").connection_string =
+        "server = old ;PasswordFile=\"/srv/a;b\";enablessl=false;Note='x;y'".into();
+    let path = r"\Package.Connections[SMTP Connection Manager].Properties[EnableSsl]";
+    pkg.set_property(path, "true").unwrap();
+    let cs = &pkg
+        .connections
+        .get("SMTP Connection Manager")
+        .unwrap()
+        .connection_string;
+    assert_eq!(
+        cs,
+        "server = old ;PasswordFile=\"/srv/a;b\";enablessl=True;Note='x;y'"
+    );
+    let server = r"\Package.Connections[SMTP Connection Manager].Properties[SmtpServer]";
+    assert_eq!(pkg.get_property(server).unwrap(), "old");
+    pkg.set_property(server, "new;relay").unwrap();
+    assert_eq!(
+        pkg.connections
+            .get("SMTP Connection Manager")
+            .unwrap()
+            .connection_string,
+        "server = \"new;relay\" ;PasswordFile=\"/srv/a;b\";enablessl=True;Note='x;y'"
+    );
+    let timeout = r"\Package.Connections[SMTP Connection Manager].Properties[Timeout]";
+    assert!(matches!(
+        pkg.set_property(timeout, "0"),
+        Err(PathError::BadValue { .. })
+    ));
+}
