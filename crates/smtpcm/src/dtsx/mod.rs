@@ -26,7 +26,6 @@ pub(crate) mod source;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub(crate) use new::new_package;
 pub use save::{SaveError, invalid_xml_char};
 
 use crate::package::{ConnectionManager, Connections, Package, Parameter, SourceDoc};
