@@ -7,14 +7,13 @@
 //! keeps the SSIS contract for code that expects the string.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use secrecy::SecretString;
 
 use smtpcm_engine::auth::{AuthConfig, AuthError};
 use smtpcm_engine::mime::{MimeError, PreparedMessage};
 use smtpcm_engine::security::TlsMode;
-use smtpcm_engine::smtp::{ClientConfig, SendReport, SmtpError, Timeouts};
+use smtpcm_engine::smtp::{ClientConfig, SendReport, SmtpError};
 use smtpcm_engine::{Endpoint, SendError};
 
 use crate::auth_settings;
@@ -126,6 +125,7 @@ impl SmtpConnectionManager {
                 use_windows_authentication: false,
                 enable_ssl: false,
                 timeout_ms: None,
+                rfc5321_timeouts: false,
                 port: None,
                 tls_mode: None,
                 target_name: None,
@@ -224,7 +224,8 @@ impl SmtpConnectionManager {
         self.settings.enable_ssl = on;
     }
 
-    /// `Timeout` in milliseconds, if set (.NET's default is 100000).
+    /// `Timeout` in milliseconds, if set (.NET's default of 100000 applies otherwise, to every
+    /// stage; see [`ConnectionString::timeouts`]).
     pub fn timeout(&self) -> Option<u32> {
         self.settings.timeout_ms
     }
@@ -257,10 +258,12 @@ impl SmtpConnectionManager {
             self.settings.effective_port(),
             self.settings.effective_tls(),
         );
+        // Setters bypass parsing, so contradictions (Timeout 0, EnableSsl with TlsMode=None)
+        // are checked again here, before anything connects.
+        self.settings.check()?;
         cfg.extra_ca_file = self.extra_ca_file.clone();
-        if let Some(ms) = self.settings.timeout_ms {
-            cfg.timeouts = Timeouts::uniform(Duration::from_millis(u64::from(ms)));
-        }
+        // SSIS's single limit (100 s by default) unless Timeouts=Rfc5321 asks for per-stage ones.
+        cfg.timeouts = self.settings.timeouts();
         Ok(cfg)
     }
 

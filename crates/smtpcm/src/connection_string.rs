@@ -12,15 +12,27 @@
 //!   keep surrounding spaces; inside quotes, a doubled quote character stands for itself;
 //! * an unknown key is kept, in order, for the round trip and reported as a [`Warning`];
 //! * a duplicate key (aliases included), a bad value, or a port in `SmtpServer` that
-//!   contradicts `Port=` is a [`ConnectionStringError`] naming the key and its position.
+//!   contradicts `Port=` is a [`ConnectionStringError`] naming the key and its position;
+//!   so are `Timeout=0` and the contradictions [`ConnectionString::check`] lists;
+//! * without `Timeout`, every stage of the session has SSIS's limit of 100 s;
+//!   `Timeouts=Rfc5321` selects RFC 5321's per-stage limits instead.
 //!
-//! Secrets are never part of a connection string: a `Password`, `Pwd` or `Token` key is
-//! rejected, and the error does not repeat the value.
+//! Secrets are never part of a connection string: a `Password`, `Pwd` or `Token` key (see
+//! [`is_secret_key`]) is rejected, and the error does not repeat the value. Strings read from
+//! packages may still hold one, so whatever prints a connection string passes it through
+//! [`redact`] first. [`get_key`] and [`set_key`] read and change one key in place, through the
+//! same tokenizer as the parser.
 
 use std::fmt;
 use std::str::FromStr;
 
 use smtpcm_engine::security::TlsMode;
+
+mod edit;
+mod tokenize;
+
+pub use edit::{REDACTED, get_key, is_secret_key, redact, set_key};
+use tokenize::segments;
 
 /// .NET `SmtpClient.Timeout` default, used when the connection string sets none.
 pub const DEFAULT_TIMEOUT_MS: u32 = 100_000;
@@ -50,8 +62,13 @@ pub struct ConnectionString {
     pub use_windows_authentication: bool,
     /// `EnableSsl`: STARTTLS, required (see [`ConnectionString::effective_tls`]).
     pub enable_ssl: bool,
-    /// `Timeout` in milliseconds, written only when set.
+    /// `Timeout` in milliseconds, written only when set. Never 0: that is refused, since
+    /// .NET's `SmtpClient` treats 0 as "time out at once" only for some stages.
     pub timeout_ms: Option<u32>,
+    /// `Timeouts=Rfc5321` (extension): RFC 5321's per-stage limits (5 minutes for most
+    /// commands, 2/3/10 minutes for the DATA stages) instead of SSIS's single limit of
+    /// `Timeout` milliseconds (100 s when absent). Cannot be combined with `Timeout`.
+    pub rfc5321_timeouts: bool,
     /// `Port` (extension). Overrides the default of the TLS mode.
     pub port: Option<u16>,
     /// `TlsMode` (extension). Overrides `EnableSsl`.
@@ -162,7 +179,7 @@ pub enum ConnectionStringErrorKind {
     #[error("{0:?} is not a port number (1-65535)")]
     NotPort(String),
     /// Not a timeout in milliseconds.
-    #[error("{0:?} is not a timeout in milliseconds (0-4294967295)")]
+    #[error("{0:?} is not a timeout in milliseconds (1-4294967295)")]
     NotTimeout(String),
     /// Not a TLS mode name.
     #[error("{0:?} is not a TLS mode (None, StartTls, StartTlsWhenAvailable or Implicit)")]
@@ -188,6 +205,23 @@ pub enum ConnectionStringErrorKind {
         /// The port inside `SmtpServer`.
         server_port: u16,
     },
+    /// `Timeout=0`.
+    #[error(
+        "0 is not a usable timeout; give milliseconds (e.g. 100000, SSIS's default) or leave Timeout out"
+    )]
+    ZeroTimeout,
+    /// Not a `Timeouts=` policy.
+    #[error("{0:?} is not a timeout policy (Rfc5321 or Ssis)")]
+    NotTimeoutPolicy(String),
+    /// `Timeout=` and `Timeouts=Rfc5321` both given: one limit for every stage, or RFC 5321's
+    /// per-stage limits, not both.
+    #[error("Timeout={0} contradicts Timeouts=Rfc5321 (per-stage limits); keep one of them")]
+    TimeoutConflict(u32),
+    /// `EnableSsl=True` (TLS required) with a `TlsMode` that allows plain text.
+    #[error(
+        "TlsMode={0} contradicts EnableSsl=True, which requires TLS; use TlsMode=StartTls or Implicit, or EnableSsl=False"
+    )]
+    TlsConflict(TlsMode),
     /// A secret was put in the connection string; its value is deliberately not repeated.
     #[error(
         "secrets are not allowed in a connection string; use PasswordEnv, PasswordFile, TokenEnv or TokenFile"
@@ -214,6 +248,7 @@ enum Key {
     TokenEnv,
     TokenFile,
     AllowInsecureAuth,
+    Timeouts,
 }
 
 impl Key {
@@ -233,6 +268,7 @@ impl Key {
             "tokenenv" => Key::TokenEnv,
             "tokenfile" => Key::TokenFile,
             "allowinsecureauth" => Key::AllowInsecureAuth,
+            "timeouts" => Key::Timeouts,
             _ => return None,
         })
     }
@@ -240,120 +276,23 @@ impl Key {
     fn is_secret(lower: &str) -> bool {
         matches!(
             lower,
-            "password" | "pwd" | "pass" | "token" | "accesstoken" | "secret" | "clientsecret"
+            "password"
+                | "pwd"
+                | "pass"
+                | "passwd"
+                | "token"
+                | "accesstoken"
+                | "refreshtoken"
+                | "idtoken"
+                | "bearertoken"
+                | "secret"
+                | "clientsecret"
+                | "sharedsecret"
+                | "apikey"
+                | "accountkey"
+                | "sharedaccesskey"
         )
     }
-}
-
-/// One `key=value` segment as found in the input.
-struct Segment {
-    key: String,
-    key_position: usize,
-    value: String,
-}
-
-/// Splits `s` into segments, honouring quotes. Positions are 1-based character positions.
-fn segments(s: &str) -> Result<Vec<Segment>, ConnectionStringError> {
-    let chars: Vec<char> = s.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let error = |key: Option<String>, position: usize, kind| ConnectionStringError {
-        key,
-        position,
-        kind,
-    };
-    while i < chars.len() {
-        // Key: up to '=' or ';'.
-        let seg_start = i;
-        while i < chars.len() && chars[i] != '=' && chars[i] != ';' {
-            i += 1;
-        }
-        let raw_key: String = chars[seg_start..i].iter().collect();
-        let key = raw_key.trim().to_string();
-        let lead = raw_key.len() - raw_key.trim_start().len();
-        let key_position = seg_start + raw_key[..lead].chars().count() + 1;
-        if i >= chars.len() || chars[i] == ';' {
-            if !key.is_empty() {
-                return Err(error(
-                    None,
-                    key_position,
-                    ConnectionStringErrorKind::MissingEquals(key),
-                ));
-            }
-            i += 1; // empty segment
-            continue;
-        }
-        if key.is_empty() {
-            return Err(error(
-                None,
-                key_position,
-                ConnectionStringErrorKind::EmptyKey,
-            ));
-        }
-        i += 1; // '='
-        while i < chars.len() && chars[i] != ';' && chars[i].is_whitespace() {
-            i += 1;
-        }
-        let value = if i < chars.len() && (chars[i] == '"' || chars[i] == '\'') {
-            let quote = chars[i];
-            i += 1;
-            let mut value = String::new();
-            loop {
-                match chars.get(i) {
-                    None => {
-                        return Err(error(
-                            Some(key),
-                            key_position,
-                            ConnectionStringErrorKind::UnterminatedQuote,
-                        ));
-                    }
-                    Some(&c) if c == quote => {
-                        if chars.get(i + 1) == Some(&quote) {
-                            value.push(quote);
-                            i += 2;
-                        } else {
-                            i += 1;
-                            break;
-                        }
-                    }
-                    Some(&c) => {
-                        value.push(c);
-                        i += 1;
-                    }
-                }
-            }
-            let rest_start = i;
-            while i < chars.len() && chars[i] != ';' {
-                i += 1;
-            }
-            let rest: String = chars[rest_start..i].iter().collect();
-            if !rest.trim().is_empty() {
-                return Err(error(
-                    Some(key),
-                    key_position,
-                    ConnectionStringErrorKind::TextAfterQuote(rest.trim().to_string()),
-                ));
-            }
-            value
-        } else {
-            let start = i;
-            while i < chars.len() && chars[i] != ';' {
-                i += 1;
-            }
-            chars[start..i]
-                .iter()
-                .collect::<String>()
-                .trim()
-                .to_string()
-        };
-        i += 1; // ';' or end
-        out.push(Segment {
-            key,
-            key_position,
-            value,
-        });
-    }
-    Ok(out)
 }
 
 /// Splits a server value into host and optional port: `host`, `host:port`, `[v6]`,
@@ -452,10 +391,13 @@ impl ConnectionString {
             })?;
             return Ok(Parsed { value, warnings });
         }
-        // (lower-cased canonical identity, first position) of every key seen so far.
-        let mut seen: Vec<(String, usize)> = Vec::new();
+        // Lower-cased canonical identity -> first position, for every key seen so far. A map,
+        // not a list: 200,000 keys took over a minute with a linear search per key.
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut server_position = 0;
         let mut port_position = 0;
+        let (mut timeout_position, mut timeouts_position) = (0, 0);
+        let (mut tls_position, mut ssl_position) = (0, 0);
         for seg in segments(s)? {
             let lower = seg.key.to_ascii_lowercase();
             let err = |kind| ConnectionStringError {
@@ -471,12 +413,12 @@ impl ConnectionString {
                 Some(k) => format!("{k:?}"),
                 None => lower.clone(),
             };
-            if let Some((_, first)) = seen.iter().find(|(id, _)| *id == identity) {
+            if let Some(first) = seen.get(&identity) {
                 return Err(err(ConnectionStringErrorKind::Duplicate {
                     first_position: *first,
                 }));
             }
-            seen.push((identity, seg.key_position));
+            seen.insert(identity, seg.key_position);
             let v = seg.value.clone();
             let text = || Some(v.clone());
             match known {
@@ -503,6 +445,7 @@ impl ConnectionString {
                         .ok_or_else(|| err(ConnectionStringErrorKind::NotBoolean(v.clone())))?;
                 }
                 Some(Key::EnableSsl) => {
+                    ssl_position = seg.key_position;
                     value.enable_ssl = parse_bool(&v)
                         .ok_or_else(|| err(ConnectionStringErrorKind::NotBoolean(v.clone())))?;
                 }
@@ -516,6 +459,10 @@ impl ConnectionString {
                         .ok()
                         .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
                         .ok_or_else(|| err(ConnectionStringErrorKind::NotTimeout(v.clone())))?;
+                    if ms == 0 {
+                        return Err(err(ConnectionStringErrorKind::ZeroTimeout));
+                    }
+                    timeout_position = seg.key_position;
                     if ms < SUSPICIOUS_TIMEOUT_MS {
                         warnings.push(Warning {
                             key: seg.key.clone(),
@@ -534,7 +481,18 @@ impl ConnectionString {
                     );
                     port_position = seg.key_position;
                 }
+                Some(Key::Timeouts) => {
+                    value.rfc5321_timeouts = if v.eq_ignore_ascii_case("rfc5321") {
+                        true
+                    } else if v.eq_ignore_ascii_case("ssis") {
+                        false
+                    } else {
+                        return Err(err(ConnectionStringErrorKind::NotTimeoutPolicy(v.clone())));
+                    };
+                    timeouts_position = seg.key_position;
+                }
                 Some(Key::TlsMode) => {
+                    tls_position = seg.key_position;
                     value.tls_mode = Some(
                         v.parse::<TlsMode>()
                             .map_err(|_| err(ConnectionStringErrorKind::NotTlsMode(v.clone())))?,
@@ -565,7 +523,61 @@ impl ConnectionString {
                 kind: ConnectionStringErrorKind::PortConflict { port, server_port },
             });
         }
+        if let Err(mut e) = value.check() {
+            // Name the key written later: that is where the contradiction became one.
+            e.position = match e.kind {
+                ConnectionStringErrorKind::TlsConflict(_) => tls_position.max(ssl_position),
+                _ => timeout_position.max(timeouts_position),
+            };
+            e.key = Some(
+                s.chars()
+                    .skip(e.position.saturating_sub(1))
+                    .take_while(|c| *c != '=')
+                    .collect::<String>()
+                    .trim()
+                    .to_owned(),
+            );
+            return Err(e);
+        }
         Ok(Parsed { value, warnings })
+    }
+
+    /// Checks the settings for values that cannot work together, for values set in code as
+    /// well as parsed ones:
+    ///
+    /// * `Timeout=0`;
+    /// * `EnableSsl=True` with `TlsMode=None` or `TlsMode=StartTlsWhenAvailable`: the first
+    ///   demands TLS, the others allow plain text. (`EnableSsl=False` with `TlsMode=StartTls`
+    ///   or `Implicit` is not a contradiction: SSIS always writes `EnableSsl=False`, and
+    ///   `TlsMode` is the finer setting that overrides it.)
+    /// * `Timeout` with `Timeouts=Rfc5321`.
+    ///
+    /// ```
+    /// use smtpcm::connection_string::ConnectionString;
+    /// let err = ConnectionString::parse("SmtpServer=h;EnableSsl=True;TlsMode=None").unwrap_err();
+    /// assert!(err.to_string().contains("TlsMode=None contradicts EnableSsl=True"), "{err}");
+    /// assert!(ConnectionString::parse("SmtpServer=h;EnableSsl=False;TlsMode=Implicit").is_ok());
+    /// ```
+    pub fn check(&self) -> Result<(), ConnectionStringError> {
+        let fail = |key: &str, kind| {
+            Err(ConnectionStringError {
+                key: Some(key.to_owned()),
+                position: 0,
+                kind,
+            })
+        };
+        if self.timeout_ms == Some(0) {
+            return fail("Timeout", ConnectionStringErrorKind::ZeroTimeout);
+        }
+        if let (Some(ms), true) = (self.timeout_ms, self.rfc5321_timeouts) {
+            return fail("Timeouts", ConnectionStringErrorKind::TimeoutConflict(ms));
+        }
+        if let (Some(mode @ (TlsMode::None | TlsMode::StartTlsWhenAvailable)), true) =
+            (self.tls_mode, self.enable_ssl)
+        {
+            return fail("TlsMode", ConnectionStringErrorKind::TlsConflict(mode));
+        }
+        Ok(())
     }
 
     /// The server name without port or IPv6 brackets.
@@ -609,9 +621,43 @@ impl ConnectionString {
         }
     }
 
-    /// `Timeout=` in milliseconds, else .NET's default of 100 000 ms.
-    pub fn effective_timeout_ms(&self) -> u32 {
-        self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS)
+    /// `Timeout=` in milliseconds, else .NET's default of 100 000 ms: the limit on every
+    /// stage of the session. With `Timeouts=Rfc5321` there is no single limit (see
+    /// [`ConnectionString::timeouts`]) and this returns `None`.
+    ///
+    /// ```
+    /// use smtpcm::connection_string::ConnectionString;
+    /// let t = |s: &str| s.parse::<ConnectionString>().unwrap().effective_timeout_ms();
+    /// assert_eq!(t("SmtpServer=h"), Some(100_000));
+    /// assert_eq!(t("SmtpServer=h;Timeout=30000"), Some(30_000));
+    /// assert_eq!(t("SmtpServer=h;Timeouts=Rfc5321"), None);
+    /// ```
+    pub fn effective_timeout_ms(&self) -> Option<u32> {
+        if self.rfc5321_timeouts {
+            None
+        } else {
+            Some(self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))
+        }
+    }
+
+    /// The per-stage timeouts the SMTP client uses: SSIS's single limit (`Timeout`, else
+    /// 100 s) on every stage, or RFC 5321's values with `Timeouts=Rfc5321`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use smtpcm::connection_string::ConnectionString;
+    /// let cs: ConnectionString = "SmtpServer=h".parse().unwrap();
+    /// assert_eq!(cs.timeouts().data_end, Duration::from_secs(100));
+    /// let cs: ConnectionString = "SmtpServer=h;Timeouts=Rfc5321".parse().unwrap();
+    /// assert_eq!(cs.timeouts().data_end, Duration::from_secs(600));
+    /// ```
+    pub fn timeouts(&self) -> smtpcm_engine::smtp::Timeouts {
+        match self.effective_timeout_ms() {
+            Some(ms) => smtpcm_engine::smtp::Timeouts::uniform(std::time::Duration::from_millis(
+                u64::from(ms),
+            )),
+            None => smtpcm_engine::smtp::Timeouts::rfc5321(),
+        }
     }
 
     /// Whether the server is a loopback address or `localhost` (where
@@ -628,15 +674,21 @@ impl ConnectionString {
     }
 }
 
-/// Writes a value, quoting it when it would not read back as written.
-fn write_value(f: &mut fmt::Formatter<'_>, v: &str) -> fmt::Result {
+/// A value as it must be written to read back as given: quoted when it holds `;`, starts with
+/// a quote, has outer spaces or line breaks.
+fn quote_value(v: &str) -> std::borrow::Cow<'_, str> {
     let needs_quotes =
         v.contains(';') || v.starts_with(['"', '\'']) || v.trim() != v || v.contains(['\r', '\n']);
     if needs_quotes {
-        write!(f, "\"{}\"", v.replace('"', "\"\""))
+        format!("\"{}\"", v.replace('"', "\"\"")).into()
     } else {
-        f.write_str(v)
+        v.into()
     }
+}
+
+/// Writes a value, quoting it when it would not read back as written.
+fn write_value(f: &mut fmt::Formatter<'_>, v: &str) -> fmt::Result {
+    f.write_str(&quote_value(v))
 }
 
 fn bool_str(b: bool) -> &'static str {
@@ -657,6 +709,9 @@ impl fmt::Display for ConnectionString {
         )?;
         if let Some(ms) = self.timeout_ms {
             write!(f, "Timeout={ms};")?;
+        }
+        if self.rfc5321_timeouts {
+            f.write_str("Timeouts=Rfc5321;")?;
         }
         if let Some(port) = self.port {
             write!(f, "Port={port};")?;
@@ -702,159 +757,4 @@ impl FromStr for ConnectionString {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn err(s: &str) -> ConnectionStringError {
-        match ConnectionString::parse(s) {
-            Ok(p) => panic!("{s:?} parsed as {:?}", p.value),
-            Err(e) => e,
-        }
-    }
-
-    #[test]
-    fn canonical_forms_round_trip() {
-        for s in [
-            "SmtpServer=smtphost;UseWindowsAuthentication=False;EnableSsl=False;",
-            "SmtpServer=mail.corp;UseWindowsAuthentication=True;EnableSsl=True;",
-            "SmtpServer=;UseWindowsAuthentication=False;EnableSsl=False;",
-            "SmtpServer=smtp.office365.com;UseWindowsAuthentication=True;EnableSsl=False;Timeout=30;",
-        ] {
-            assert_eq!(ConnectionString::parse(s).unwrap().value.to_string(), s);
-        }
-    }
-
-    #[test]
-    fn generous_parsing() {
-        let p = ConnectionString::parse(
-            "  host = h ;; useWINDOWSauthentication = true ; ssl=TRUE; timeout=2000; user=bob",
-        )
-        .unwrap();
-        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
-        let v = p.value;
-        assert_eq!(v.smtp_server, "h");
-        assert!(v.use_windows_authentication && v.enable_ssl);
-        assert_eq!(v.timeout_ms, Some(2000));
-        assert_eq!(v.user_name.as_deref(), Some("bob"));
-    }
-
-    #[test]
-    fn quoted_values_keep_semicolons_and_quotes() {
-        let v: ConnectionString =
-            r#"SmtpServer='h';PasswordFile="/a;b/""c"" d" ;"#.parse().unwrap();
-        assert_eq!(v.smtp_server, "h");
-        assert_eq!(v.password_file.as_deref(), Some(r#"/a;b/"c" d"#));
-        let again: ConnectionString = v.to_string().parse().unwrap();
-        assert_eq!(again, v);
-    }
-
-    #[test]
-    fn server_ports() {
-        let v: ConnectionString = "SmtpServer=[::1]:2525;Port=2525".parse().unwrap();
-        assert_eq!((v.host(), v.effective_port()), ("::1", 2525));
-        let v = ConnectionString::new("fe80::1");
-        assert_eq!((v.host(), v.effective_port()), ("fe80::1", 25));
-        let v: ConnectionString = "SmtpServer=h;TlsMode=Implicit;EnableSsl=False"
-            .parse()
-            .unwrap();
-        assert_eq!(
-            (v.effective_tls(), v.effective_port()),
-            (TlsMode::Implicit, 465)
-        );
-    }
-
-    #[test]
-    fn errors_name_key_and_position() {
-        let e = err("SmtpServer=h:25;UseWindowsAuthentication=False;Port=587");
-        assert_eq!(e.key.as_deref(), Some("Port"));
-        assert_eq!(e.position, 48);
-        assert!(e.to_string().contains("contradicts"), "{e}");
-
-        let e = err("SmtpServer=a;Server=b");
-        assert_eq!((e.key.as_deref(), e.position), (Some("Server"), 14));
-        assert_eq!(
-            e.kind,
-            ConnectionStringErrorKind::Duplicate { first_position: 1 }
-        );
-
-        let e = err("SmtpServer=a;EnableSsl=yes");
-        assert_eq!(
-            e.to_string(),
-            r#"connection string: key "EnableSsl" at position 14: "yes" is not a boolean (True or False)"#
-        );
-        assert!(matches!(
-            err("SmtpServer=h:x").kind,
-            ConnectionStringErrorKind::BadServer { .. }
-        ));
-        assert!(matches!(
-            err("SmtpServer=h;junk").kind,
-            ConnectionStringErrorKind::MissingEquals(_)
-        ));
-        assert!(matches!(
-            err("SmtpServer='h").kind,
-            ConnectionStringErrorKind::UnterminatedQuote
-        ));
-        assert!(matches!(
-            err("=x").kind,
-            ConnectionStringErrorKind::EmptyKey
-        ));
-        assert!(matches!(
-            err("Timeout=-1").kind,
-            ConnectionStringErrorKind::NotTimeout(_)
-        ));
-        assert!(matches!(
-            err("Port=0").kind,
-            ConnectionStringErrorKind::NotPort(_)
-        ));
-        assert!(matches!(
-            err("AuthMechanism=CRAM-MD5").kind,
-            ConnectionStringErrorKind::NotMechanism(_)
-        ));
-    }
-
-    #[test]
-    fn secrets_are_refused_without_echo() {
-        let e = err("SmtpServer=h;Password=hunter2");
-        assert_eq!(e.kind, ConnectionStringErrorKind::SecretNotAllowed);
-        assert!(!e.to_string().contains("hunter2"));
-        assert!(!format!("{e:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn unknown_keys_warn_and_round_trip_in_order() {
-        let p = ConnectionString::parse("SmtpServer=h;Zeta=1;alpha=two words").unwrap();
-        assert_eq!(p.warnings.len(), 2);
-        assert_eq!(p.warnings[1].key, "alpha");
-        assert_eq!(p.warnings[1].position, 21);
-        assert_eq!(
-            p.value.to_string(),
-            "SmtpServer=h;UseWindowsAuthentication=False;EnableSsl=False;Zeta=1;alpha=two words;"
-        );
-    }
-
-    #[test]
-    fn short_timeout_warns() {
-        let p = ConnectionString::parse("SmtpServer=h;Timeout=30").unwrap();
-        assert_eq!(p.warnings.len(), 1);
-        assert!(p.warnings[0].to_string().contains("milliseconds"));
-    }
-
-    #[test]
-    fn extensions_written_in_fixed_order() {
-        let v = ConnectionString {
-            smtp_server: "h".into(),
-            port: Some(587),
-            tls_mode: Some(TlsMode::StartTls),
-            user_name: Some("u".into()),
-            auth_mechanism: Some("XOAUTH2".into()),
-            token_env: Some("TOK".into()),
-            allow_insecure_auth: true,
-            ..Default::default()
-        };
-        assert_eq!(
-            v.to_string(),
-            "SmtpServer=h;UseWindowsAuthentication=False;EnableSsl=False;Port=587;TlsMode=StartTls;\
-             UserName=u;AuthMechanism=XOAUTH2;TokenEnv=TOK;AllowInsecureAuth=True;"
-        );
-    }
-}
+mod tests;

@@ -11,7 +11,8 @@
 //! * [`connection_string`] parses and writes the SSIS connection string;
 //! * [`auth_settings`] turns a connection string into the engine's authentication settings;
 //! * [`connection_manager`] and [`send_mail`] are the SSIS objects;
-//! * [`package`], [`dtsx`], [`expr`] and [`run`] load, save and run packages.
+//! * [`package`], [`dtsx`], [`expr`] and [`run`] load, save and run packages;
+//! * [`files`] reads users' files with a size cap and saves them atomically.
 //!
 //! ```
 //! use smtpcm::connection_manager::SmtpConnectionManager;
@@ -30,6 +31,7 @@ pub mod connection_manager;
 pub mod connection_string;
 pub mod dtsx;
 pub mod expr;
+pub mod files;
 pub mod package;
 pub mod run;
 pub mod send_mail;

@@ -84,7 +84,9 @@ prop_compose! {
         other_port in proptest::option::of(1u16..),
         use_windows_authentication in any::<bool>(),
         enable_ssl in any::<bool>(),
-        timeout_ms in proptest::option::of(any::<u32>()),
+        // 0 is refused, and a Timeout excludes Timeouts=Rfc5321.
+        timeout_ms in proptest::option::of(1u32..),
+        rfc5321_timeouts in any::<bool>(),
         tls_mode in proptest::option::of(prop_oneof![
             Just(TlsMode::None), Just(TlsMode::StartTls),
             Just(TlsMode::StartTlsWhenAvailable), Just(TlsMode::Implicit)]),
@@ -110,10 +112,16 @@ prop_compose! {
             .into_iter()
             .filter(|(k, _)| !known_or_secret(k) && seen.insert(k.to_ascii_lowercase()))
             .collect();
+        // EnableSsl=True requires TLS, so TlsMode cannot be one that allows plain text.
+        let tls_mode = match tls_mode {
+            Some(TlsMode::None | TlsMode::StartTlsWhenAvailable) if enable_ssl => None,
+            other => other,
+        };
         ConnectionString {
             smtp_server,
             use_windows_authentication,
             enable_ssl,
+            rfc5321_timeouts: rfc5321_timeouts && timeout_ms.is_none(),
             timeout_ms,
             port,
             tls_mode,

@@ -295,3 +295,121 @@ fn project_folder_brings_conmgr_and_params() {
         before.replace("SmtpServer=mail.example.org;", "SmtpServer=127.0.0.1;")
     );
 }
+
+#[test]
+fn a_value_xml_cannot_hold_is_refused_at_save_naming_field_and_character() {
+    let mut pkg = smtpcm::package::Package::new("P");
+    pkg.connections.add("SMTP");
+    let loaded = smtpcm::dtsx::load_bytes(pkg.to_bytes().unwrap(), "p.dtsx").unwrap();
+    for (bad, code) in [("a\u{1}b", "U+0001"), ("x\u{FFFF}", "U+FFFF")] {
+        let mut edited = loaded.clone();
+        edited
+            .connections
+            .get_mut("SMTP Connection Manager")
+            .unwrap()
+            .connection_string = format!("SmtpServer={bad};");
+        let err = edited.to_bytes().unwrap_err();
+        assert!(
+            matches!(err, smtpcm::dtsx::SaveError::NotXmlChar { .. }),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(msg.starts_with("p.dtsx: "), "{msg}");
+        assert!(
+            msg.contains("connection_string") && msg.contains(code),
+            "{msg}"
+        );
+    }
+    // Tab, CR and LF are fine: they are written as character references.
+    let mut edited = loaded.clone();
+    edited.connections.iter_mut().next().unwrap().description = "a\tb\r\nc".into();
+    let again = smtpcm::dtsx::load_bytes(edited.to_bytes().unwrap(), "p.dtsx").unwrap();
+    assert_eq!(
+        again.connections.iter().next().unwrap().description,
+        "a\tb\r\nc"
+    );
+}
+
+/// Issue 9: one 100 KB internal entity referenced 20,000 times made `inspect` take 30 s and
+/// 5.9 GB. No package needs a DTD, so any DOCTYPE is refused before anything is expanded.
+#[test]
+fn doctype_is_refused_in_packages_conmgr_and_project_params() {
+    let entity = "x".repeat(100_000);
+    let refs = "&big;".repeat(20_000);
+    let package = format!(
+        "<?xml version=\"1.0\"?>\n<!-- generated -->\n<!DOCTYPE x [<!ENTITY big \"{entity}\">]>\n\
+         <DTS:Executable xmlns:DTS=\"www.microsoft.com/SqlServer/Dts\" DTS:ObjectName=\"P\">\
+         <DTS:Property DTS:Name=\"Description\">{refs}</DTS:Property></DTS:Executable>"
+    );
+    let err = dtsx::load_str(&package, "evil.dtsx").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "evil.dtsx:3:1: DOCTYPE declarations are not allowed in packages"
+    );
+
+    let conmgr =
+        "<!DOCTYPE a><DTS:ConnectionManager xmlns:DTS=\"www.microsoft.com/SqlServer/Dts\"/>";
+    let err = dtsx::conmgr_from_bytes(conmgr.as_bytes().to_vec(), "evil.conmgr").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "evil.conmgr:1:1: DOCTYPE declarations are not allowed in .conmgr files"
+    );
+
+    let params = "\u{feff}<?xml version=\"1.0\"?>\n  <!DOCTYPE a>\n<SSIS:Parameters xmlns:SSIS=\"www.microsoft.com/SqlServer/SSIS\"/>";
+    let err = dtsx::load_params_str(params, "Project.params").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Project.params:2:3: DOCTYPE declarations are not allowed in Project.params files"
+    );
+}
+
+#[test]
+fn files_read_whole_are_capped() {
+    // /dev/zero never ends: without a cap it is read until memory runs out.
+    let err = dtsx::load_package("/dev/zero").unwrap_err();
+    assert!(matches!(err, LoadError::TooLarge { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("/dev/zero: larger than 268435456 bytes"),
+        "{err}"
+    );
+    let err = dtsx::load_conmgr("/dev/zero").unwrap_err();
+    assert!(matches!(err, LoadError::TooLarge { .. }), "{err}");
+    let err = dtsx::load_params("/dev/zero").unwrap_err();
+    assert!(matches!(err, LoadError::TooLarge { .. }), "{err}");
+}
+
+/// Issue 8: `/Set` on an SMTP sub-property goes through the connection-string tokenizer, so a
+/// quoted value holding `;` survives and other keys keep their spelling and order.
+#[test]
+fn set_on_a_sub_property_keeps_quoted_values_and_spelling() {
+    let mut pkg = Package::new("P");
+    pkg.connections.add("SMTP").connection_string =
+        "server = old ;PasswordFile=\"/srv/a;b\";enablessl=false;Note='x;y'".into();
+    let path = r"\Package.Connections[SMTP Connection Manager].Properties[EnableSsl]";
+    pkg.set_property(path, "true").unwrap();
+    let cs = &pkg
+        .connections
+        .get("SMTP Connection Manager")
+        .unwrap()
+        .connection_string;
+    assert_eq!(
+        cs,
+        "server = old ;PasswordFile=\"/srv/a;b\";enablessl=True;Note='x;y'"
+    );
+    let server = r"\Package.Connections[SMTP Connection Manager].Properties[SmtpServer]";
+    assert_eq!(pkg.get_property(server).unwrap(), "old");
+    pkg.set_property(server, "new;relay").unwrap();
+    assert_eq!(
+        pkg.connections
+            .get("SMTP Connection Manager")
+            .unwrap()
+            .connection_string,
+        "server = \"new;relay\" ;PasswordFile=\"/srv/a;b\";enablessl=True;Note='x;y'"
+    );
+    let timeout = r"\Package.Connections[SMTP Connection Manager].Properties[Timeout]";
+    assert!(matches!(
+        pkg.set_property(timeout, "0"),
+        Err(PathError::BadValue { .. })
+    ));
+}

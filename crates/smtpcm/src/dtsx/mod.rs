@@ -26,8 +26,7 @@ pub(crate) mod source;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub(crate) use new::new_package;
-pub use save::SaveError;
+pub use save::{SaveError, invalid_xml_char};
 
 use crate::package::{ConnectionManager, Connections, Package, Parameter, SourceDoc};
 
@@ -42,6 +41,17 @@ pub enum LoadError {
         /// The OS error.
         #[source]
         source: std::io::Error,
+    },
+    /// The file is larger than the cap on files read whole ([`crate::files::max_file_bytes`]).
+    #[error(
+        "{path}: larger than {cap} bytes, the limit for a package, .conmgr or Project.params (set {} to raise it)",
+        crate::files::MAX_FILE_BYTES_ENV
+    )]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// The cap.
+        cap: u64,
     },
     /// The bytes are not UTF-8 text.
     #[error("{origin}: {reason}")]
@@ -89,10 +99,12 @@ impl LoadError {
     }
 }
 
+/// Reads a whole file, capped at [`crate::files::max_file_bytes`] so that `/dev/zero` or a
+/// runaway file is an error instead of an out-of-memory abort.
 fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
-    std::fs::read(path).map_err(|source| LoadError::Io {
-        path: path.display().to_string(),
-        source,
+    crate::files::read_capped(path).map_err(|e| match e {
+        crate::files::ReadError::Io { path, source } => LoadError::Io { path, source },
+        crate::files::ReadError::TooLarge { path, cap } => LoadError::TooLarge { path, cap },
     })
 }
 
@@ -117,7 +129,7 @@ pub fn load_str(text: &str, origin: &str) -> Result<Package, LoadError> {
 /// Loads a package from raw file bytes (UTF-8, BOM optional).
 pub fn load_bytes(bytes: Vec<u8>, origin: &str) -> Result<Package, LoadError> {
     let (text, prefix_len) = load::decode(&bytes, origin)?;
-    let doc = load::parse_xml(&text, origin)?;
+    let doc = load::parse_xml(&text, origin, "packages")?;
     let root = doc.root_element();
     let reader = load::Reader {
         doc: &doc,
@@ -163,7 +175,7 @@ pub fn load_conmgr(path: impl AsRef<Path>) -> Result<ConmgrFile, LoadError> {
 /// Loads a `.conmgr` from bytes; `origin` names it in diagnostics.
 pub fn conmgr_from_bytes(bytes: Vec<u8>, origin: &str) -> Result<ConmgrFile, LoadError> {
     let (text, prefix_len) = load::decode(&bytes, origin)?;
-    let doc = load::parse_xml(&text, origin)?;
+    let doc = load::parse_xml(&text, origin, ".conmgr files")?;
     let root = doc.root_element();
     let reader = load::Reader {
         doc: &doc,
@@ -192,8 +204,17 @@ pub fn conmgr_from_bytes(bytes: Vec<u8>, origin: &str) -> Result<ConmgrFile, Loa
 /// Parses `Project.params` text into `$Project::` parameters.
 pub fn load_params_str(text: &str, origin: &str) -> Result<Vec<Parameter>, LoadError> {
     let (text, _) = load::decode(text.as_bytes(), origin)?;
-    let doc = load::parse_xml(&text, origin)?;
+    let doc = load::parse_xml(&text, origin, "Project.params files")?;
     Ok(load::project_params(&doc))
+}
+
+/// Reads and parses a `Project.params` file (size-capped like every file read whole).
+pub fn load_params(path: impl AsRef<Path>) -> Result<Vec<Parameter>, LoadError> {
+    let path = path.as_ref();
+    let origin = path.display().to_string();
+    let bytes = read(path)?;
+    let (text, _) = load::decode(&bytes, &origin)?;
+    load_params_str(&text, &origin)
 }
 
 /// A project folder: packages, `.conmgr` connection managers and `Project.params`.
@@ -226,10 +247,7 @@ pub fn load_project(dir: impl AsRef<Path>) -> Result<Project, LoadError> {
     }
     let params_path = dir.join("Project.params");
     let parameters = if params_path.exists() {
-        let bytes = read(&params_path)?;
-        let origin = params_path.display().to_string();
-        let (text, _) = load::decode(&bytes, &origin)?;
-        load_params_str(&text, &origin)?
+        load_params(&params_path)?
     } else {
         Vec::new()
     };

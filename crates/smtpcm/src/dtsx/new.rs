@@ -44,7 +44,20 @@ pub(crate) fn render(
     format!("\u{FEFF}{}", lines.join("\r\n"))
 }
 
-pub(crate) fn new_package(name: &str) -> Package {
+impl Package {
+    /// A new, empty package in format 8, as the SSIS designer would create it.
+    ///
+    /// ```
+    /// let pkg = smtpcm::package::Package::new("Report");
+    /// assert_eq!(pkg.format_version, 8);
+    /// assert!(pkg.id.starts_with('{') && pkg.id.ends_with('}'));
+    /// ```
+    pub fn new(name: &str) -> Package {
+        new_package(name)
+    }
+}
+
+fn new_package(name: &str) -> Package {
     let created = chrono::Local::now()
         .format("%-m/%-d/%Y %-I:%M:%S %p")
         .to_string();

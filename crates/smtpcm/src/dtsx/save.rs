@@ -24,22 +24,49 @@ pub enum SaveError {
         /// The object and field that changed.
         what: String,
     },
-    /// Writing the file failed.
-    #[error("{path}: cannot write: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
+    /// Writing the file failed; unless [`crate::files::WriteError::target_changed`] says
+    /// otherwise, the file on disk is exactly as it was (saves go through
+    /// [`crate::files::atomic_write`]).
+    #[error(transparent)]
+    Write(#[from] crate::files::WriteError),
+    /// A value holds a character that XML 1.0 cannot hold at all, not even as a character
+    /// reference (a control character other than tab, CR and LF, U+FFFE or U+FFFF).
+    #[error(
+        "{origin}: cannot save {what}: character {code} at position {position} cannot be stored in XML"
+    )]
+    NotXmlChar {
+        /// File the package came from.
+        origin: String,
+        /// The object and field holding the character.
+        what: String,
+        /// 1-based character position in the value.
+        position: usize,
+        /// The character, as `U+XXXX`.
+        code: String,
     },
 }
 
+/// The first character of `text` that XML 1.0 cannot hold (its `Char` production excludes
+/// control characters other than tab, LF and CR, and U+FFFE/U+FFFF), with its 1-based
+/// character position.
+///
+/// ```
+/// assert_eq!(smtpcm::dtsx::invalid_xml_char("a\tb"), None);
+/// assert_eq!(smtpcm::dtsx::invalid_xml_char("ab\u{1}"), Some((3, '\u{1}')));
+/// assert_eq!(smtpcm::dtsx::invalid_xml_char("\u{FFFE}"), Some((1, '\u{FFFE}')));
+/// ```
+pub fn invalid_xml_char(text: &str) -> Option<(usize, char)> {
+    text.chars()
+        .enumerate()
+        .find(|(_, c)| {
+            matches!(*c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}')
+                || matches!(*c, '\u{FFFE}' | '\u{FFFF}')
+        })
+        .map(|(i, c)| (i + 1, c))
+}
+
 pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), SaveError> {
-    std::fs::write(path, bytes).map_err(|source| SaveError::Io {
-        path: path.display().to_string(),
-        source,
-    })
+    Ok(crate::files::atomic_write(path, bytes)?)
 }
 
 /// Collects splices for one document.
@@ -57,6 +84,19 @@ impl Writer<'_> {
         }
     }
 
+    /// Refuses a value XML cannot hold, naming the object, field and character.
+    fn xml_chars(&self, value: &str, what: String) -> Result<(), SaveError> {
+        match invalid_xml_char(value) {
+            None => Ok(()),
+            Some((position, c)) => Err(SaveError::NotXmlChar {
+                origin: self.doc.origin_name.clone(),
+                what,
+                position,
+                code: format!("U+{:04X}", u32::from(c)),
+            }),
+        }
+    }
+
     fn text(
         &mut self,
         origin: &Origin,
@@ -67,6 +107,9 @@ impl Writer<'_> {
         let Some(t) = origin.get(field) else {
             return Ok(());
         };
+        if t.original != value {
+            self.xml_chars(value, format!("{what} {field}"))?;
+        }
         match t.splice_for(value) {
             Ok(Some(s)) => self.splices.push(s),
             Ok(None) => {}
@@ -189,6 +232,9 @@ impl Writer<'_> {
                             }
                         } else {
                             for (t, v) in o.items.iter().zip(&d.attachments) {
+                                if t.original != *v {
+                                    self.xml_chars(v, format!("{what} attachment"))?;
+                                }
                                 if let Ok(Some(s)) = t.splice_for(v) {
                                     self.splices.push(s);
                                 }
@@ -235,6 +281,22 @@ impl Writer<'_> {
                 new[0].name, self.format
             )));
         }
+        for c in &new {
+            let what = format!("new connection manager {:?}", c.name);
+            for (field, value) in [
+                ("name", &c.name),
+                ("description", &c.description),
+                ("connection string", &c.connection_string),
+                ("creation name", &c.creation_name),
+                ("DTSID", &c.dtsid),
+            ] {
+                self.xml_chars(value, format!("{what} {field}"))?;
+            }
+            for p in &c.property_expressions {
+                self.xml_chars(&p.property, format!("{what} property expression name"))?;
+                self.xml_chars(&p.expression, format!("{what} property expression"))?;
+            }
+        }
         let nl = self.doc.newline;
         let fragments: String = new.iter().map(|c| connection_xml(c, nl)).collect();
         let text = std::str::from_utf8(&self.doc.bytes[self.doc.prefix_len..])
@@ -242,7 +304,7 @@ impl Writer<'_> {
         let doc = roxmltree::Document::parse_with_options(
             text,
             roxmltree::ParsingOptions {
-                allow_dtd: true,
+                allow_dtd: false,
                 ..Default::default()
             },
         )

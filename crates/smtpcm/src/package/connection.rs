@@ -1,7 +1,7 @@
 //! Connection managers and the package's collection of them.
 
 use super::executable::PropertyExpression;
-use crate::dtsx::source::Origin;
+use super::origin::Origin;
 
 /// The default connection string SSIS gives a new SMTP connection manager.
 pub const DEFAULT_SMTP_CONNECTION_STRING: &str =

@@ -1,7 +1,7 @@
 //! The control-flow tree: tasks, containers, precedence constraints and event handlers.
 
+use super::origin::Origin;
 use super::variable::Variable;
-use crate::dtsx::source::Origin;
 
 /// A `<DTS:PropertyExpression DTS:Name="prop">expr</DTS:PropertyExpression>`.
 #[derive(Debug, Clone, PartialEq)]

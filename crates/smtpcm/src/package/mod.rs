@@ -22,6 +22,7 @@
 
 pub(crate) mod connection;
 mod executable;
+pub(crate) mod origin;
 pub(crate) mod path;
 mod smtp_props;
 mod variable;
@@ -37,7 +38,7 @@ pub use executable::{
 pub use path::PathError;
 pub use variable::{Parameter, Variable, vartype};
 
-use crate::dtsx::source::Origin;
+use origin::Origin;
 
 /// The original bytes of a loaded file, shared by every object read from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,16 +82,8 @@ pub struct Package {
 }
 
 impl Package {
-    /// A new, empty package in format 8, as the SSIS designer would create it.
-    ///
-    /// ```
-    /// let pkg = smtpcm::package::Package::new("Report");
-    /// assert_eq!(pkg.format_version, 8);
-    /// assert!(pkg.id.starts_with('{') && pkg.id.ends_with('}'));
-    /// ```
-    pub fn new(name: &str) -> Package {
-        crate::dtsx::new_package(name)
-    }
+    // `Package::new` is implemented by the loader (`dtsx/new.rs`): a new package is the
+    // designer's template loaded like any file, and the model must not call the loader.
 
     /// All executables, depth first, including those inside containers and event handlers.
     pub fn all_executables(&self) -> Vec<&Executable> {

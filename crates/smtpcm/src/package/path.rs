@@ -181,7 +181,8 @@ impl Package {
                 let cm = self
                     .connection(name)
                     .ok_or_else(|| not_found(path, name, "connection manager by name or DTSID"))?;
-                connection_get(cm, prop).ok_or_else(|| not_found(path, prop, "connection property"))
+                connection_get(cm, prop, path)?
+                    .ok_or_else(|| not_found(path, prop, "connection property"))
             }
             Object::Variable(name) => {
                 if let Some(p) = self.parameter(name) {
@@ -290,26 +291,46 @@ fn split_param(name: &str) -> Option<(Scope, &str)> {
     }
 }
 
-fn connection_get(cm: &ConnectionManager, prop: &str) -> Option<String> {
-    match prop.to_ascii_lowercase().as_str() {
+fn connection_get(
+    cm: &ConnectionManager,
+    prop: &str,
+    path: &str,
+) -> Result<Option<String>, PathError> {
+    Ok(match prop.to_ascii_lowercase().as_str() {
         "connectionstring" => Some(cm.connection_string.clone()),
         "description" => Some(cm.description.clone()),
         "name" | "objectname" => Some(cm.name.clone()),
         "id" | "dtsid" => Some(cm.dtsid.clone()),
         "creationname" => Some(cm.creation_name.clone()),
         _ if cm.kind == ConnectionKind::Smtp => {
-            let key = smtp_props::SMTP_KEYS
+            let Some(key) = smtp_props::SMTP_KEYS
                 .iter()
-                .find(|k| k.eq_ignore_ascii_case(prop))?;
-            Some(
-                smtp_props::get(&cm.connection_string, key).unwrap_or_else(|| match *key {
-                    "UseWindowsAuthentication" | "EnableSsl" => "False".to_owned(),
-                    "Timeout" => "100000".to_owned(),
-                    _ => String::new(),
-                }),
-            )
+                .find(|k| k.eq_ignore_ascii_case(prop))
+            else {
+                return Ok(None);
+            };
+            let value = smtp_props::get(&cm.connection_string, key)
+                .map_err(|e| bad_connection_string(path, prop, e))?;
+            Some(value.unwrap_or_else(|| match *key {
+                "UseWindowsAuthentication" | "EnableSsl" => "False".to_owned(),
+                "Timeout" => "100000".to_owned(),
+                _ => String::new(),
+            }))
         }
         _ => None,
+    })
+}
+
+/// The stored connection string does not tokenize, so one of its keys cannot be read or set.
+fn bad_connection_string(
+    path: &str,
+    prop: &str,
+    e: crate::connection_string::ConnectionStringError,
+) -> PathError {
+    PathError::BadValue {
+        path: path.to_owned(),
+        property: prop.to_owned(),
+        reason: e.to_string(),
     }
 }
 
@@ -339,16 +360,21 @@ pub(crate) fn connection_set(
                     value
                         .trim()
                         .parse::<u32>()
-                        .map_err(|_| PathError::BadValue {
+                        .ok()
+                        .filter(|ms| *ms > 0)
+                        .ok_or_else(|| PathError::BadValue {
                             path: path.to_owned(),
                             property: prop.to_owned(),
-                            reason: format!("{value:?} is not a whole number of milliseconds"),
+                            reason: format!(
+                                "{value:?} is not a positive whole number of milliseconds"
+                            ),
                         })?;
                     value.trim().to_owned()
                 }
                 _ => value.to_owned(),
             };
-            cm.connection_string = smtp_props::set(&cm.connection_string, key, &value);
+            cm.connection_string = smtp_props::set(&cm.connection_string, key, &value)
+                .map_err(|e| bad_connection_string(path, prop, e))?;
         }
         _ => return Err(not_found(path, prop, "connection property")),
     }

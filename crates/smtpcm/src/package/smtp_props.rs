@@ -1,7 +1,10 @@
 //! The SMTP connection manager's sub-properties (`SmtpServer`, `EnableSsl`, ...) live inside its
-//! connection string. This minimal key editor keeps every other key, and the key order, as is,
-//! so a `/Set` on one property does not rewrite the rest of the string.
-//! (The full parser is `connection_string`; this stays local to keep paths independent of it.)
+//! connection string. Reading and setting one goes through the connection-string tokenizer
+//! ([`crate::connection_string::get_key`] / [`set_key`](crate::connection_string::set_key)), so
+//! quoting is honoured (a quoted value may hold `;`) and a `/Set` changes only the bytes of that
+//! one value: every other key keeps its spelling, order and quoting.
+
+use crate::connection_string::{self, ConnectionStringError};
 
 /// Sub-properties that map onto connection-string keys, in SSIS's canonical order.
 pub(crate) const SMTP_KEYS: [&str; 4] = [
@@ -11,45 +14,14 @@ pub(crate) const SMTP_KEYS: [&str; 4] = [
     "Timeout",
 ];
 
-fn pairs(cs: &str) -> Vec<(String, String)> {
-    cs.split(';')
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (k.trim().to_owned(), v.trim().to_owned()),
-            // SSIS accepts a bare host name as the whole connection string.
-            None => ("SmtpServer".to_owned(), p.trim().to_owned()),
-        })
-        .collect()
-}
-
-/// The value of `key` (case-insensitive), if present.
-pub(crate) fn get(cs: &str, key: &str) -> Option<String> {
-    pairs(cs)
-        .into_iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v)
+/// The value of `key` (case-insensitive, aliases included), if present.
+pub(crate) fn get(cs: &str, key: &str) -> Result<Option<String>, ConnectionStringError> {
+    connection_string::get_key(cs, key)
 }
 
 /// `cs` with `key` set to `value`: replaced in place when present, otherwise appended.
-pub(crate) fn set(cs: &str, key: &str, value: &str) -> String {
-    let canonical = SMTP_KEYS
-        .iter()
-        .find(|k| k.eq_ignore_ascii_case(key))
-        .copied()
-        .unwrap_or(key);
-    let mut items = pairs(cs);
-    match items.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
-        Some(item) => item.1 = value.to_owned(),
-        None => items.push((canonical.to_owned(), value.to_owned())),
-    }
-    let mut out = String::new();
-    for (k, v) in items {
-        out.push_str(&k);
-        out.push('=');
-        out.push_str(&v);
-        out.push(';');
-    }
-    out
+pub(crate) fn set(cs: &str, key: &str, value: &str) -> Result<String, ConnectionStringError> {
+    connection_string::set_key(cs, key, value)
 }
 
 #[cfg(test)]
@@ -60,11 +32,37 @@ mod tests {
     fn set_replaces_in_place_and_keeps_others() {
         let cs = "SmtpServer=a;UseWindowsAuthentication=False;EnableSsl=False;";
         assert_eq!(
-            set(cs, "smtpserver", "b:587"),
+            set(cs, "smtpserver", "b:587").unwrap(),
             "SmtpServer=b:587;UseWindowsAuthentication=False;EnableSsl=False;"
         );
-        assert_eq!(set(cs, "Timeout", "30"), format!("{cs}Timeout=30;"));
-        assert_eq!(get(cs, "ENABLESSL").as_deref(), Some("False"));
-        assert_eq!(get("smtphost", "SmtpServer").as_deref(), Some("smtphost"));
+        assert_eq!(
+            set(cs, "Timeout", "30").unwrap(),
+            format!("{cs}Timeout=30;")
+        );
+        assert_eq!(get(cs, "ENABLESSL").unwrap().as_deref(), Some("False"));
+        assert_eq!(
+            get("smtphost", "SmtpServer").unwrap().as_deref(),
+            Some("smtphost")
+        );
+    }
+
+    /// Issue 8: splitting on `;` mangled a quoted value holding `;`.
+    #[test]
+    fn quoted_values_with_semicolons_survive_an_edit() {
+        let cs = "SmtpServer=a;UseWindowsAuthentication=False;EnableSsl=False;\
+                  PasswordFile=\"/srv/a;b/pw\";Note='x;y'";
+        let edited = set(cs, "EnableSsl", "True").unwrap();
+        assert_eq!(
+            edited,
+            "SmtpServer=a;UseWindowsAuthentication=False;EnableSsl=True;\
+             PasswordFile=\"/srv/a;b/pw\";Note='x;y'"
+        );
+        assert_eq!(
+            get(&edited, "PasswordFile").unwrap().as_deref(),
+            Some("/srv/a;b/pw")
+        );
+        let edited = set(cs, "SmtpServer", "relay;x").unwrap();
+        assert!(edited.starts_with("SmtpServer=\"relay;x\";"), "{edited}");
+        assert_eq!(get(&edited, "Note").unwrap().as_deref(), Some("x;y"));
     }
 }

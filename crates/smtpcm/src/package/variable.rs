@@ -1,6 +1,6 @@
 //! Variables and parameters.
 
-use crate::dtsx::source::Origin;
+use super::origin::Origin;
 
 /// VARTYPE codes used by `DTS:DataType` on variables and package parameters.
 pub mod vartype {

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::connection_string::ConnectionString;
+use crate::connection_string::{ConnectionString, redact};
 use crate::expr::PackageScope;
 use crate::package::{ConnectionKind, ConnectionManager, Package};
 
@@ -20,9 +20,10 @@ pub struct InspectConnection {
     pub creation_name: String,
     /// `package` or `project`.
     pub scope: String,
-    /// The connection string as stored.
+    /// The connection string as stored, secret values redacted
+    /// ([`crate::connection_string::redact`]).
     pub stored_connection_string: String,
-    /// The connection string after property expressions.
+    /// The connection string after property expressions, secret values redacted.
     pub connection_string: String,
     /// `SmtpServer` (host, possibly with `:port`).
     pub smtp_server: Option<String>,
@@ -32,7 +33,7 @@ pub struct InspectConnection {
     pub enable_ssl: Option<bool>,
     /// `UseWindowsAuthentication`.
     pub use_windows_authentication: Option<bool>,
-    /// Property expressions, `(property, expression)`.
+    /// Property expressions, `(property, expression)`, secret values redacted.
     pub expressions: Vec<(String, String)>,
     /// Problems: not Microsoft's SMTP type, an expression that fails, a malformed string.
     pub warnings: Vec<String>,
@@ -121,13 +122,15 @@ fn inspect_connection(
     } else {
         None
     };
+    // A package may hold a `Password=` (ours refuses one, a look-alike's may need one): the
+    // report is printed and serialised, so no secret value goes into it.
     InspectConnection {
         name: cm.name.clone(),
         dtsid: cm.dtsid.clone(),
         creation_name: cm.creation_name.clone(),
         scope: scope_name.to_owned(),
-        stored_connection_string: cm.connection_string.clone(),
-        connection_string: effective,
+        stored_connection_string: redact(&cm.connection_string),
+        connection_string: redact(&effective),
         smtp_server: parsed.as_ref().map(|p| p.smtp_server.clone()),
         port: parsed.as_ref().map(|p| p.effective_port()),
         enable_ssl: parsed.as_ref().map(|p| p.enable_ssl),
@@ -135,10 +138,24 @@ fn inspect_connection(
         expressions: cm
             .property_expressions
             .iter()
-            .map(|p| (p.property.clone(), p.expression.clone()))
+            .map(|p| (p.property.clone(), redact(&p.expression)))
             .collect(),
         warnings,
     }
+}
+
+/// Inspects one connection manager on its own, as read from a `.conmgr` file outside any
+/// project (scope `project`). Its property expressions are evaluated without package
+/// variables or parameters, so one that needs them is reported as a warning.
+///
+/// ```
+/// let cm = smtpcm::package::ConnectionManager::new("SMTP");
+/// let c = smtpcm::run::inspect_connection_manager(&cm);
+/// assert_eq!((c.scope.as_str(), c.port), ("project", Some(25)));
+/// ```
+pub fn inspect_connection_manager(cm: &ConnectionManager) -> InspectConnection {
+    let empty = Package::new("");
+    inspect_connection(cm, "project", &PackageScope::new(&empty))
 }
 
 /// Lists every SMTP connection manager and Send Mail task of `package`, resolved.

@@ -56,12 +56,7 @@ fn attach_project(package: &mut Package, dir: &Path) -> Result<(), LoadFailure> 
     package.project_connections = Connections::from_vec(connections);
     let params = dir.join("Project.params");
     if params.exists() {
-        let origin = params.display().to_string();
-        let text = std::fs::read_to_string(&params).map_err(|source| LoadError::Io {
-            path: origin.clone(),
-            source,
-        })?;
-        package.project_parameters = dtsx::load_params_str(&text, &origin)?;
+        package.project_parameters = dtsx::load_params(&params)?;
     }
     Ok(())
 }

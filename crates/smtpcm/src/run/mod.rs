@@ -37,7 +37,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-pub use inspect::{InspectConnection, InspectReport, InspectTask, inspect};
+pub use inspect::{
+    InspectConnection, InspectReport, InspectTask, inspect, inspect_connection_manager,
+};
 pub use load::{LoadFailure, load_target};
 pub use overrides::{Override, OverrideError};
 pub use paths::map_path;
