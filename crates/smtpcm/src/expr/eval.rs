@@ -4,9 +4,40 @@ use chrono::{Datelike, Duration, Months, NaiveDateTime, Timelike};
 
 use super::ast::{BinOp, CastType, Expr, ExprKind, UnOp};
 use super::value::{Value, parse_date};
-use super::{ExprError, Scope};
+use super::{ExprError, MAX_STRING_CHARS, Scope};
 
 type R = Result<Value, ExprError>;
+
+/// Fails when a string result of `chars` characters (`None`: the count itself overflowed)
+/// would exceed [`MAX_STRING_CHARS`]. Called before the result is allocated.
+fn check_size(function: &str, chars: Option<u64>, col: usize) -> Result<(), ExprError> {
+    match chars {
+        Some(n) if n <= MAX_STRING_CHARS as u64 => Ok(()),
+        _ => Err(ExprError::TooLong {
+            column: col,
+            function: function.to_owned(),
+            chars: chars.unwrap_or(u64::MAX),
+        }),
+    }
+}
+
+/// Characters in `s`, counted only when its byte length does not already prove it fits.
+fn char_count(s: &str) -> u64 {
+    s.chars().count() as u64
+}
+
+/// The size check for a concatenation, without counting characters in the common case: a
+/// string never has more characters than bytes.
+fn check_concat(x: &str, y: &str, col: usize) -> Result<(), ExprError> {
+    if x.len().saturating_add(y.len()) <= MAX_STRING_CHARS {
+        return Ok(());
+    }
+    check_size(
+        "+ (concatenation)",
+        char_count(x).checked_add(char_count(y)),
+        col,
+    )
+}
 
 fn err(col: usize, message: String) -> ExprError {
     ExprError::Eval {
@@ -135,7 +166,13 @@ fn binary(op: BinOp, a: Value, b: Value, col: usize) -> R {
     }
     if let (Value::Str(x), Value::Str(y)) = (&a, &b) {
         return match op {
-            BinOp::Add => Ok(Value::Str(format!("{x}{y}"))),
+            BinOp::Add => {
+                check_concat(x, y, col)?;
+                let mut joined = String::with_capacity(x.len() + y.len());
+                joined.push_str(x);
+                joined.push_str(y);
+                Ok(Value::Str(joined))
+            }
             BinOp::Eq => Ok(Value::Bool(x == y)),
             BinOp::Ne => Ok(Value::Bool(x != y)),
             BinOp::Lt => Ok(Value::Bool(x < y)),
@@ -259,7 +296,11 @@ pub(crate) fn cast(ty: CastType, v: Value, col: usize) -> R {
     match ty {
         CastType::WStr(len) | CastType::Str(len, _) => {
             let s = v.to_display_string();
-            if s.chars().count() > len as usize {
+            let chars = char_count(&s);
+            // The result is never longer than its input, which was itself checked; the check
+            // keeps casts under the same documented limit as every other string producer.
+            check_size(&format!("{ty:?} cast"), Some(chars), col)?;
+            if chars > u64::from(len) {
                 return Err(err(
                     col,
                     format!("the value {s:?} is longer than the cast length {len}"),
@@ -538,13 +579,20 @@ fn call(name: &str, args: &[Value], col: usize) -> R {
             arity(name, args, 1, col)?;
             Ok(Value::I4(chars(0)?.len() as i32))
         }
+        // Case mapping can lengthen a string (`ß` → `SS`), so the result is sized first.
         "UPPER" => {
             arity(name, args, 1, col)?;
-            out(s(0)?.to_uppercase())
+            let t = s(0)?;
+            let chars = t.chars().map(|c| c.to_uppercase().len() as u64).sum();
+            check_size(name, Some(chars), col)?;
+            out(t.to_uppercase())
         }
         "LOWER" => {
             arity(name, args, 1, col)?;
-            out(s(0)?.to_lowercase())
+            let t = s(0)?;
+            let chars = t.chars().map(|c| c.to_lowercase().len() as u64).sum();
+            check_size(name, Some(chars), col)?;
+            out(t.to_lowercase())
         }
         // SSIS trims spaces only, not tabs or line breaks.
         "TRIM" => {
@@ -565,10 +613,19 @@ fn call(name: &str, args: &[Value], col: usize) -> R {
         }
         "REPLACE" => {
             arity(name, args, 3, col)?;
-            if s(1)?.is_empty() {
+            let (source, old, new) = (s(0)?, s(1)?, s(2)?);
+            if old.is_empty() {
                 return Err(err(col, "REPLACE: the search string is empty".into()));
             }
-            out(s(0)?.replace(s(1)?, s(2)?))
+            if new.len() > old.len() {
+                // Each of the (non-overlapping) matches grows the result by the difference.
+                let matches = source.matches(old).count() as u64;
+                let chars = matches.checked_mul(char_count(new)).and_then(|added| {
+                    (char_count(source) - matches * char_count(old)).checked_add(added)
+                });
+                check_size(name, chars, col)?;
+            }
+            out(source.replace(old, new))
         }
         "SUBSTRING" => {
             arity(name, args, 3, col)?;
@@ -628,10 +685,16 @@ fn call(name: &str, args: &[Value], col: usize) -> R {
         "REPLICATE" => {
             arity(name, args, 2, col)?;
             let k = n(1)?;
-            if !(0..=1_000_000).contains(&k) {
-                return Err(err(col, format!("REPLICATE: count {k} out of range")));
+            if k < 0 {
+                return Err(err(col, format!("REPLICATE: count {k} is negative")));
             }
-            out(s(0)?.repeat(k as usize))
+            let t = s(0)?;
+            if t.is_empty() {
+                return out(String::new());
+            }
+            // The size is known before anything is allocated: characters times count.
+            check_size(name, char_count(t).checked_mul(k as u64), col)?;
+            out(t.repeat(k as usize))
         }
         "TOKEN" | "TOKENCOUNT" => {
             // Arity before any `args[i]`: too few arguments must be an error, not a panic.

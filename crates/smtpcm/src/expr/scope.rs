@@ -1,6 +1,6 @@
 //! Where expression variables come from.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use super::value::Value;
@@ -40,6 +40,10 @@ pub struct PackageScope<'a> {
     package: &'a Package,
     overrides: HashMap<String, Value>,
     depth: Cell<u32>,
+    /// Values of expression variables computed during the current outermost lookup, so a
+    /// chain of variables that each use the previous one twice costs one evaluation per
+    /// variable instead of 2^depth.
+    memo: RefCell<HashMap<String, Value>>,
 }
 
 /// Variables whose expressions refer to each other stop evaluating at this depth.
@@ -77,6 +81,7 @@ impl<'a> PackageScope<'a> {
             package,
             overrides,
             depth: Cell::new(0),
+            memo: RefCell::new(HashMap::new()),
         }
     }
 
@@ -114,20 +119,31 @@ impl Scope for PackageScope<'_> {
             Some(v) => v,
             None => scoped_variable(self.package, qualified)?,
         };
+        let stored = || Value::from_vartype(var.data_type, &var.value);
         if var.evaluate_as_expression
             && !var.expression.trim().is_empty()
             && self.depth.get() < MAX_DEPTH
         {
+            let key = format!("{}::{}", var.namespace, var.name).to_ascii_lowercase();
+            if let Some(v) = self.memo.borrow().get(&key) {
+                return Some(v.clone());
+            }
             self.depth.set(self.depth.get() + 1);
             let result = super::evaluate(&var.expression, self);
             self.depth.set(self.depth.get() - 1);
-            if let Ok(v) = result {
-                return Some(v);
-            }
             // A variable whose expression fails keeps its stored (design-time) value, which is
             // what the file shows; the failure itself surfaces when that expression is run.
+            let value = result.ok().or_else(stored);
+            if self.depth.get() == 0 {
+                // The outermost lookup is done: later lookups see later state (a runner
+                // changes System:: values and loop variables between them).
+                self.memo.borrow_mut().clear();
+            } else if let Some(v) = &value {
+                self.memo.borrow_mut().insert(key, v.clone());
+            }
+            return value;
         }
-        Value::from_vartype(var.data_type, &var.value)
+        stored()
     }
 }
 
