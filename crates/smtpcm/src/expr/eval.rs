@@ -2,8 +2,8 @@
 
 use chrono::{Datelike, Duration, Months, NaiveDateTime, Timelike};
 
-use super::ast::{BinOp, CastType, Expr, ExprKind, UnOp};
-use super::value::{Value, parse_date};
+use super::ast::{BinOp, CastType, DateType, Expr, ExprKind, UnOp};
+use super::value::{Value, parse_date, parse_time};
 use super::{ExprError, MAX_STRING_CHARS, Scope};
 
 type R = Result<Value, ExprError>;
@@ -83,13 +83,13 @@ pub(crate) fn eval(e: &Expr, scope: &dyn Scope) -> R {
                 None => Ok(Value::Null(CastType::WStr(0))),
             }
         }
-        ExprKind::Cast(ty, inner) => cast(*ty, eval(inner, scope)?, e.col),
+        ExprKind::Cast(ty, inner) => cast(*ty, eval(inner, scope)?, e.col, scope),
         ExprKind::Call(name, args) => {
             let values = args
                 .iter()
                 .map(|a| eval(a, scope))
                 .collect::<Result<Vec<_>, _>>()?;
-            call(name, &values, e.col)
+            call(name, &values, e.col, scope)
         }
     }
 }
@@ -192,7 +192,7 @@ fn binary(op: BinOp, a: Value, b: Value, col: usize) -> R {
             _ => Err(type_err()),
         };
     }
-    if let (Value::Date(x), Value::Date(y)) = (&a, &b) {
+    if let (Value::Date(_, x), Value::Date(_, y)) = (&a, &b) {
         return match op {
             BinOp::Eq => Ok(Value::Bool(x == y)),
             BinOp::Ne => Ok(Value::Bool(x != y)),
@@ -279,7 +279,7 @@ fn compare(op: BinOp, ord: std::cmp::Ordering) -> bool {
     }
 }
 
-pub(crate) fn cast(ty: CastType, v: Value, col: usize) -> R {
+pub(crate) fn cast(ty: CastType, v: Value, col: usize, scope: &dyn Scope) -> R {
     if v.is_null() {
         return Ok(Value::Null(ty));
     }
@@ -372,13 +372,27 @@ pub(crate) fn cast(ty: CastType, v: Value, col: usize) -> R {
             },
             _ => Err(fail("unsupported conversion")),
         },
-        CastType::Date => match &v {
-            Value::Date(d) => Ok(Value::Date(*d)),
-            Value::Str(s) => parse_date(s)
-                .map(Value::Date)
-                .ok_or_else(|| fail("not a recognised date")),
-            _ => Err(fail("unsupported conversion")),
-        },
+        CastType::Date(target) => {
+            let d = match &v {
+                // Microsoft: a time converted to a type that holds a date takes today's date.
+                Value::Date(from, d) if from.is_time_only() && !target.is_time_only() => {
+                    scope.now().date().and_time(d.time())
+                }
+                Value::Date(_, d) => *d,
+                Value::Str(s) if target.is_time_only() => parse_time(s)
+                    .map(|t| scope.now().date().and_time(t))
+                    .ok_or_else(|| fail("not a time of day (expected hh:mm:ss)"))?,
+                Value::Str(s) => parse_date(s).ok_or_else(|| {
+                    fail(if target == DateType::DbDate {
+                        "not a date (expected yyyy-mm-dd)"
+                    } else {
+                        "not a date (expected yyyy-mm-dd hh:mm:ss)"
+                    })
+                })?,
+                _ => return Err(fail("unsupported conversion")),
+            };
+            Ok(Value::Date(target, target.normalize(d)))
+        }
     }
 }
 
@@ -417,7 +431,7 @@ fn int(name: &str, v: &Value, col: usize) -> Result<i64, ExprError> {
 
 fn date(name: &str, v: &Value, col: usize) -> Result<NaiveDateTime, ExprError> {
     match v {
-        Value::Date(d) => Ok(*d),
+        Value::Date(_, d) => Ok(*d),
         Value::Str(s) => {
             parse_date(s).ok_or_else(|| err(col, format!("{name}: {s:?} is not a date")))
         }
@@ -527,7 +541,7 @@ fn diff_part(part: &str, a: NaiveDateTime, b: NaiveDateTime) -> i64 {
     }
 }
 
-fn call(name: &str, args: &[Value], col: usize) -> R {
+fn call(name: &str, args: &[Value], col: usize, scope: &dyn Scope) -> R {
     // A NULL argument makes most functions return NULL; ISNULL and REPLACENULL are the exception.
     if !matches!(name, "ISNULL" | "REPLACENULL") && args.iter().any(Value::is_null) {
         return Ok(Value::Null(CastType::WStr(0)));
@@ -539,11 +553,13 @@ fn call(name: &str, args: &[Value], col: usize) -> R {
     match name {
         "GETDATE" => {
             arity(name, args, 0, col)?;
-            Ok(Value::Date(chrono::Local::now().naive_local()))
+            let ty = DateType::DbTimestamp;
+            Ok(Value::Date(ty, ty.normalize(scope.now())))
         }
         "GETUTCDATE" => {
             arity(name, args, 0, col)?;
-            Ok(Value::Date(chrono::Utc::now().naive_utc()))
+            let ty = DateType::DbTimestamp;
+            Ok(Value::Date(ty, ty.normalize(scope.utc_now())))
         }
         "DATEPART" => {
             arity(name, args, 2, col)?;
@@ -562,12 +578,10 @@ fn call(name: &str, args: &[Value], col: usize) -> R {
         "DATEADD" => {
             arity(name, args, 3, col)?;
             let p = date_part(name, &args[0], col)?;
-            Ok(Value::Date(add_part(
-                p,
-                n(1)?,
-                date(name, &args[2], col)?,
-                col,
-            )?))
+            Ok(Value::Date(
+                DateType::DbTimestamp,
+                add_part(p, n(1)?, date(name, &args[2], col)?, col)?,
+            ))
         }
         "DATEDIFF" => {
             arity(name, args, 3, col)?;

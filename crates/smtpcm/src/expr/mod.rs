@@ -23,7 +23,7 @@ mod parser;
 mod scope;
 mod value;
 
-pub use ast::{BinOp, CastType, Expr, ExprKind, UnOp};
+pub use ast::{BinOp, CastType, DateType, Expr, ExprKind, UnOp};
 pub use scope::{PackageScope, Scope};
 pub use value::Value;
 

@@ -3,6 +3,9 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
+use chrono::NaiveDateTime;
+
+use super::ast::DateType;
 use super::value::Value;
 use crate::package::{Package, Parameter};
 
@@ -13,6 +16,17 @@ use crate::package::{Package, Parameter};
 pub trait Scope {
     /// The value, or `None` when no such variable exists.
     fn variable(&self, qualified: &str) -> Option<Value>;
+
+    /// The local time `GETDATE()` returns and a time-only value is dated with; the system
+    /// clock unless a scope fixes it (tests evaluate date expressions against a fixed clock).
+    fn now(&self) -> NaiveDateTime {
+        chrono::Local::now().naive_local()
+    }
+
+    /// The UTC time `GETUTCDATE()` returns.
+    fn utc_now(&self) -> NaiveDateTime {
+        chrono::Utc::now().naive_utc()
+    }
 }
 
 impl Scope for HashMap<String, Value> {
@@ -53,7 +67,9 @@ impl<'a> PackageScope<'a> {
     /// A scope over `package` with the system variables a run starts with.
     pub fn new(package: &'a Package) -> PackageScope<'a> {
         let mut overrides = HashMap::new();
+        // System::StartTime is a DateTime variable, which SSIS holds as DT_DATE.
         let now = chrono::Local::now().naive_local();
+        let start_time = Value::Date(DateType::Date, DateType::Date.normalize(now));
         let machine = gethostname::gethostname().to_string_lossy().into_owned();
         let sys = [
             ("System::PackageName", Value::Str(package.name.clone())),
@@ -63,8 +79,8 @@ impl<'a> PackageScope<'a> {
                 "System::UserName",
                 Value::Str(std::env::var("USER").unwrap_or_default()),
             ),
-            ("System::StartTime", Value::Date(now)),
-            ("System::ContainerStartTime", Value::Date(now)),
+            ("System::StartTime", start_time.clone()),
+            ("System::ContainerStartTime", start_time),
             ("System::ErrorCode", Value::I4(0)),
             ("System::ErrorDescription", Value::Str(String::new())),
             ("System::SourceName", Value::Str(String::new())),

@@ -1,8 +1,8 @@
 //! Typed values of the expression language.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
-use super::ast::CastType;
+use super::ast::{CastType, DateType};
 use crate::package::vartype;
 
 /// A typed value.
@@ -20,8 +20,9 @@ pub enum Value {
     Numeric(f64, u8),
     /// `DT_BOOL`.
     Bool(bool),
-    /// `DT_DATE` / `DT_DBTIMESTAMP`.
-    Date(NaiveDateTime),
+    /// A date or time of one of the SSIS date types, normalised to what that type holds
+    /// (see [`DateType`]); time-only types carry the date 1899-12-30, the OLE zero date.
+    Date(DateType, NaiveDateTime),
     /// A typed NULL.
     Null(CastType),
 }
@@ -43,13 +44,7 @@ impl Value {
             Value::R8(f) => f.to_string(),
             Value::Numeric(f, scale) => format!("{f:.prec$}", prec = usize::from(*scale)),
             Value::Bool(b) => if *b { "True" } else { "False" }.to_owned(),
-            Value::Date(d) => {
-                if d.and_utc().timestamp_subsec_nanos() == 0 {
-                    d.format("%Y-%m-%d %H:%M:%S").to_string()
-                } else {
-                    d.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
-                }
-            }
+            Value::Date(ty, d) => format_date(*ty, d),
             Value::Null(_) => String::new(),
         }
     }
@@ -68,7 +63,7 @@ impl Value {
             Value::R8(_) => "DT_R8",
             Value::Numeric(..) => "DT_NUMERIC",
             Value::Bool(_) => "DT_BOOL",
-            Value::Date(_) => "DT_DBTIMESTAMP",
+            Value::Date(ty, _) => ty.name(),
             Value::Null(t) => match t {
                 CastType::WStr(_) | CastType::Str(..) => "DT_WSTR",
                 CastType::I4 => "DT_I4",
@@ -76,7 +71,7 @@ impl Value {
                 CastType::R8 => "DT_R8",
                 CastType::Numeric(_) => "DT_NUMERIC",
                 CastType::Bool => "DT_BOOL",
-                CastType::Date => "DT_DBTIMESTAMP",
+                CastType::Date(ty) => ty.name(),
             },
         }
     }
@@ -109,10 +104,94 @@ impl Value {
                 )
             }
             vartype::BOOL => Value::Bool(t == "-1" || t == "1" || t.eq_ignore_ascii_case("true")),
-            vartype::DATE => Value::Date(parse_date(t)?),
+            vartype::DATE => Value::Date(DateType::Date, DateType::Date.normalize(parse_date(t)?)),
             _ => Value::Str(text.to_owned()),
         })
     }
+}
+
+/// The date SSIS's time-only types sit on: OLE Automation's day zero.
+fn time_only_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1899, 12, 30).unwrap_or_default()
+}
+
+/// `d` with its fraction of a second cut to `digits` digits (0 to 9).
+fn truncate_fraction(d: NaiveDateTime, digits: u32) -> NaiveDateTime {
+    let nanos = d.nanosecond().min(999_999_999);
+    let unit = 10u32.pow(9 - digits.min(9));
+    d.with_nanosecond(nanos - nanos % unit).unwrap_or(d)
+}
+
+/// `.` and the first `digits` digits of the fraction of a second; empty for 0 digits.
+fn fraction(d: &NaiveDateTime, digits: u8) -> String {
+    if digits == 0 {
+        return String::new();
+    }
+    let all = format!("{:09}", d.nanosecond().min(999_999_999));
+    format!(".{}", &all[..usize::from(digits.min(9))])
+}
+
+fn format_date(ty: DateType, d: &NaiveDateTime) -> String {
+    let date = || d.format("%Y-%m-%d").to_string();
+    let time = || d.format("%H:%M:%S").to_string();
+    match ty {
+        DateType::Date => format!("{} {}", date(), time()),
+        DateType::DbDate => date(),
+        DateType::DbTime => time(),
+        DateType::DbTime2(scale) => format!("{}{}", time(), fraction(d, scale)),
+        DateType::DbTimestamp => {
+            // "yyyy-mm-dd hh:mm:ss[.fff]": the milliseconds only when there are some.
+            let ms = if d.nanosecond() >= 1_000_000 {
+                fraction(d, 3)
+            } else {
+                String::new()
+            };
+            format!("{} {}{ms}", date(), time())
+        }
+        DateType::DbTimestamp2(scale) => format!("{} {}{}", date(), time(), fraction(d, scale)),
+        DateType::FileTime => format!(
+            "{} {}:{:03}",
+            date(),
+            time(),
+            d.nanosecond().min(999_999_999) / 1_000_000
+        ),
+    }
+}
+
+impl DateType {
+    /// `d` reduced to what this type holds: the date part dropped for time-only types, the
+    /// time dropped for `DT_DBDATE`, the fraction of a second cut to the type's scale.
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use smtpcm::expr::DateType;
+    /// let d = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap().and_hms_nano_opt(13, 5, 9, 123_456_789).unwrap();
+    /// assert_eq!(DateType::DbTimestamp.normalize(d).to_string(), "2024-02-29 13:05:09.123");
+    /// assert_eq!(DateType::DbDate.normalize(d).to_string(), "2024-02-29 00:00:00");
+    /// ```
+    pub fn normalize(self, d: NaiveDateTime) -> NaiveDateTime {
+        match self {
+            DateType::Date => truncate_fraction(d, 7),
+            DateType::DbDate => d.date().and_time(NaiveTime::MIN),
+            DateType::DbTime => time_only_date().and_time(truncate_fraction(d, 0).time()),
+            DateType::DbTime2(scale) => {
+                time_only_date().and_time(truncate_fraction(d, u32::from(scale)).time())
+            }
+            DateType::DbTimestamp | DateType::FileTime => truncate_fraction(d, 3),
+            DateType::DbTimestamp2(scale) => truncate_fraction(d, u32::from(scale)),
+        }
+    }
+}
+
+/// Parses a time of day (`hh:mm:ss[.fffffff]`, `hh:mm`), or the time part of a date and time.
+pub(crate) fn parse_time(s: &str) -> Option<NaiveTime> {
+    let s = s.trim();
+    for f in ["%H:%M:%S%.f", "%H:%M"] {
+        if let Ok(t) = NaiveTime::parse_from_str(s, f) {
+            return Some(t);
+        }
+    }
+    parse_date(s).map(|d| d.time())
 }
 
 /// Parses the date spellings found in packages and expressions.
