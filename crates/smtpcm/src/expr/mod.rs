@@ -25,7 +25,7 @@ mod value;
 
 pub use ast::{BinOp, CastType, DateType, Expr, ExprKind, UnOp};
 pub use scope::{PackageScope, Scope};
-pub use value::Value;
+pub use value::{Value, vartype_name};
 
 /// An expression error, with the 1-based column it points at.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -110,6 +110,106 @@ impl Value {
     }
 }
 
+/// The .NET type name SSIS shows for a VARTYPE (`Int32`, `Boolean`, ...), for messages.
+///
+/// ```
+/// assert_eq!(smtpcm::expr::vartype_name(3), "Int32");
+/// assert_eq!(smtpcm::expr::vartype_name(11), "Boolean");
+/// ```
+pub fn vartype_name(data_type: u16) -> &'static str {
+    match data_type {
+        vartype::I1 => "SByte",
+        vartype::UI1 => "Byte",
+        vartype::I2 => "Int16",
+        vartype::UI2 => "UInt16",
+        vartype::I4 => "Int32",
+        vartype::UI4 => "UInt32",
+        vartype::I8 => "Int64",
+        vartype::UI8 => "UInt64",
+        vartype::R4 => "Single",
+        vartype::R8 => "Double",
+        vartype::CY | vartype::DECIMAL => "Decimal",
+        vartype::BOOL => "Boolean",
+        vartype::DATE => "DateTime",
+        vartype::OBJECT => "Object",
+        _ => "String",
+    }
+}
+
+impl Value {
+    /// Converts a value given for a parameter (`/Par`, `Project.params`) into its type,
+    /// strictly: unlike [`Value::from_vartype`], an empty or malformed number and anything
+    /// but `True`/`False`/`1`/`0`/`-1` for a Boolean is an error, whose text says what the
+    /// type accepts (and never repeats the value, which may be a secret).
+    ///
+    /// ```
+    /// use smtpcm::expr::Value;
+    /// assert_eq!(Value::parse_vartype(3, " 42 "), Ok(Value::I4(42)));
+    /// assert!(Value::parse_vartype(3, "forty-two").is_err());
+    /// assert!(Value::parse_vartype(3, "").is_err());
+    /// assert!(Value::parse_vartype(11, "maybe").is_err());
+    /// assert_eq!(Value::parse_vartype(11, "TRUE"), Ok(Value::Bool(true)));
+    /// ```
+    pub fn parse_vartype(data_type: u16, text: &str) -> Result<Value, String> {
+        let t = text.trim();
+        fn int<T: std::str::FromStr + Into<i64>>(t: &str, what: &str) -> Result<i64, String> {
+            t.parse::<T>()
+                .map(Into::into)
+                .map_err(|_| format!("expected {what}"))
+        }
+        let i4 = |n: i64| Value::I4(n as i32);
+        Ok(match data_type {
+            vartype::I1 => i4(int::<i8>(t, "a whole number from -128 to 127")?),
+            vartype::UI1 => i4(int::<u8>(t, "a whole number from 0 to 255")?),
+            vartype::I2 => i4(int::<i16>(t, "a whole number from -32768 to 32767")?),
+            vartype::UI2 => i4(int::<u16>(t, "a whole number from 0 to 65535")?),
+            vartype::I4 => i4(int::<i32>(
+                t,
+                "a whole number from -2147483648 to 2147483647",
+            )?),
+            vartype::UI4 => Value::I8(int::<u32>(t, "a whole number from 0 to 4294967295")?),
+            vartype::I8 => Value::I8(int::<i64>(
+                t,
+                "a whole number from -9223372036854775808 to 9223372036854775807",
+            )?),
+            // Held as i64 here, so the top half of UInt64 is out of reach.
+            vartype::UI8 => Value::I8(
+                t.parse::<u64>()
+                    .ok()
+                    .and_then(|n| i64::try_from(n).ok())
+                    .ok_or("expected a whole number from 0 to 9223372036854775807")?,
+            ),
+            vartype::R4 | vartype::R8 | vartype::CY | vartype::DECIMAL => {
+                let f: f64 = t
+                    .parse()
+                    .ok()
+                    .filter(|f: &f64| f.is_finite())
+                    .ok_or("expected a number such as 12.5")?;
+                if matches!(data_type, vartype::CY | vartype::DECIMAL) {
+                    let scale = t.split_once('.').map(|(_, f)| f.len()).unwrap_or(0);
+                    Value::Numeric(
+                        f,
+                        u8::try_from(scale).map_err(|_| "too many decimal places")?,
+                    )
+                } else {
+                    Value::R8(f)
+                }
+            }
+            vartype::BOOL => match t.to_ascii_lowercase().as_str() {
+                "true" | "1" | "-1" => Value::Bool(true),
+                "false" | "0" => Value::Bool(false),
+                _ => return Err("expected True or False (or 1, -1, 0)".into()),
+            },
+            vartype::DATE => Value::Date(
+                DateType::Date,
+                DateType::Date
+                    .normalize(parse_date(t).ok_or("expected a date such as 2024-02-29 13:05:09")?),
+            ),
+            _ => Value::Str(text.to_owned()),
+        })
+    }
+}
+
 /// The date SSIS's time-only types sit on: OLE Automation's day zero.
 fn time_only_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(1899, 12, 30).unwrap_or_default()

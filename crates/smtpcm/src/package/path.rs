@@ -228,6 +228,18 @@ impl Package {
             }
             Object::Variable(name) => {
                 if let Some(p) = self.parameter_mut(name) {
+                    // A value that does not fit the parameter's type is refused here, so a
+                    // run never starts with `maybe` silently read as False or `forty-two` as 0.
+                    if let Err(reason) = crate::expr::Value::parse_vartype(p.data_type, value) {
+                        return Err(PathError::BadValue {
+                            path: path.to_owned(),
+                            property: format!(
+                                "parameter {name} ({})",
+                                crate::expr::vartype_name(p.data_type)
+                            ),
+                            reason,
+                        });
+                    }
                     p.value = value.to_owned();
                     return Ok(());
                 }

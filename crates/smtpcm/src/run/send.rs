@@ -156,8 +156,17 @@ pub(crate) fn resolve_task(
     let mapped: Vec<String> = attachments
         .split('|')
         .filter(|p| !p.trim().is_empty())
-        .map(|p| map_path(p, path_root).display().to_string())
-        .collect();
+        .map(|p| {
+            map_path(p, path_root)
+                .map(|local| local.display().to_string())
+                .map_err(|e| {
+                    task_error(validation(
+                        SsisCode::InvalidAttachment,
+                        format!("FileAttachments: {e}"),
+                    ))
+                })
+        })
+        .collect::<Result<_, _>>()?;
     let task = SendMailTask {
         name: exec.name.clone(),
         smtp_connection: smtp_ref.clone(),
@@ -233,7 +242,12 @@ impl MessageSourceResolver for PackageResolver<'_, '_> {
         }
         let cm = effective_connection(cm, self.scope)
             .map_err(|e| validation(SsisCode::FileDoesNotExist, e.message))?;
-        Ok(map_path(&cm.connection_string, self.path_root))
+        map_path(&cm.connection_string, self.path_root).map_err(|e| {
+            validation(
+                SsisCode::FileDoesNotExist,
+                format!("MessageSource: connection manager \"{}\": {e}", cm.name),
+            )
+        })
     }
 
     fn string_variable(&self, name: &str) -> Result<String, TaskError> {
