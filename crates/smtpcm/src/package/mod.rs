@@ -24,6 +24,7 @@ pub(crate) mod connection;
 mod executable;
 pub(crate) mod path;
 mod smtp_props;
+mod task_props;
 mod variable;
 
 use std::sync::Arc;
@@ -35,6 +36,9 @@ pub use executable::{
     PrecedenceConstraint, PropertyExpression, SendMailTaskData,
 };
 pub use path::PathError;
+pub use task_props::{
+    Blank, PropertyType, SEND_MAIL_PROPERTIES, SendMailProperty, send_mail_property,
+};
 pub use variable::{Parameter, Variable, vartype};
 
 use crate::dtsx::source::Origin;
