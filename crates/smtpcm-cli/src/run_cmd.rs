@@ -1,8 +1,7 @@
 //! `smtpcm run`: run a package's Send Mail tasks with dtexec's options and exit codes.
 
+use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use smtpcm::run::{self, ExecStatus, ExitCode, Override, RunOptions, RunReport, Runner};
 
@@ -121,6 +120,58 @@ fn dtser(code: ExitCode) -> &'static str {
     }
 }
 
+/// The last line for exit code 6, which is not a package result: dtexec documents 6 as
+/// "syntactic or semantic errors in the command line", so the line says that, not DTSER_FAILURE.
+const COMMAND_LINE_INVALID: &str =
+    "DTExec: The command line is not valid: syntactic or semantic errors in the command line (6).";
+
+/// A command-line error (exit 6): the message and the final line, both on stderr, so every
+/// code-6 failure (clap's, a malformed option, a `/Par` value of the wrong type) reads the same.
+fn command_line_error(messages: impl IntoIterator<Item = String>) -> i32 {
+    for m in messages {
+        eprintln!("smtpcm run: {m}");
+    }
+    eprintln!("{COMMAND_LINE_INVALID}");
+    ExitCode::CommandLine.code()
+}
+
+/// The next delivery of a signal; a handler that could not be installed never fires.
+#[cfg(unix)]
+async fn recv(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM and names it. The handlers are installed when this is
+/// called, before the run starts, so a signal during the run is never missed.
+fn cancel_signal() -> impl std::future::Future<Output = &'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt()).ok();
+        let mut term = signal(SignalKind::terminate()).ok();
+        async move {
+            tokio::select! {
+                _ = recv(int.as_mut()) => "interrupt (Ctrl-C)",
+                _ = recv(term.as_mut()) => "SIGTERM",
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            "Ctrl-C"
+        }
+    }
+}
+
 fn print_log(report: &RunReport) {
     for w in &report.warnings {
         println!("Warning: {w}");
@@ -188,22 +239,20 @@ pub async fn run(args: RunArgs) -> i32 {
     let target = match (&args.package, &args.file) {
         (Some(p), None) | (None, Some(p)) => p.clone(),
         (Some(_), Some(_)) => {
-            eprintln!("smtpcm run: give the package either as an argument or with /File, not both");
-            return ExitCode::CommandLine.code();
+            return command_line_error([
+                "give the package either as an argument or with /File, not both".to_owned(),
+            ]);
         }
         (None, None) => {
-            eprintln!(
-                "smtpcm run: no package given (PACKAGE.dtsx, a project folder, or /File PACKAGE.dtsx)"
-            );
-            return ExitCode::CommandLine.code();
+            return command_line_error([
+                "no package given (PACKAGE.dtsx, a project folder, or /File PACKAGE.dtsx)"
+                    .to_owned(),
+            ]);
         }
     };
     let overrides = match options(&args) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("smtpcm run: {e}");
-            return ExitCode::CommandLine.code();
-        }
+        Err(e) => return command_line_error([e.to_string()]),
     };
     let package = match run::load_target(
         &target,
@@ -216,24 +265,31 @@ pub async fn run(args: RunArgs) -> i32 {
             return e.exit_code().code();
         }
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    let flag = cancel.clone();
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::SeqCst);
-        }
-    });
     let options = RunOptions {
         overrides,
         validate_only: args.validate,
         skip_unsupported: args.skip_unsupported,
         path_root: args.path_root.clone(),
         ca_file: args.ca_file.clone(),
-        cancel: Some(cancel),
         ..RunOptions::default()
     };
-    let report = Runner::new(package, options).run().await;
-    ctrl_c.abort();
+    let canceled = cancel_signal();
+    // The run races the signal: a Ctrl-C while the SMTP client waits for a reply cancels at
+    // once, as dtexec does, instead of after the server's timeout.
+    let report = tokio::select! {
+        biased;
+        signal = canceled => {
+            eprintln!("smtpcm run: canceled by {signal}; DTExec: The package execution returned DTSER_CANCELED (3).");
+            let _ = std::io::stdout().flush();
+            // Exit here rather than return: dropping the runtime would wait for any blocking
+            // work the run left behind (a DNS lookup, a file read), and cancel means now.
+            std::process::exit(ExitCode::Canceled.code());
+        }
+        report = Runner::new(package, options).run() => report,
+    };
+    if report.exit_code == ExitCode::CommandLine {
+        return command_line_error(report.errors.iter().map(|e| e.message.clone()));
+    }
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use smtpcm::expr::{self, ExprError, Value};
+use smtpcm::expr::{self, DateType, ExprError, Value};
 
 fn scope() -> HashMap<String, Value> {
     let mut m = HashMap::new();
@@ -26,6 +26,7 @@ fn scope() -> HashMap<String, Value> {
     m.insert(
         "System::StartTime".into(),
         Value::Date(
+            DateType::Date,
             NaiveDate::from_ymd_opt(2024, 2, 29)
                 .unwrap()
                 .and_hms_opt(13, 5, 9)
@@ -187,7 +188,10 @@ fn date_functions() {
         v(r#"DATEDIFF("mm", (DT_DBTIMESTAMP)"2023-12-31", (DT_DBTIMESTAMP)"2024-01-01")"#),
         Value::I4(1)
     );
-    assert!(matches!(v("GETDATE()"), Value::Date(_)));
+    assert!(matches!(
+        v("GETDATE()"),
+        Value::Date(DateType::DbTimestamp, _)
+    ));
     assert!(matches!(
         e(r#"DATEPART("fortnight", GETDATE())"#),
         ExprError::Eval { column: 1, .. }

@@ -113,7 +113,7 @@ async fn every_corpus_package_runs_and_delivers_what_its_tasks_resolve_to() {
         // Provide every file the package refers to (attachments, File connections) under a root.
         let root = tempfile::tempdir().unwrap();
         let provide = |written: &str| {
-            let local = map_path(written, Some(root.path()));
+            let local = map_path(written, Some(root.path())).unwrap();
             std::fs::create_dir_all(local.parent().unwrap()).unwrap();
             std::fs::write(&local, format!("contents of {written}\r\n")).unwrap();
         };
@@ -227,6 +227,7 @@ async fn every_corpus_package_runs_and_delivers_what_its_tasks_resolve_to() {
                 .iter()
                 .map(|a| {
                     map_path(a, None)
+                        .unwrap()
                         .file_name()
                         .unwrap()
                         .to_string_lossy()

@@ -2,11 +2,42 @@
 
 use chrono::{Datelike, Duration, Months, NaiveDateTime, Timelike};
 
-use super::ast::{BinOp, CastType, Expr, ExprKind, UnOp};
-use super::value::{Value, parse_date};
-use super::{ExprError, Scope};
+use super::ast::{BinOp, CastType, DateType, Expr, ExprKind, UnOp};
+use super::value::{Value, parse_date, parse_time};
+use super::{ExprError, MAX_STRING_CHARS, Scope};
 
 type R = Result<Value, ExprError>;
+
+/// Fails when a string result of `chars` characters (`None`: the count itself overflowed)
+/// would exceed [`MAX_STRING_CHARS`]. Called before the result is allocated.
+fn check_size(function: &str, chars: Option<u64>, col: usize) -> Result<(), ExprError> {
+    match chars {
+        Some(n) if n <= MAX_STRING_CHARS as u64 => Ok(()),
+        _ => Err(ExprError::TooLong {
+            column: col,
+            function: function.to_owned(),
+            chars: chars.unwrap_or(u64::MAX),
+        }),
+    }
+}
+
+/// Characters in `s`, counted only when its byte length does not already prove it fits.
+fn char_count(s: &str) -> u64 {
+    s.chars().count() as u64
+}
+
+/// The size check for a concatenation, without counting characters in the common case: a
+/// string never has more characters than bytes.
+fn check_concat(x: &str, y: &str, col: usize) -> Result<(), ExprError> {
+    if x.len().saturating_add(y.len()) <= MAX_STRING_CHARS {
+        return Ok(());
+    }
+    check_size(
+        "+ (concatenation)",
+        char_count(x).checked_add(char_count(y)),
+        col,
+    )
+}
 
 fn err(col: usize, message: String) -> ExprError {
     ExprError::Eval {
@@ -52,13 +83,13 @@ pub(crate) fn eval(e: &Expr, scope: &dyn Scope) -> R {
                 None => Ok(Value::Null(CastType::WStr(0))),
             }
         }
-        ExprKind::Cast(ty, inner) => cast(*ty, eval(inner, scope)?, e.col),
+        ExprKind::Cast(ty, inner) => cast(*ty, eval(inner, scope)?, e.col, scope),
         ExprKind::Call(name, args) => {
             let values = args
                 .iter()
                 .map(|a| eval(a, scope))
                 .collect::<Result<Vec<_>, _>>()?;
-            call(name, &values, e.col)
+            call(name, &values, e.col, scope)
         }
     }
 }
@@ -135,7 +166,13 @@ fn binary(op: BinOp, a: Value, b: Value, col: usize) -> R {
     }
     if let (Value::Str(x), Value::Str(y)) = (&a, &b) {
         return match op {
-            BinOp::Add => Ok(Value::Str(format!("{x}{y}"))),
+            BinOp::Add => {
+                check_concat(x, y, col)?;
+                let mut joined = String::with_capacity(x.len() + y.len());
+                joined.push_str(x);
+                joined.push_str(y);
+                Ok(Value::Str(joined))
+            }
             BinOp::Eq => Ok(Value::Bool(x == y)),
             BinOp::Ne => Ok(Value::Bool(x != y)),
             BinOp::Lt => Ok(Value::Bool(x < y)),
@@ -155,7 +192,7 @@ fn binary(op: BinOp, a: Value, b: Value, col: usize) -> R {
             _ => Err(type_err()),
         };
     }
-    if let (Value::Date(x), Value::Date(y)) = (&a, &b) {
+    if let (Value::Date(_, x), Value::Date(_, y)) = (&a, &b) {
         return match op {
             BinOp::Eq => Ok(Value::Bool(x == y)),
             BinOp::Ne => Ok(Value::Bool(x != y)),
@@ -242,7 +279,7 @@ fn compare(op: BinOp, ord: std::cmp::Ordering) -> bool {
     }
 }
 
-pub(crate) fn cast(ty: CastType, v: Value, col: usize) -> R {
+pub(crate) fn cast(ty: CastType, v: Value, col: usize, scope: &dyn Scope) -> R {
     if v.is_null() {
         return Ok(Value::Null(ty));
     }
@@ -259,7 +296,11 @@ pub(crate) fn cast(ty: CastType, v: Value, col: usize) -> R {
     match ty {
         CastType::WStr(len) | CastType::Str(len, _) => {
             let s = v.to_display_string();
-            if s.chars().count() > len as usize {
+            let chars = char_count(&s);
+            // The result is never longer than its input, which was itself checked; the check
+            // keeps casts under the same documented limit as every other string producer.
+            check_size(&format!("{ty:?} cast"), Some(chars), col)?;
+            if chars > u64::from(len) {
                 return Err(err(
                     col,
                     format!("the value {s:?} is longer than the cast length {len}"),
@@ -331,13 +372,27 @@ pub(crate) fn cast(ty: CastType, v: Value, col: usize) -> R {
             },
             _ => Err(fail("unsupported conversion")),
         },
-        CastType::Date => match &v {
-            Value::Date(d) => Ok(Value::Date(*d)),
-            Value::Str(s) => parse_date(s)
-                .map(Value::Date)
-                .ok_or_else(|| fail("not a recognised date")),
-            _ => Err(fail("unsupported conversion")),
-        },
+        CastType::Date(target) => {
+            let d = match &v {
+                // Microsoft: a time converted to a type that holds a date takes today's date.
+                Value::Date(from, d) if from.is_time_only() && !target.is_time_only() => {
+                    scope.now().date().and_time(d.time())
+                }
+                Value::Date(_, d) => *d,
+                Value::Str(s) if target.is_time_only() => parse_time(s)
+                    .map(|t| scope.now().date().and_time(t))
+                    .ok_or_else(|| fail("not a time of day (expected hh:mm:ss)"))?,
+                Value::Str(s) => parse_date(s).ok_or_else(|| {
+                    fail(if target == DateType::DbDate {
+                        "not a date (expected yyyy-mm-dd)"
+                    } else {
+                        "not a date (expected yyyy-mm-dd hh:mm:ss)"
+                    })
+                })?,
+                _ => return Err(fail("unsupported conversion")),
+            };
+            Ok(Value::Date(target, target.normalize(d)))
+        }
     }
 }
 
@@ -376,7 +431,7 @@ fn int(name: &str, v: &Value, col: usize) -> Result<i64, ExprError> {
 
 fn date(name: &str, v: &Value, col: usize) -> Result<NaiveDateTime, ExprError> {
     match v {
-        Value::Date(d) => Ok(*d),
+        Value::Date(_, d) => Ok(*d),
         Value::Str(s) => {
             parse_date(s).ok_or_else(|| err(col, format!("{name}: {s:?} is not a date")))
         }
@@ -486,7 +541,7 @@ fn diff_part(part: &str, a: NaiveDateTime, b: NaiveDateTime) -> i64 {
     }
 }
 
-fn call(name: &str, args: &[Value], col: usize) -> R {
+fn call(name: &str, args: &[Value], col: usize, scope: &dyn Scope) -> R {
     // A NULL argument makes most functions return NULL; ISNULL and REPLACENULL are the exception.
     if !matches!(name, "ISNULL" | "REPLACENULL") && args.iter().any(Value::is_null) {
         return Ok(Value::Null(CastType::WStr(0)));
@@ -498,11 +553,13 @@ fn call(name: &str, args: &[Value], col: usize) -> R {
     match name {
         "GETDATE" => {
             arity(name, args, 0, col)?;
-            Ok(Value::Date(chrono::Local::now().naive_local()))
+            let ty = DateType::DbTimestamp;
+            Ok(Value::Date(ty, ty.normalize(scope.now())))
         }
         "GETUTCDATE" => {
             arity(name, args, 0, col)?;
-            Ok(Value::Date(chrono::Utc::now().naive_utc()))
+            let ty = DateType::DbTimestamp;
+            Ok(Value::Date(ty, ty.normalize(scope.utc_now())))
         }
         "DATEPART" => {
             arity(name, args, 2, col)?;
@@ -521,12 +578,10 @@ fn call(name: &str, args: &[Value], col: usize) -> R {
         "DATEADD" => {
             arity(name, args, 3, col)?;
             let p = date_part(name, &args[0], col)?;
-            Ok(Value::Date(add_part(
-                p,
-                n(1)?,
-                date(name, &args[2], col)?,
-                col,
-            )?))
+            Ok(Value::Date(
+                DateType::DbTimestamp,
+                add_part(p, n(1)?, date(name, &args[2], col)?, col)?,
+            ))
         }
         "DATEDIFF" => {
             arity(name, args, 3, col)?;
@@ -538,13 +593,20 @@ fn call(name: &str, args: &[Value], col: usize) -> R {
             arity(name, args, 1, col)?;
             Ok(Value::I4(chars(0)?.len() as i32))
         }
+        // Case mapping can lengthen a string (`ß` → `SS`), so the result is sized first.
         "UPPER" => {
             arity(name, args, 1, col)?;
-            out(s(0)?.to_uppercase())
+            let t = s(0)?;
+            let chars = t.chars().map(|c| c.to_uppercase().len() as u64).sum();
+            check_size(name, Some(chars), col)?;
+            out(t.to_uppercase())
         }
         "LOWER" => {
             arity(name, args, 1, col)?;
-            out(s(0)?.to_lowercase())
+            let t = s(0)?;
+            let chars = t.chars().map(|c| c.to_lowercase().len() as u64).sum();
+            check_size(name, Some(chars), col)?;
+            out(t.to_lowercase())
         }
         // SSIS trims spaces only, not tabs or line breaks.
         "TRIM" => {
@@ -565,10 +627,19 @@ fn call(name: &str, args: &[Value], col: usize) -> R {
         }
         "REPLACE" => {
             arity(name, args, 3, col)?;
-            if s(1)?.is_empty() {
+            let (source, old, new) = (s(0)?, s(1)?, s(2)?);
+            if old.is_empty() {
                 return Err(err(col, "REPLACE: the search string is empty".into()));
             }
-            out(s(0)?.replace(s(1)?, s(2)?))
+            if new.len() > old.len() {
+                // Each of the (non-overlapping) matches grows the result by the difference.
+                let matches = source.matches(old).count() as u64;
+                let chars = matches.checked_mul(char_count(new)).and_then(|added| {
+                    (char_count(source) - matches * char_count(old)).checked_add(added)
+                });
+                check_size(name, chars, col)?;
+            }
+            out(source.replace(old, new))
         }
         "SUBSTRING" => {
             arity(name, args, 3, col)?;
@@ -628,10 +699,16 @@ fn call(name: &str, args: &[Value], col: usize) -> R {
         "REPLICATE" => {
             arity(name, args, 2, col)?;
             let k = n(1)?;
-            if !(0..=1_000_000).contains(&k) {
-                return Err(err(col, format!("REPLICATE: count {k} out of range")));
+            if k < 0 {
+                return Err(err(col, format!("REPLICATE: count {k} is negative")));
             }
-            out(s(0)?.repeat(k as usize))
+            let t = s(0)?;
+            if t.is_empty() {
+                return out(String::new());
+            }
+            // The size is known before anything is allocated: characters times count.
+            check_size(name, char_count(t).checked_mul(k as u64), col)?;
+            out(t.repeat(k as usize))
         }
         "TOKEN" | "TOKENCOUNT" => {
             // Arity before any `args[i]`: too few arguments must be an error, not a panic.

@@ -23,9 +23,9 @@ mod parser;
 mod scope;
 mod value;
 
-pub use ast::{BinOp, CastType, Expr, ExprKind, UnOp};
+pub use ast::{BinOp, CastType, DateType, Expr, ExprKind, UnOp};
 pub use scope::{PackageScope, Scope};
-pub use value::Value;
+pub use value::{Value, vartype_name};
 
 /// An expression error, with the 1-based column it points at.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -62,7 +62,41 @@ pub enum ExprError {
         /// What is wrong.
         message: String,
     },
+    /// A string function or operator would produce more than [`MAX_STRING_CHARS`] characters.
+    /// The size is computed before anything is allocated, so a hostile expression such as
+    /// `REPLICATE(REPLICATE("abcdefghij",100000),100000)` fails here instead of aborting the
+    /// process on an allocation failure.
+    #[error(
+        "column {column}: {function}: result would be {chars} characters, over the {MAX_STRING_CHARS} limit"
+    )]
+    TooLong {
+        /// 1-based column of the function or operator.
+        column: usize,
+        /// The function (`REPLICATE`), operator (`+`) or cast (`(DT_WSTR, n)`) that refused.
+        function: String,
+        /// How many characters the result would have had (saturating at `u64::MAX`).
+        chars: u64,
+    },
 }
+
+/// The most characters a string value produced by an expression may hold: 16 MiB of
+/// characters (16,777,216).
+///
+/// SSIS itself caps `DT_WSTR` at 4,000 characters and `DT_STR` at 8,000, but property
+/// expressions (a `MessageSource` built from a variable, say) legitimately produce longer
+/// text, so the cap here is far above anything a package needs and far below what would
+/// exhaust memory. Every string-producing function, the `+` operator and string casts check
+/// the size of their result against it before allocating.
+///
+/// ```
+/// use smtpcm::expr::{self, ExprError, MAX_STRING_CHARS};
+/// use std::collections::HashMap;
+/// let scope: HashMap<String, expr::Value> = HashMap::new();
+/// let err = expr::evaluate(r#"REPLICATE("ab", 10000000)"#, &scope).unwrap_err();
+/// assert!(matches!(err, ExprError::TooLong { chars: 20_000_000, .. }));
+/// assert_eq!(MAX_STRING_CHARS, 16 * 1024 * 1024);
+/// ```
+pub const MAX_STRING_CHARS: usize = 16 * 1024 * 1024;
 
 impl ExprError {
     /// The 1-based column the error points at.
@@ -71,7 +105,8 @@ impl ExprError {
             ExprError::Syntax { column, .. }
             | ExprError::UnknownVariable { column, .. }
             | ExprError::Type { column, .. }
-            | ExprError::Eval { column, .. } => *column,
+            | ExprError::Eval { column, .. }
+            | ExprError::TooLong { column, .. } => *column,
         }
     }
 }

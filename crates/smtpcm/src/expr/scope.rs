@@ -1,8 +1,11 @@
 //! Where expression variables come from.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
+use chrono::NaiveDateTime;
+
+use super::ast::DateType;
 use super::value::Value;
 use crate::package::{Package, Parameter};
 
@@ -13,6 +16,17 @@ use crate::package::{Package, Parameter};
 pub trait Scope {
     /// The value, or `None` when no such variable exists.
     fn variable(&self, qualified: &str) -> Option<Value>;
+
+    /// The local time `GETDATE()` returns and a time-only value is dated with; the system
+    /// clock unless a scope fixes it (tests evaluate date expressions against a fixed clock).
+    fn now(&self) -> NaiveDateTime {
+        chrono::Local::now().naive_local()
+    }
+
+    /// The UTC time `GETUTCDATE()` returns.
+    fn utc_now(&self) -> NaiveDateTime {
+        chrono::Utc::now().naive_utc()
+    }
 }
 
 impl Scope for HashMap<String, Value> {
@@ -40,6 +54,10 @@ pub struct PackageScope<'a> {
     package: &'a Package,
     overrides: HashMap<String, Value>,
     depth: Cell<u32>,
+    /// Values of expression variables computed during the current outermost lookup, so a
+    /// chain of variables that each use the previous one twice costs one evaluation per
+    /// variable instead of 2^depth.
+    memo: RefCell<HashMap<String, Value>>,
 }
 
 /// Variables whose expressions refer to each other stop evaluating at this depth.
@@ -49,7 +67,9 @@ impl<'a> PackageScope<'a> {
     /// A scope over `package` with the system variables a run starts with.
     pub fn new(package: &'a Package) -> PackageScope<'a> {
         let mut overrides = HashMap::new();
+        // System::StartTime is a DateTime variable, which SSIS holds as DT_DATE.
         let now = chrono::Local::now().naive_local();
+        let start_time = Value::Date(DateType::Date, DateType::Date.normalize(now));
         let machine = gethostname::gethostname().to_string_lossy().into_owned();
         let sys = [
             ("System::PackageName", Value::Str(package.name.clone())),
@@ -59,8 +79,8 @@ impl<'a> PackageScope<'a> {
                 "System::UserName",
                 Value::Str(std::env::var("USER").unwrap_or_default()),
             ),
-            ("System::StartTime", Value::Date(now)),
-            ("System::ContainerStartTime", Value::Date(now)),
+            ("System::StartTime", start_time.clone()),
+            ("System::ContainerStartTime", start_time),
             ("System::ErrorCode", Value::I4(0)),
             ("System::ErrorDescription", Value::Str(String::new())),
             ("System::SourceName", Value::Str(String::new())),
@@ -77,6 +97,7 @@ impl<'a> PackageScope<'a> {
             package,
             overrides,
             depth: Cell::new(0),
+            memo: RefCell::new(HashMap::new()),
         }
     }
 
@@ -114,20 +135,31 @@ impl Scope for PackageScope<'_> {
             Some(v) => v,
             None => scoped_variable(self.package, qualified)?,
         };
+        let stored = || Value::from_vartype(var.data_type, &var.value);
         if var.evaluate_as_expression
             && !var.expression.trim().is_empty()
             && self.depth.get() < MAX_DEPTH
         {
+            let key = format!("{}::{}", var.namespace, var.name).to_ascii_lowercase();
+            if let Some(v) = self.memo.borrow().get(&key) {
+                return Some(v.clone());
+            }
             self.depth.set(self.depth.get() + 1);
             let result = super::evaluate(&var.expression, self);
             self.depth.set(self.depth.get() - 1);
-            if let Ok(v) = result {
-                return Some(v);
-            }
             // A variable whose expression fails keeps its stored (design-time) value, which is
             // what the file shows; the failure itself surfaces when that expression is run.
+            let value = result.ok().or_else(stored);
+            if self.depth.get() == 0 {
+                // The outermost lookup is done: later lookups see later state (a runner
+                // changes System:: values and loop variables between them).
+                self.memo.borrow_mut().clear();
+            } else if let Some(v) = &value {
+                self.memo.borrow_mut().insert(key, v.clone());
+            }
+            return value;
         }
-        Value::from_vartype(var.data_type, &var.value)
+        stored()
     }
 }
 

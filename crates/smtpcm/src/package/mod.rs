@@ -25,6 +25,7 @@ mod executable;
 pub(crate) mod origin;
 pub(crate) mod path;
 mod smtp_props;
+mod task_props;
 mod variable;
 
 use std::sync::Arc;
@@ -36,6 +37,9 @@ pub use executable::{
     PrecedenceConstraint, PropertyExpression, SendMailTaskData,
 };
 pub use path::PathError;
+pub use task_props::{
+    Blank, PropertyType, SEND_MAIL_PROPERTIES, SendMailProperty, send_mail_property,
+};
 pub use variable::{Parameter, Variable, vartype};
 
 use origin::Origin;

@@ -5,6 +5,7 @@
 
 use super::executable::{Executable, ExecutableKind};
 use super::smtp_props;
+use super::task_props::send_mail_property;
 use super::{ConnectionKind, ConnectionManager, Package, Variable};
 
 /// A property path that does not resolve, or a value it cannot take.
@@ -229,6 +230,18 @@ impl Package {
             }
             Object::Variable(name) => {
                 if let Some(p) = self.parameter_mut(name) {
+                    // A value that does not fit the parameter's type is refused here, so a
+                    // run never starts with `maybe` silently read as False or `forty-two` as 0.
+                    if let Err(reason) = crate::expr::Value::parse_vartype(p.data_type, value) {
+                        return Err(PathError::BadValue {
+                            path: path.to_owned(),
+                            property: format!(
+                                "parameter {name} ({})",
+                                crate::expr::vartype_name(p.data_type)
+                            ),
+                            reason,
+                        });
+                    }
                     p.value = value.to_owned();
                     return Ok(());
                 }
@@ -410,19 +423,7 @@ fn executable_get(e: &Executable, prop: &str) -> Option<String> {
     let ExecutableKind::SendMail(d) = &e.kind else {
         return None;
     };
-    Some(match p.as_str() {
-        "smtpconnection" | "smtpserver" => d.smtp_server_ref.clone(),
-        "fromline" | "from" => d.from.clone(),
-        "toline" | "to" => d.to.clone(),
-        "ccline" | "cc" => d.cc.clone(),
-        "bccline" | "bcc" => d.bcc.clone(),
-        "subject" => d.subject.clone(),
-        "messagesourcetype" => d.message_source_type.clone(),
-        "messagesource" => d.message_source.clone(),
-        "priority" => d.priority.clone(),
-        "fileattachments" => d.attachments.join("|"),
-        _ => return None,
-    })
+    send_mail_property(prop).map(|p| p.get(d))
 }
 
 fn executable_set(
@@ -450,48 +451,13 @@ fn executable_set(
     let ExecutableKind::SendMail(d) = &mut e.kind else {
         return Err(not_found(path, prop, "property of this task type"));
     };
-    let field = match p.as_str() {
-        "smtpconnection" | "smtpserver" => &mut d.smtp_server_ref,
-        "fromline" | "from" => &mut d.from,
-        "toline" | "to" => &mut d.to,
-        "ccline" | "cc" => &mut d.cc,
-        "bccline" | "bcc" => &mut d.bcc,
-        "subject" => &mut d.subject,
-        "messagesource" => &mut d.message_source,
-        "messagesourcetype" => {
-            let canonical = ["DirectInput", "FileConnection", "Variable"]
-                .into_iter()
-                .find(|c| c.eq_ignore_ascii_case(value.trim()))
-                .ok_or_else(|| PathError::BadValue {
-                    path: path.to_owned(),
-                    property: prop.to_owned(),
-                    reason: format!("{value:?} is not DirectInput, FileConnection or Variable"),
-                })?;
-            d.message_source_type = canonical.to_owned();
-            return Ok(());
-        }
-        "priority" => {
-            let canonical = ["High", "Normal", "Low"]
-                .into_iter()
-                .find(|c| c.eq_ignore_ascii_case(value.trim()))
-                .ok_or_else(|| PathError::BadValue {
-                    path: path.to_owned(),
-                    property: prop.to_owned(),
-                    reason: format!("{value:?} is not High, Normal or Low"),
-                })?;
-            d.priority = canonical.to_owned();
-            return Ok(());
-        }
-        "fileattachments" => {
-            d.attachments = value
-                .split('|')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect();
-            return Ok(());
-        }
-        _ => return Err(not_found(path, prop, "Send Mail task property")),
-    };
-    *field = value.to_owned();
-    Ok(())
+    let property =
+        send_mail_property(prop).ok_or_else(|| not_found(path, prop, "Send Mail task property"))?;
+    property
+        .set(d, value)
+        .map_err(|reason| PathError::BadValue {
+            path: path.to_owned(),
+            property: property.name.to_owned(),
+            reason,
+        })
 }

@@ -194,6 +194,14 @@ pub fn inspect(package: &Package) -> InspectReport {
                     .into(),
             );
         }
+        // The same property table and expression evaluation as a run, so what is shown is
+        // what would be sent (an SMTPConnection expression included).
+        let mut data = data.clone();
+        warnings.extend(
+            send::apply_task_expressions(exec, &scope, &mut data)
+                .into_iter()
+                .map(|e| e.message),
+        );
         let resolved = find_connection(package, &data.smtp_server_ref);
         if data.smtp_server_ref.trim().is_empty() {
             warnings
@@ -204,47 +212,38 @@ pub fn inspect(package: &Package) -> InspectReport {
                 data.smtp_server_ref
             ));
         }
-        let mut task = InspectTask {
-            path: exec.path.clone(),
-            disabled: exec.disabled,
-            smtp_connection_ref: data.smtp_server_ref.clone(),
-            smtp_connection: resolved.map(|c| c.name.clone()),
-            from: data.from.clone(),
-            to: data.to.clone(),
-            cc: data.cc.clone(),
-            bcc: data.bcc.clone(),
-            subject: data.subject.clone(),
-            priority: data.priority.clone(),
-            message_source_type: data.message_source_type.clone(),
-            message_source: data.message_source.clone(),
-            attachments: data.attachments.clone(),
-            warnings: Vec::new(),
-        };
-        for pe in &exec.property_expressions {
-            let value = match send::eval_property(&scope, &exec.path, &pe.property, &pe.expression)
-            {
-                Ok(v) => v.to_display_string(),
-                Err(e) => {
-                    warnings.push(e.message);
-                    continue;
+        let mut disabled = exec.disabled;
+        if let Some(text) = exec.property_expression("Disable") {
+            match send::eval_property(&scope, &exec.path, "Disable", text) {
+                Ok(v) => {
+                    disabled = matches!(
+                        v.to_display_string().to_ascii_lowercase().as_str(),
+                        "true" | "-1" | "1"
+                    )
                 }
-            };
-            match pe.property.to_ascii_lowercase().as_str() {
-                "fromline" => task.from = value,
-                "toline" => task.to = value,
-                "ccline" => task.cc = value,
-                "bccline" => task.bcc = value,
-                "subject" => task.subject = value,
-                "priority" => task.priority = value,
-                "messagesourcetype" => task.message_source_type = value,
-                "messagesource" => task.message_source = value,
-                "fileattachments" => {
-                    task.attachments = value.split('|').map(str::to_owned).collect()
-                }
-                "disable" => task.disabled = matches!(value.as_str(), "True" | "true" | "-1" | "1"),
-                _ => {}
+                Err(e) => warnings.push(e.message),
             }
         }
+        let stored_ref = exec
+            .send_mail()
+            .map(|d| d.smtp_server_ref.clone())
+            .unwrap_or_default();
+        let mut task = InspectTask {
+            path: exec.path.clone(),
+            disabled,
+            smtp_connection_ref: stored_ref,
+            smtp_connection: resolved.map(|c| c.name.clone()),
+            from: data.from,
+            to: data.to,
+            cc: data.cc,
+            bcc: data.bcc,
+            subject: data.subject,
+            priority: data.priority,
+            message_source_type: data.message_source_type,
+            message_source: data.message_source,
+            attachments: data.attachments,
+            warnings: Vec::new(),
+        };
         task.warnings = warnings;
         tasks.push(task);
     }

@@ -42,7 +42,7 @@ pub use inspect::{
 };
 pub use load::{LoadFailure, load_target};
 pub use overrides::{Override, OverrideError};
-pub use paths::map_path;
+pub use paths::{PathRootError, map_path};
 pub use report::{
     ExecReport, ExecStatus, ExitCode, MessageSent, RecipientOutcome, RunErrorEntry, RunReport,
 };
@@ -117,6 +117,12 @@ impl Runner {
                 return report;
             }
         }
+        let bad_parameters = parameter_type_errors(&self.package);
+        if !bad_parameters.is_empty() {
+            report.errors.extend(bad_parameters);
+            report.exit_code = ExitCode::Failure;
+            return report;
+        }
         report.warnings.extend(conn_override_warnings(
             &self.package,
             &self.options.overrides,
@@ -177,6 +183,43 @@ impl Runner {
         }
         report
     }
+}
+
+/// Package and project parameters whose value (after `/Par` and `/Set`) does not fit their
+/// type, each naming the parameter and the file it comes from. SSIS refuses such a project;
+/// reading `maybe` as False or `forty-two` as 0 would send mail the package never meant.
+fn parameter_type_errors(package: &Package) -> Vec<RunErrorEntry> {
+    let package_file = package
+        .source
+        .as_ref()
+        .map(|s| s.origin_name.clone())
+        .unwrap_or_else(|| format!("package \"{}\"", package.name));
+    let lists = [
+        (
+            "$Package",
+            package_file.as_str(),
+            &package.package_parameters,
+        ),
+        ("$Project", "Project.params", &package.project_parameters),
+    ];
+    let mut out = Vec::new();
+    for (scope, file, params) in lists {
+        for p in params.iter() {
+            if let Err(reason) = crate::expr::Value::parse_vartype(p.data_type, &p.value) {
+                let shown = if p.sensitive {
+                    "its (sensitive) value".to_owned()
+                } else {
+                    format!("the value {:?}", p.value)
+                };
+                out.push(RunErrorEntry::plain(format!(
+                    "{file}: parameter {scope}::{} is {}, but {shown} does not fit: {reason}",
+                    p.name,
+                    crate::expr::vartype_name(p.data_type),
+                )));
+            }
+        }
+    }
+    out
 }
 
 /// Warns when a `/Conn` target also has a ConnectionString or SmtpServer expression, which

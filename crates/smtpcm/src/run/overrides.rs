@@ -231,6 +231,20 @@ fn apply_par(package: &mut Package, name: &str, value: &str) -> Result<(), Overr
         };
     let mut last = None;
     for candidate in candidates {
+        if package.parameter(&candidate).is_some_and(|p| p.sensitive) {
+            // The error text repeats the argument; a sensitive parameter's value stays out of it.
+            let masked = |source| OverrideError::Path {
+                option: "/Par",
+                argument: format!("{name};(sensitive value)"),
+                source,
+            };
+            return package
+                .set_property(
+                    &format!(r"\Package.Variables[{candidate}].Properties[Value]"),
+                    value,
+                )
+                .map_err(masked);
+        }
         if package.parameter(&candidate).is_none() {
             last = Some(PathError::NotFound {
                 path: candidate.clone(),

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use crate::connection_manager::{ConnectionError, SmtpConnectionManager};
 use crate::expr::{self, PackageScope, Scope, Value};
-use crate::package::{ConnectionKind, ConnectionManager, Executable, Package, same_guid};
+use crate::package::{
+    ConnectionKind, ConnectionManager, Executable, Package, SendMailTaskData, same_guid,
+    send_mail_property,
+};
 use crate::send_mail::{MessageSourceResolver, SendMailTask, SsisCode, TaskError};
 
 use super::paths::map_path;
@@ -110,6 +113,38 @@ pub(crate) fn effective_connection(
     Ok(out)
 }
 
+/// Evaluates the Send Mail task's property expressions into `data`, each through the property
+/// table (so an expression's `"1"` for Priority is `High`, as with `/Set`). Expressions on
+/// properties the table does not hold (`Disable`, `Description`, ...) change nothing sent and
+/// are skipped. Returns the errors, naming the task, property and expression; the properties
+/// whose expressions succeeded are set either way.
+pub(crate) fn apply_task_expressions(
+    exec: &Executable,
+    scope: &dyn Scope,
+    data: &mut SendMailTaskData,
+) -> Vec<RunErrorEntry> {
+    let mut errors = Vec::new();
+    for pe in &exec.property_expressions {
+        let Some(property) = send_mail_property(&pe.property).filter(|p| p.expression) else {
+            continue;
+        };
+        let value = match eval_property(scope, &exec.path, &pe.property, &pe.expression) {
+            Ok(v) => v.to_display_string(),
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        if let Err(reason) = property.set(data, &value) {
+            errors.push(RunErrorEntry::plain(format!(
+                "{}: property expression for {} ({:?}) gives an invalid value: {reason}",
+                exec.path, property.name, pe.expression
+            )));
+        }
+    }
+    errors
+}
+
 /// Applies the task's property expressions and resolves its connection manager.
 pub(crate) fn resolve_task(
     package: &Package,
@@ -125,27 +160,15 @@ pub(crate) fn resolve_task(
         )));
     };
     let mut data = data.clone();
-    let mut attachments = data.attachments.join("|");
-    let mut smtp_ref = data.smtp_server_ref.clone();
-    for pe in &exec.property_expressions {
-        let field = match pe.property.to_ascii_lowercase().as_str() {
-            "fromline" | "from" => &mut data.from,
-            "toline" | "to" => &mut data.to,
-            "ccline" | "cc" => &mut data.cc,
-            "bccline" | "bcc" => &mut data.bcc,
-            "subject" => &mut data.subject,
-            "messagesource" => &mut data.message_source,
-            "messagesourcetype" => &mut data.message_source_type,
-            "priority" => &mut data.priority,
-            "fileattachments" => &mut attachments,
-            "smtpconnection" | "smtpserver" => &mut smtp_ref,
-            // Disable is decided by the control flow; Name, Description and the like change nothing sent.
-            _ => continue,
-        };
-        *field =
-            eval_property(scope, &exec.path, &pe.property, &pe.expression)?.to_display_string();
+    if let Some(first) = apply_task_expressions(exec, scope, &mut data)
+        .into_iter()
+        .next()
+    {
+        return Err(first);
     }
     let task_error = |e: TaskError| RunErrorEntry::task(&exec.path, &e);
+    // Both were stored in canonical form by the property table; parsing again only guards
+    // against a file that holds a value the table never saw.
     let message_source_type = data.message_source_type.parse().map_err(|reason: String| {
         RunErrorEntry::plain(format!("{}: MessageSourceType: {reason}", exec.path))
     })?;
@@ -153,11 +176,22 @@ pub(crate) fn resolve_task(
         .priority
         .parse()
         .map_err(|e| RunErrorEntry::plain(format!("{}: Priority: {e}", exec.path)))?;
-    let mapped: Vec<String> = attachments
-        .split('|')
+    let mapped: Vec<String> = data
+        .attachments
+        .iter()
         .filter(|p| !p.trim().is_empty())
-        .map(|p| map_path(p, path_root).display().to_string())
-        .collect();
+        .map(|p| {
+            map_path(p, path_root)
+                .map(|local| local.display().to_string())
+                .map_err(|e| {
+                    task_error(validation(
+                        SsisCode::InvalidAttachment,
+                        format!("FileAttachments: {e}"),
+                    ))
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let smtp_ref = data.smtp_server_ref.clone();
     let task = SendMailTask {
         name: exec.name.clone(),
         smtp_connection: smtp_ref.clone(),
@@ -233,7 +267,12 @@ impl MessageSourceResolver for PackageResolver<'_, '_> {
         }
         let cm = effective_connection(cm, self.scope)
             .map_err(|e| validation(SsisCode::FileDoesNotExist, e.message))?;
-        Ok(map_path(&cm.connection_string, self.path_root))
+        map_path(&cm.connection_string, self.path_root).map_err(|e| {
+            validation(
+                SsisCode::FileDoesNotExist,
+                format!("MessageSource: connection manager \"{}\": {e}", cm.name),
+            )
+        })
     }
 
     fn string_variable(&self, name: &str) -> Result<String, TaskError> {
