@@ -9,8 +9,8 @@
 use std::str::FromStr;
 
 use super::executable::SendMailTaskData;
-use crate::mime::Priority;
 use crate::send_mail::MessageSourceType;
+use smtpcm_engine::mime::Priority;
 
 /// What a property's text is, which decides how it is checked and stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
