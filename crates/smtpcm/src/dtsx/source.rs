@@ -60,24 +60,15 @@ impl Tracked {
 /// Escapes an attribute value the way the SSIS designer does: line breaks and tabs become
 /// character references so that XML attribute normalisation cannot eat them.
 pub(crate) fn escape_attr(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            '\t' => out.push_str("&#x9;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    escape(value, true)
 }
 
 /// Escapes element text; a CR is written as a reference because parsers turn a raw CR into LF.
 pub(crate) fn escape_text(value: &str) -> String {
+    escape(value, false)
+}
+
+fn escape(value: &str, attribute: bool) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
@@ -85,6 +76,9 @@ pub(crate) fn escape_text(value: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '\r' => out.push_str("&#xD;"),
+            '"' if attribute => out.push_str("&quot;"),
+            '\n' if attribute => out.push_str("&#xA;"),
+            '\t' if attribute => out.push_str("&#x9;"),
             _ => out.push(c),
         }
     }

@@ -594,19 +594,26 @@ fn call(name: &str, args: &[Value], col: usize, scope: &dyn Scope) -> R {
             Ok(Value::I4(chars(0)?.len() as i32))
         }
         // Case mapping can lengthen a string (`ß` → `SS`), so the result is sized first.
-        "UPPER" => {
+        "UPPER" | "LOWER" => {
             arity(name, args, 1, col)?;
             let t = s(0)?;
-            let chars = t.chars().map(|c| c.to_uppercase().len() as u64).sum();
+            let upper = name == "UPPER";
+            let chars = t
+                .chars()
+                .map(|c| {
+                    if upper {
+                        c.to_uppercase().len()
+                    } else {
+                        c.to_lowercase().len()
+                    }
+                } as u64)
+                .sum();
             check_size(name, Some(chars), col)?;
-            out(t.to_uppercase())
-        }
-        "LOWER" => {
-            arity(name, args, 1, col)?;
-            let t = s(0)?;
-            let chars = t.chars().map(|c| c.to_lowercase().len() as u64).sum();
-            check_size(name, Some(chars), col)?;
-            out(t.to_lowercase())
+            out(if upper {
+                t.to_uppercase()
+            } else {
+                t.to_lowercase()
+            })
         }
         // SSIS trims spaces only, not tabs or line breaks.
         "TRIM" => {
