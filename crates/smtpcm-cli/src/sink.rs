@@ -43,7 +43,7 @@ pub async fn run(args: SinkArgs) -> Exit {
     };
     let ca_path = args.ca_out.unwrap_or_else(|| args.dir.join("sink-ca.pem"));
     if let Err(e) = handle.write_ca_file(&ca_path) {
-        eprintln!("smtpcm sink: cannot write {}: {e}", ca_path.display());
+        eprintln!("smtpcm sink: {e}");
         return Exit::Usage;
     }
     println!(

@@ -111,9 +111,26 @@ impl SinkHandle {
     }
 
     /// Writes [`SinkHandle::ca_pem`] to `path`, for clients configured with a CA file.
+    ///
+    /// The write is atomic (a temporary file in the same directory, synced, renamed over
+    /// `path`, directory synced) and never goes through a symbolic link: a `path` that is a
+    /// symlink is refused with an error naming it, and a link planted between the check and
+    /// the rename is replaced, not followed. The file is made readable by all (mode 0644), as
+    /// a certificate is public.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let sink = smtpcm_sink::Sink::start(smtpcm_sink::SinkConfig::default()).await?;
+    /// let dir = tempfile::tempdir()?;
+    /// sink.write_ca_file(dir.path().join("ca.pem"))?;
+    /// assert_eq!(std::fs::read_to_string(dir.path().join("ca.pem"))?, sink.ca_pem());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn write_ca_file(&self, path: impl AsRef<Path>) -> io::Result<()> {
         let path = path.as_ref();
-        std::fs::write(path, self.ca_pem()).map_err(|e| {
+        write_public_file(path, self.ca_pem().as_bytes()).map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("writing the CA certificate to {}: {e}", path.display()),
@@ -197,6 +214,48 @@ impl Shared {
         }
         transcript.push_back(format!("[{connection}] {side}: {text}"));
     }
+}
+
+/// Atomically replaces `path` with `bytes`, refusing to write through a symlink at `path`.
+fn write_public_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "it is a symbolic link; refusing to write through it (remove it or choose another path)",
+            ));
+        }
+        Ok(meta) if !meta.is_file() => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "it exists and is not a regular file",
+            ));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    // Random name, created with O_CREAT|O_EXCL: never an existing file or link.
+    let mut temp = tempfile::Builder::new()
+        .prefix(".smtpcm-ca-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    temp.as_file().sync_all()?;
+    // rename(2) replaces a directory entry; it never follows a link at the destination.
+    temp.persist(path).map_err(|e| e.error)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
