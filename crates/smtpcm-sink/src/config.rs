@@ -57,7 +57,17 @@ pub struct SinkConfig {
     /// A connection that sends nothing for this long gets `421 4.4.2` and is closed.
     /// Default 5 minutes (RFC 5321 §4.5.3.2 suggests at least that).
     pub idle_timeout: Duration,
+    /// Recipients accepted per message; further RCPTs get `452 4.5.3 Too many recipients`
+    /// (RFC 5321 §4.5.3.1.10). Default [`DEFAULT_MAX_RECIPIENTS`], as Postfix.
+    pub max_recipients: usize,
+    /// Keep a copy of every captured message for [`crate::SinkHandle::messages`]. Off by
+    /// default, so a long-running sink holds nothing per message once it is saved; tests that
+    /// want the whole list opt in. [`crate::SinkHandle::next_message`] works either way.
+    pub keep_messages: bool,
 }
+
+/// Default of [`SinkConfig::max_recipients`]: Postfix's `smtpd_recipient_limit`.
+pub const DEFAULT_MAX_RECIPIENTS: usize = 1000;
 
 /// Largest message kept in memory when no [`SinkConfig::dir`] is set; larger ones are counted only.
 pub const MAX_IN_MEMORY: u64 = 64 * 1024 * 1024;
@@ -80,6 +90,8 @@ impl Default for SinkConfig {
             reject_recipients: Vec::new(),
             faults: FaultScript::default(),
             idle_timeout: Duration::from_secs(300),
+            max_recipients: DEFAULT_MAX_RECIPIENTS,
+            keep_messages: false,
         }
     }
 }

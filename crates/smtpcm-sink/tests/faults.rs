@@ -10,6 +10,7 @@ use smtpcm_sink::{Fault, FaultScript, FaultStage, Sink, SinkConfig, SinkHandle};
 async fn sink_with(faults: FaultScript) -> SinkHandle {
     Sink::start(SinkConfig {
         faults,
+        keep_messages: true,
         ..SinkConfig::default()
     })
     .await

@@ -438,7 +438,9 @@ impl Session {
             self.reply(503, "5.5.1 Need MAIL before RCPT");
             return;
         };
-        if !to.address.is_ascii() && !transaction.utf8 {
+        if transaction.rcpt_to.len() >= self.shared.cfg.max_recipients {
+            self.reply(452, "4.5.3 Too many recipients");
+        } else if !to.address.is_ascii() && !transaction.utf8 {
             self.reply(553, "5.6.7 Non-ASCII recipient needs SMTPUTF8");
         } else if rejected {
             let text = format!("5.1.1 <{}>: Recipient address rejected", to.address);
@@ -637,16 +639,7 @@ fn redact(line: &[u8]) -> String {
 
 /// Text with line ends trimmed and control characters escaped, safe for one log line.
 fn printable(text: &str) -> String {
-    text.trim_end_matches(['\r', '\n'])
-        .chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    crate::escape_controls(text.trim_end_matches(['\r', '\n']))
 }
 
 #[cfg(test)]
