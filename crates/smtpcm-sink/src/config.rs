@@ -122,7 +122,8 @@ impl SinkConfig {
     }
 }
 
-/// The one account the sink accepts for AUTH PLAIN and AUTH LOGIN. For tests and demos only:
+/// The one account the sink accepts for AUTH PLAIN and AUTH LOGIN, and, when a
+/// [`SinkAuth::token`] is set, for AUTH XOAUTH2 and OAUTHBEARER. For tests and demos only:
 /// the comparison is plain, not constant-time.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SinkAuth {
@@ -132,6 +133,11 @@ pub struct SinkAuth {
     pub password: String,
     /// Answer `530 5.7.0` to MAIL until the client has authenticated.
     pub required: bool,
+    /// The OAuth 2.0 access token accepted for `username` by XOAUTH2 and OAUTHBEARER, which
+    /// are offered only when this is set. A wrong token gets the `334` JSON error challenge,
+    /// then `535` once the client answers it, as Gmail (XOAUTH2) and RFC 7628 (OAUTHBEARER)
+    /// do. Never printed by `Debug`.
+    pub token: Option<String>,
 }
 
 impl SinkAuth {
@@ -146,7 +152,20 @@ impl SinkAuth {
             username: username.into(),
             password: password.into(),
             required: false,
+            token: None,
         }
+    }
+
+    /// Also accept `token` for XOAUTH2 and OAUTHBEARER.
+    ///
+    /// ```
+    /// let auth = smtpcm_sink::SinkAuth::new("alice", "s3cret").with_token("ya29.tok");
+    /// assert_eq!(auth.token.as_deref(), Some("ya29.tok"));
+    /// assert!(!format!("{auth:?}").contains("ya29"));
+    /// ```
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
     }
 
     pub(crate) fn accepts(&self, username: &str, password: &str) -> bool {
@@ -160,6 +179,7 @@ impl fmt::Debug for SinkAuth {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .field("required", &self.required)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }

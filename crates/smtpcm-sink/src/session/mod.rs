@@ -327,7 +327,7 @@ impl Session {
                 (cfg.smtputf8, "SMTPUTF8".to_owned()),
                 (cfg.chunking, "CHUNKING".to_owned()),
                 (self.offers_starttls(), "STARTTLS".to_owned()),
-                (offers_auth, "AUTH PLAIN LOGIN".to_owned()),
+                (offers_auth, auth_offer(cfg.auth.as_ref())),
                 (true, "ENHANCEDSTATUSCODES".to_owned()),
             ];
             lines.extend(
@@ -608,6 +608,15 @@ impl Session {
     fn note_server(&self, text: &str) {
         debug!(connection = self.id, peer = %self.peer, "S: {text}");
         self.shared.note(self.id, 'S', text);
+    }
+}
+
+/// The AUTH line of the EHLO reply: OAuth mechanisms only when a token is configured.
+fn auth_offer(account: Option<&crate::config::SinkAuth>) -> String {
+    if account.is_some_and(|a| a.token.is_some()) {
+        "AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER".to_owned()
+    } else {
+        "AUTH PLAIN LOGIN".to_owned()
     }
 }
 
