@@ -21,6 +21,8 @@
 #                                  (the SPN System.Net.Mail asks for) instead of smtp/localhost
 #   SMTP_SINK_PORT          24027  smtp-sink, discards everything (benchmarks)
 #   SMTP_SINK_DUMP_PORT     24028  smtp-sink, dumps each message to SMTP_SINK_DUMP_DIR
+#   SMTP_SINK_BIG_PORT      24029  smtp-sink, dumps to SMTP_SINK_BIG_DIR: only for the 1 GiB test,
+#                                  so its long transfer never delays the small dump tests
 #   KRB5_KDC_PORT           24088  MIT KDC for realm TEST.LOCAL (UDP and TCP)
 # The resulting facts are written to $REPO/.test-servers/env as KEY=value lines.
 set -euo pipefail
@@ -36,6 +38,7 @@ STATE_LINK="$REPO/.test-servers"
 : "${SMTP_AUTH_SMTPSVC_PORT:=24589}"
 : "${SMTP_SINK_PORT:=24027}"
 : "${SMTP_SINK_DUMP_PORT:=24028}"
+: "${SMTP_SINK_BIG_PORT:=24029}"
 : "${KRB5_KDC_PORT:=24088}"
 : "${TEST_USER_PASSWORD:=Alice-Test-Password-1}"
 # Postfix's SIZE limit; tests that probe SIZE handling read it from the env file.
@@ -78,6 +81,7 @@ set_paths() {
   NTLM_DIR="$S/ntlm"
   SINK_DIR="$S/sink"
   SINK_DUMP_DIR="$SINK_DIR/dump"
+  SINK_BIG_DIR="$SINK_DIR/big"
   LOG_DIR="$S/logs"
   ENV_FILE="$S/env"
 }
@@ -496,8 +500,8 @@ start_postfix() {
 # smtp-sink: one that discards, one that dumps each message to a file
 # ---------------------------------------------------------------------------
 start_sinks() {
-  mkdir -p "$SINK_DIR" "$SINK_DUMP_DIR"
-  chown nobody:nogroup "$SINK_DUMP_DIR"
+  mkdir -p "$SINK_DIR" "$SINK_DUMP_DIR" "$SINK_BIG_DIR"
+  chown nobody:nogroup "$SINK_DUMP_DIR" "$SINK_BIG_DIR"
   if pid_alive "$SINK_DIR/sink.pid" smtp-sink; then
     log "smtp-sink already running"
   else
@@ -514,6 +518,15 @@ start_sinks() {
     smtp-sink -u nobody -d "$SINK_DUMP_DIR/%Y%m%d-%H%M%S." "$LISTEN:$SMTP_SINK_DUMP_PORT" 256 \
       </dev/null >>"$LOG_DIR/sink-dump.log" 2>&1 &
     echo $! >"$SINK_DIR/sink-dump.pid"
+  fi
+  if pid_alive "$SINK_DIR/sink-big.pid" smtp-sink; then
+    log "smtp-sink for large messages already running"
+  else
+    require_port_free "$SMTP_SINK_BIG_PORT" SMTP_SINK_BIG
+    find "$SINK_BIG_DIR" -mindepth 1 -delete
+    smtp-sink -u nobody -d "$SINK_BIG_DIR/%Y%m%d-%H%M%S." "$LISTEN:$SMTP_SINK_BIG_PORT" 16 \
+      </dev/null >>"$LOG_DIR/sink-big.log" 2>&1 &
+    echo $! >"$SINK_DIR/sink-big.pid"
   fi
 }
 
@@ -534,6 +547,8 @@ SMTP_AUTH_SMTPSVC_PORT=$SMTP_AUTH_SMTPSVC_PORT
 SMTP_SINK_PORT=$SMTP_SINK_PORT
 SMTP_SINK_DUMP_PORT=$SMTP_SINK_DUMP_PORT
 SMTP_SINK_DUMP_DIR=$SINK_DUMP_DIR
+SMTP_SINK_BIG_PORT=$SMTP_SINK_BIG_PORT
+SMTP_SINK_BIG_DIR=$SINK_BIG_DIR
 SMTP_SIZE_LIMIT=$SMTP_SIZE_LIMIT
 TLS_CA_FILE=$TLS_DIR/ca.pem
 TLS_SERVER_NAME=localhost
@@ -689,6 +704,7 @@ cmd_start() {
   wait_for_port "$SMTP_AUTH_SMTPSVC_PORT" "SMTP_AUTH_SMTPSVC" "$LOG_DIR/postfix.log" || failed=1
   wait_for_port "$SMTP_SINK_PORT" "SMTP_SINK" "$LOG_DIR/sink.log" || failed=1
   wait_for_port "$SMTP_SINK_DUMP_PORT" "SMTP_SINK_DUMP" "$LOG_DIR/sink-dump.log" || failed=1
+  wait_for_port "$SMTP_SINK_BIG_PORT" "SMTP_SINK_BIG" "$LOG_DIR/sink-big.log" || failed=1
   ((failed == 0)) || die "some listeners did not come up (run '$0 stop' to clean up)"
 
   write_env_file
@@ -713,6 +729,7 @@ cmd_stop() {
   fi
   kill_pidfile "$SINK_DIR/sink.pid" smtp-sink
   kill_pidfile "$SINK_DIR/sink-dump.pid" smtp-sink
+  kill_pidfile "$SINK_DIR/sink-big.pid" smtp-sink
   kill_pidfile "$KRB_DIR/kdc.pid" krb5kdc
   log "stopped"
 }
@@ -728,7 +745,7 @@ cmd_status() {
       ok=1
     fi
   }
-  for name in SMTP_STARTTLS SMTP_IMPLICIT SMTP_PLAIN SMTP_AUTH SMTP_AUTH_TLSONLY SMTP_AUTH_SMTPSVC SMTP_SINK SMTP_SINK_DUMP KRB5_KDC; do
+  for name in SMTP_STARTTLS SMTP_IMPLICIT SMTP_PLAIN SMTP_AUTH SMTP_AUTH_TLSONLY SMTP_AUTH_SMTPSVC SMTP_SINK SMTP_SINK_DUMP SMTP_SINK_BIG KRB5_KDC; do
     port="${name}_PORT"
     report "$name" "${!port}"
   done

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The smtpcm test command: real servers up, then fmt, clippy, tests, doc tests, fuzz smoke.
+# The smtpcm test command: real servers up, then fmt, clippy, tests, doc tests, the .deb
+# (build, install, demo, remove), fuzz smoke.
 #
 #   scripts/test.sh
 #
@@ -139,6 +140,10 @@ else
 fi
 
 run_step doctests timeout -k 30s "$TEST_TIMEOUT" cargo test --workspace --doc
+
+# The .deb: built (release; cargo-deb installed on first use), installed with dpkg -i, the
+# installed smtpcm runs the demo, man page and completions checked, package removed again.
+run_step deb scripts/deb-check.sh
 
 # cargo-fuzz is installed on first use. It needs nightly-only rustc flags; on a stable
 # toolchain RUSTC_BOOTSTRAP=1 unlocks them (fuzz/ is its own workspace, so this never

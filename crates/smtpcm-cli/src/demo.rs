@@ -12,7 +12,7 @@ use base64::Engine;
 use smtpcm::connection_manager::SmtpConnectionManager;
 use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask};
 use smtpcm_engine::mime::Priority;
-use smtpcm_sink::{Sink, SinkConfig};
+use smtpcm_sink::{Sink, SinkConfig, escape_controls};
 
 use crate::exit::{self, Exit};
 
@@ -112,9 +112,13 @@ async fn demo(dir: &Path, attachment_size: usize) -> Result<(), (Exit, String)> 
         .execute(&cm, &NoPackage)
         .await
         .map_err(|e| (exit::of_task(&e), e.to_string()))?;
-    println!("server answered: {}", report.reply);
+    // What the server and the message say is printed with control characters escaped.
+    println!(
+        "server answered: {}",
+        escape_controls(&report.reply.to_string())
+    );
     for r in &report.accepted {
-        println!("  accepted {r}");
+        println!("  accepted {}", escape_controls(r));
     }
 
     let captured = sink.next_message(Duration::from_secs(10)).await.ok_or((
@@ -124,9 +128,12 @@ async fn demo(dir: &Path, attachment_size: usize) -> Result<(), (Exit, String)> 
     sink.shutdown().await;
     println!();
     println!("=== what arrived ===");
-    println!("envelope: MAIL FROM:<{}>", captured.mail_from);
+    println!(
+        "envelope: MAIL FROM:<{}>",
+        escape_controls(&captured.mail_from)
+    );
     for r in &captured.rcpt_to {
-        println!("          RCPT TO:<{r}>");
+        println!("          RCPT TO:<{}>", escape_controls(r));
     }
     println!(
         "transport: {}",
@@ -203,14 +210,14 @@ impl Part {
     fn describe(&self) -> String {
         let mut out = String::new();
         for h in &self.headers {
-            out.push_str(h);
+            out.push_str(&escape_controls(h));
             out.push('\n');
         }
         if self.filename.is_none() {
             let text = String::from_utf8_lossy(&self.decoded);
             for line in text.lines().take(12) {
                 out.push_str("    | ");
-                out.push_str(line);
+                out.push_str(&escape_controls(line));
                 out.push('\n');
             }
         }

@@ -1,6 +1,7 @@
 //! `smtpcm`: send mail through an SSIS-style SMTP connection manager, check a
 //! server, run a capture server, and run the demo.
 
+mod assets;
 mod check;
 mod demo;
 mod exit;
@@ -13,7 +14,7 @@ mod sink;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::exit::{EXIT_CODES_HELP, Exit};
 
@@ -51,6 +52,9 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Set one connection manager's connection string in many packages, changing only those bytes.
     SetConnection(set_connection::SetConnectionArgs),
+    /// Write the man pages and shell completions into a directory (for packaging).
+    #[command(hide = true)]
+    GenerateAssets(assets::AssetsArgs),
 }
 
 /// `--priority` values.
@@ -90,6 +94,8 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: in a log file or a pipe they are noise.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }
@@ -130,6 +136,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run_cmd::run(args).await,
             Command::Inspect(args) => inspect::run(args),
             Command::SetConnection(args) => set_connection::run(args),
+            Command::GenerateAssets(args) => assets::run(args, Cli::command()).code(),
         }
     });
     ExitCode::from(exit as u8)

@@ -57,7 +57,17 @@ pub struct SinkConfig {
     /// A connection that sends nothing for this long gets `421 4.4.2` and is closed.
     /// Default 5 minutes (RFC 5321 §4.5.3.2 suggests at least that).
     pub idle_timeout: Duration,
+    /// Recipients accepted per message; further RCPTs get `452 4.5.3 Too many recipients`
+    /// (RFC 5321 §4.5.3.1.10). Default [`DEFAULT_MAX_RECIPIENTS`], as Postfix.
+    pub max_recipients: usize,
+    /// Keep a copy of every captured message for [`crate::SinkHandle::messages`]. Off by
+    /// default, so a long-running sink holds nothing per message once it is saved; tests that
+    /// want the whole list opt in. [`crate::SinkHandle::next_message`] works either way.
+    pub keep_messages: bool,
 }
+
+/// Default of [`SinkConfig::max_recipients`]: Postfix's `smtpd_recipient_limit`.
+pub const DEFAULT_MAX_RECIPIENTS: usize = 1000;
 
 /// Largest message kept in memory when no [`SinkConfig::dir`] is set; larger ones are counted only.
 pub const MAX_IN_MEMORY: u64 = 64 * 1024 * 1024;
@@ -80,6 +90,8 @@ impl Default for SinkConfig {
             reject_recipients: Vec::new(),
             faults: FaultScript::default(),
             idle_timeout: Duration::from_secs(300),
+            max_recipients: DEFAULT_MAX_RECIPIENTS,
+            keep_messages: false,
         }
     }
 }
@@ -110,7 +122,8 @@ impl SinkConfig {
     }
 }
 
-/// The one account the sink accepts for AUTH PLAIN and AUTH LOGIN. For tests and demos only:
+/// The one account the sink accepts for AUTH PLAIN and AUTH LOGIN, and, when a
+/// [`SinkAuth::token`] is set, for AUTH XOAUTH2 and OAUTHBEARER. For tests and demos only:
 /// the comparison is plain, not constant-time.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SinkAuth {
@@ -120,6 +133,11 @@ pub struct SinkAuth {
     pub password: String,
     /// Answer `530 5.7.0` to MAIL until the client has authenticated.
     pub required: bool,
+    /// The OAuth 2.0 access token accepted for `username` by XOAUTH2 and OAUTHBEARER, which
+    /// are offered only when this is set. A wrong token gets the `334` JSON error challenge,
+    /// then `535` once the client answers it, as Gmail (XOAUTH2) and RFC 7628 (OAUTHBEARER)
+    /// do. Never printed by `Debug`.
+    pub token: Option<String>,
 }
 
 impl SinkAuth {
@@ -134,7 +152,20 @@ impl SinkAuth {
             username: username.into(),
             password: password.into(),
             required: false,
+            token: None,
         }
+    }
+
+    /// Also accept `token` for XOAUTH2 and OAUTHBEARER.
+    ///
+    /// ```
+    /// let auth = smtpcm_sink::SinkAuth::new("alice", "s3cret").with_token("ya29.tok");
+    /// assert_eq!(auth.token.as_deref(), Some("ya29.tok"));
+    /// assert!(!format!("{auth:?}").contains("ya29"));
+    /// ```
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
     }
 
     pub(crate) fn accepts(&self, username: &str, password: &str) -> bool {
@@ -148,6 +179,7 @@ impl fmt::Debug for SinkAuth {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .field("required", &self.required)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }

@@ -31,7 +31,10 @@ pub enum FaultStage {
     DataStart,
     /// After `after_bytes` bytes of message content have arrived (as sent on the wire, counted
     /// from the first byte after `354` or across all BDAT chunks). `Reply` is sent at once and
-    /// the connection closed, as a server aborting mid-transfer would.
+    /// the connection closed, as a server aborting mid-transfer would (input is still drained
+    /// for a moment so the reply survives). `Disconnect`, `Reset` and `Stall` stop reading at
+    /// once, so a client still writing the body sees its write fail or block: these exercise
+    /// the client's writing path, not the wait for the reply after the final dot.
     MidData {
         /// Bytes of message content received before the fault fires.
         after_bytes: u64,
@@ -47,10 +50,18 @@ pub enum Fault {
     /// with an enhanced status code if the client is meant to see one. A `421` also closes the
     /// connection.
     Reply(u16, String),
-    /// Close the connection without replying (pending pipelined replies are flushed first).
+    /// Close the connection without replying (pending pipelined replies are flushed first, then
+    /// a FIN is sent). Nothing more is read: input still arriving makes the kernel answer with
+    /// a reset, so a client in the middle of writing sees `EPIPE`/`ECONNRESET`.
     Disconnect,
+    /// Reset the connection: pending pipelined replies are flushed, then an abortive close
+    /// (`SO_LINGER` 0) sends a TCP RST instead of a FIN, and nothing more is read. At
+    /// [`FaultStage::MidData`] the client's next write of the body fails with
+    /// `ECONNRESET`/`EPIPE`, as when a server process dies mid-transfer.
+    Reset,
     /// Never answer: input is read and thrown away until the client leaves, the idle timeout,
-    /// or shutdown.
+    /// or shutdown. At [`FaultStage::MidData`] input is not read at all, so a client still
+    /// writing the body blocks in its write until its own timeout.
     Stall,
     /// Behave normally, but send these bytes right after the normal reply in the same write.
     /// Meant for [`FaultStage::StartTls`], where the bytes land in the client's buffer before

@@ -21,6 +21,11 @@ use crate::tls::{self, TlsMaterial};
 
 /// Transcript lines kept; older ones are dropped so a long-running sink stays bounded.
 const TRANSCRIPT_LIMIT: usize = 100_000;
+/// Transcript bytes kept, whatever the number of lines (a line can be 4 KiB long).
+const TRANSCRIPT_BYTES: usize = 16 * 1024 * 1024;
+/// Messages waiting for [`SinkHandle::next_message`]; while that many are unread, newer ones
+/// are not queued (they are still saved), so a handle nobody reads from stays bounded.
+pub const PENDING_LIMIT: usize = 1024;
 
 /// Starts capture servers. See [`Sink::start`].
 #[derive(Debug)]
@@ -63,7 +68,7 @@ impl Sink {
             .await
             .map_err(|e| io::Error::new(e.kind(), format!("listening on {}: {e}", cfg.listen)))?;
         let local_addr = listener.local_addr()?;
-        let (delivered, received) = mpsc::unbounded_channel();
+        let (delivered, received) = mpsc::channel(PENDING_LIMIT);
         let (stop, stopped) = oneshot::channel();
         let shared = Arc::new(Shared {
             faults: FaultState::new(&cfg.faults),
@@ -72,7 +77,7 @@ impl Sink {
             sequence: AtomicU64::new(0),
             connections: AtomicUsize::new(0),
             messages: Mutex::new(Vec::new()),
-            transcript: Mutex::new(VecDeque::new()),
+            transcript: Mutex::new(Transcript::default()),
             delivered,
         });
         debug!(%local_addr, "sink listening");
@@ -93,7 +98,7 @@ impl Sink {
 pub struct SinkHandle {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
-    received: mpsc::UnboundedReceiver<Captured>,
+    received: mpsc::Receiver<Captured>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
 }
@@ -111,9 +116,26 @@ impl SinkHandle {
     }
 
     /// Writes [`SinkHandle::ca_pem`] to `path`, for clients configured with a CA file.
+    ///
+    /// The write is atomic (a temporary file in the same directory, synced, renamed over
+    /// `path`, directory synced) and never goes through a symbolic link: a `path` that is a
+    /// symlink is refused with an error naming it, and a link planted between the check and
+    /// the rename is replaced, not followed. The file is made readable by all (mode 0644), as
+    /// a certificate is public.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let sink = smtpcm_sink::Sink::start(smtpcm_sink::SinkConfig::default()).await?;
+    /// let dir = tempfile::tempdir()?;
+    /// sink.write_ca_file(dir.path().join("ca.pem"))?;
+    /// assert_eq!(std::fs::read_to_string(dir.path().join("ca.pem"))?, sink.ca_pem());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn write_ca_file(&self, path: impl AsRef<Path>) -> io::Result<()> {
         let path = path.as_ref();
-        std::fs::write(path, self.ca_pem()).map_err(|e| {
+        write_public_file(path, self.ca_pem().as_bytes()).map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("writing the CA certificate to {}: {e}", path.display()),
@@ -129,7 +151,8 @@ impl SinkHandle {
             .flatten()
     }
 
-    /// Every message captured so far, in order of acceptance.
+    /// Every message captured so far, in order of acceptance, when
+    /// [`SinkConfig::keep_messages`] is set; otherwise always empty.
     pub fn messages(&self) -> Vec<Captured> {
         lock(&self.shared.messages).clone()
     }
@@ -143,7 +166,11 @@ impl SinkHandle {
     /// `"[1] C: MAIL FROM:<a@example.com>"` or `"[1] S: 250 2.1.0 Ok"`. AUTH secrets appear as
     /// `<redacted>`; message content only as its size. Keeps the latest 100 000 lines.
     pub fn transcript(&self) -> Vec<String> {
-        lock(&self.shared.transcript).iter().cloned().collect()
+        lock(&self.shared.transcript)
+            .lines
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Stops accepting, ends every open session, and waits until that is done. Spool files of
@@ -165,8 +192,8 @@ pub(crate) struct Shared {
     sequence: AtomicU64,
     connections: AtomicUsize,
     messages: Mutex<Vec<Captured>>,
-    transcript: Mutex<VecDeque<String>>,
-    delivered: mpsc::UnboundedSender<Captured>,
+    transcript: Mutex<Transcript>,
+    delivered: mpsc::Sender<Captured>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -185,17 +212,84 @@ impl Shared {
     }
 
     pub(crate) fn record(&self, captured: Captured) {
-        lock(&self.messages).push(captured.clone());
-        // The handle may be gone while sessions finish; the message is still in `messages`.
-        let _ = self.delivered.send(captured);
+        if self.cfg.keep_messages {
+            lock(&self.messages).push(captured.clone());
+        }
+        match self.delivered.try_send(captured) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(dropped)) => warn!(
+                size = dropped.size,
+                "{PENDING_LIMIT} captured messages are waiting to be read; not queueing another"
+            ),
+            // The handle is gone while sessions finish: nobody to tell.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
     }
 
     pub(crate) fn note(&self, connection: usize, side: char, text: &str) {
-        let mut transcript = lock(&self.transcript);
-        if transcript.len() == TRANSCRIPT_LIMIT {
-            transcript.pop_front();
+        lock(&self.transcript).push(format!("[{connection}] {side}: {text}"));
+    }
+}
+
+/// Atomically replaces `path` with `bytes`, refusing to write through a symlink at `path`.
+fn write_public_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "it is a symbolic link; refusing to write through it (remove it or choose another path)",
+            ));
         }
-        transcript.push_back(format!("[{connection}] {side}: {text}"));
+        Ok(meta) if !meta.is_file() => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "it exists and is not a regular file",
+            ));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    // Random name, created with O_CREAT|O_EXCL: never an existing file or link.
+    let mut temp = tempfile::Builder::new()
+        .prefix(".smtpcm-ca-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    temp.as_file().sync_all()?;
+    // rename(2) replaces a directory entry; it never follows a link at the destination.
+    temp.persist(path).map_err(|e| e.error)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// The latest transcript lines, bounded in count and bytes.
+#[derive(Default)]
+struct Transcript {
+    lines: VecDeque<String>,
+    bytes: usize,
+}
+
+impl Transcript {
+    fn push(&mut self, line: String) {
+        self.bytes += line.len();
+        self.lines.push_back(line);
+        while self.lines.len() > TRANSCRIPT_LIMIT || self.bytes > TRANSCRIPT_BYTES {
+            match self.lines.pop_front() {
+                Some(old) => self.bytes -= old.len(),
+                None => break,
+            }
+        }
     }
 }
 

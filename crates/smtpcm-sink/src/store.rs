@@ -4,6 +4,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use tempfile::TempPath;
 use tokio::fs::File;
 use tokio::io::{AsyncWriteExt, BufWriter};
 
@@ -42,23 +43,20 @@ enum BodyKind {
     CountOnly,
 }
 
-/// A temporary file renamed into place once the message is accepted, and removed otherwise,
-/// so readers of the directory never see half a message.
+/// A temporary file moved into place once the message is accepted, and removed otherwise
+/// (dropping a [`TempPath`] deletes it), so readers of the directory never see half a message.
+///
+/// The temporary file has a random name and is created with `O_CREAT|O_EXCL`, which never
+/// follows a symbolic link; the final name is taken without replacing anything already there.
+/// So a local user who plants a symlink in the directory cannot make the sink write through it.
 struct Spool {
     file: BufWriter<File>,
-    temp: PathBuf,
+    temp: TempPath,
     dest: PathBuf,
-    done: bool,
 }
 
-impl Drop for Spool {
-    fn drop(&mut self) {
-        if !self.done {
-            // Best effort: the session is ending (abort or error) and has nobody to report to.
-            let _ = std::fs::remove_file(&self.temp);
-        }
-    }
-}
+/// How many other names are tried when the chosen `.eml` name is already taken.
+const NAME_ATTEMPTS: u32 = 100;
 
 /// A finished body, ready to become a [`Captured`].
 pub(crate) struct Stored {
@@ -77,15 +75,21 @@ impl Body {
         let kind = match dir {
             Some(dir) => {
                 let name = eml_name(sequence);
-                let temp = dir.join(format!(".{name}.tmp"));
-                let file = File::create(&temp).await.map_err(|e| {
-                    io::Error::new(e.kind(), format!("creating {}: {e}", temp.display()))
-                })?;
+                let (file, temp) = tempfile::Builder::new()
+                    .prefix(".incoming-")
+                    .suffix(".tmp")
+                    .tempfile_in(dir)
+                    .map_err(|e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!("creating a spool file in {}: {e}", dir.display()),
+                        )
+                    })?
+                    .into_parts();
                 BodyKind::Spool(Spool {
-                    file: BufWriter::new(file),
+                    file: BufWriter::new(File::from_std(file)),
                     dest: dir.join(name),
                     temp,
-                    done: false,
                 })
             }
             None => BodyKind::Memory(Vec::new()),
@@ -129,24 +133,55 @@ impl Body {
             BodyKind::Spool(mut spool) => {
                 spool.file.flush().await?;
                 spool.file.get_ref().sync_all().await?;
-                tokio::fs::rename(&spool.temp, &spool.dest)
+                let Spool { temp, dest, .. } = spool;
+                let path = tokio::task::spawn_blocking(move || publish(temp, dest))
                     .await
-                    .map_err(|e| {
-                        io::Error::new(
-                            e.kind(),
-                            format!(
-                                "renaming {} to {}: {e}",
-                                spool.temp.display(),
-                                spool.dest.display()
-                            ),
-                        )
-                    })?;
-                spool.done = true;
-                (Some(spool.dest.clone()), None)
+                    .map_err(io::Error::other)??;
+                (Some(path), None)
             }
         };
         Ok(Stored { size, path, data })
     }
+}
+
+/// Moves a finished spool file to `dest`, or to `<stem>-<n>.eml` if something (a file, a
+/// planted symlink) already has that name: nothing existing is replaced or written through.
+/// Then syncs the directory so the new name survives a crash.
+fn publish(mut temp: TempPath, dest: PathBuf) -> io::Result<PathBuf> {
+    let stem = dest.with_extension("");
+    let mut candidate = dest.clone();
+    for attempt in 1..=NAME_ATTEMPTS {
+        match temp.persist_noclobber(&candidate) {
+            Ok(()) => {
+                if let Some(dir) = candidate.parent() {
+                    std::fs::File::open(dir)?.sync_all()?;
+                }
+                return Ok(candidate);
+            }
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
+                temp = e.path;
+                candidate = PathBuf::from(format!("{}-{attempt}.eml", stem.display()));
+            }
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.error.kind(),
+                    format!(
+                        "moving {} to {}: {}",
+                        e.path.display(),
+                        candidate.display(),
+                        e.error
+                    ),
+                ));
+            }
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "{} and {NAME_ATTEMPTS} alternative names are all taken",
+            dest.display()
+        ),
+    ))
 }
 
 /// `<unix-millis>-<sequence>.eml`: sorts by arrival and never collides within one sink.
@@ -171,6 +206,31 @@ mod tests {
         let stored = body.finish().await.unwrap();
         assert_eq!(stored.size, 6);
         assert_eq!(stored.data, None, "oversized content is counted, not kept");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_symlink_planted_at_the_message_name_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, b"precious").unwrap();
+        let mut body = Body::open(Some(dir.path()), 7, None).await.unwrap();
+        let BodyKind::Spool(spool) = &body.kind else {
+            panic!("a directory body spools")
+        };
+        let planted = spool.dest.clone();
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        body.write(b"attack\r\n").await.unwrap();
+        let stored = body.finish().await.unwrap();
+        let path = stored.path.unwrap();
+        assert_ne!(path, planted, "another name is used");
+        assert_eq!(std::fs::read(&path).unwrap(), b"attack\r\n");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(
+            std::fs::read_link(&planted).unwrap(),
+            victim,
+            "the link is untouched"
+        );
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@ use smtpcm_sink::{Fault, FaultScript, FaultStage, Sink, SinkConfig, SinkHandle};
 async fn sink_with(faults: FaultScript) -> SinkHandle {
     Sink::start(SinkConfig {
         faults,
+        keep_messages: true,
         ..SinkConfig::default()
     })
     .await
@@ -231,5 +232,131 @@ async fn starttls_reply_fault_keeps_the_session_plaintext() {
     assert_eq!(client.code("EHLO c").await, 250);
     assert_eq!(client.code("STARTTLS").await, 454);
     assert_eq!(client.code("NOOP").await, 250, "still talking plaintext");
+    sink.shutdown().await;
+}
+
+/// Writes up to `limit` bytes of body after `354`, returning how much the kernel accepted before
+/// the write failed, and the error.
+async fn write_body_until_error(
+    client: &mut common::Client<tokio::net::TcpStream>,
+    limit: usize,
+) -> (usize, Option<std::io::Error>) {
+    use tokio::io::AsyncWriteExt;
+    let chunk = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopq\r\n".repeat(1024);
+    let mut written = 0;
+    while written < limit {
+        match tokio::time::timeout(STEP, client.stream.write_all(chunk.as_bytes())).await {
+            Ok(Ok(())) => written += chunk.len(),
+            Ok(Err(e)) => return (written, Some(e)),
+            Err(_) => panic!("a write blocked for {STEP:?} after {written} bytes"),
+        }
+    }
+    (written, None)
+}
+
+async fn open_data(sink: &SinkHandle) -> common::Client<tokio::net::TcpStream> {
+    let (mut client, _) = connect(sink.local_addr()).await;
+    assert_eq!(client.code("EHLO c").await, 250);
+    assert_eq!(client.code("MAIL FROM:<a@x>").await, 250);
+    assert_eq!(client.code("RCPT TO:<b@x>").await, 250);
+    assert_eq!(client.code("DATA").await, 354);
+    client
+}
+
+/// Far more than loopback socket buffers (tcp_rmem can reach 32 MiB) can hold, far less than
+/// a server draining its input would swallow.
+const UNDRAINED_BOUND: usize = 64 * 1024 * 1024;
+
+#[tokio::test]
+async fn mid_data_reset_makes_the_clients_body_write_fail() {
+    let sink = sink_with(
+        FaultScript::new().always(FaultStage::MidData { after_bytes: 1000 }, Fault::Reset),
+    )
+    .await;
+    let mut client = open_data(&sink).await;
+    let (written, error) = write_body_until_error(&mut client, 4 * UNDRAINED_BOUND).await;
+    let error = error.unwrap_or_else(|| panic!("{written} bytes written without an error"));
+    assert!(
+        matches!(
+            error.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+        ),
+        "{error:?}"
+    );
+    assert!(written < UNDRAINED_BOUND, "{written} bytes were accepted");
+    assert!(client.closed_silently().await, "no reply after a reset");
+    sink.shutdown().await;
+}
+
+#[tokio::test]
+async fn mid_data_disconnect_stops_reading_so_the_writer_fails() {
+    let sink = sink_with(
+        FaultScript::new().always(FaultStage::MidData { after_bytes: 1000 }, Fault::Disconnect),
+    )
+    .await;
+    let mut client = open_data(&sink).await;
+    let (written, error) = write_body_until_error(&mut client, 4 * UNDRAINED_BOUND).await;
+    assert!(
+        error.is_some() && written < UNDRAINED_BOUND,
+        "the sink kept reading after the disconnect: {written} bytes accepted, error {error:?}"
+    );
+    sink.shutdown().await;
+}
+
+#[tokio::test]
+async fn mid_data_stall_stops_reading_so_the_writer_blocks() {
+    let sink = Sink::start(SinkConfig {
+        faults: FaultScript::new().always(FaultStage::MidData { after_bytes: 1000 }, Fault::Stall),
+        ..SinkConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut client = open_data(&sink).await;
+    use tokio::io::AsyncWriteExt;
+    let chunk = vec![b'x'; 1024 * 1024];
+    let mut written = 0;
+    // A write that cannot finish within a short grace period means the sink stopped reading;
+    // the bound only decides when to give up, it cannot make the test pass on its own.
+    loop {
+        match tokio::time::timeout(Duration::from_millis(500), client.stream.write_all(&chunk))
+            .await
+        {
+            Ok(Ok(())) => written += chunk.len(),
+            Ok(Err(e)) => panic!("write failed after {written} bytes: {e}"),
+            Err(_) => break,
+        }
+        assert!(
+            written < UNDRAINED_BOUND,
+            "the stalled sink kept reading: {written} bytes accepted"
+        );
+    }
+    sink.shutdown().await;
+}
+
+#[tokio::test]
+async fn reset_sends_a_tcp_reset_where_disconnect_sends_a_clean_close() {
+    use tokio::io::AsyncReadExt;
+    let sink = sink_with(
+        FaultScript::new()
+            .times(FaultStage::Mail, Fault::Reset, 1)
+            .times(FaultStage::Mail, Fault::Disconnect, 1),
+    )
+    .await;
+    let mut outcomes = Vec::new();
+    for _ in 0..2 {
+        let (mut client, _) = connect(sink.local_addr()).await;
+        assert_eq!(client.code("EHLO c").await, 250);
+        client.send(b"MAIL FROM:<a@x>\r\n").await;
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(STEP, client.stream.read_to_end(&mut rest))
+            .await
+            .expect("the server neither closed nor answered");
+        outcomes.push(read.map_err(|e| e.kind()));
+    }
+    assert_eq!(
+        outcomes,
+        [Err(std::io::ErrorKind::ConnectionReset), Ok(0)],
+        "reset first, then a clean close"
+    );
     sink.shutdown().await;
 }

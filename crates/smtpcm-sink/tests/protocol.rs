@@ -9,6 +9,7 @@ use smtpcm_sink::{Sink, SinkAuth, SinkConfig};
 async fn message_is_captured_with_its_envelope_and_transcript() {
     let mut sink = Sink::start(SinkConfig {
         max_size: Some(1000),
+        keep_messages: true,
         ..SinkConfig::default()
     })
     .await
@@ -150,6 +151,7 @@ async fn bdat_chunks_are_joined_without_unstuffing() {
 async fn size_limit_is_enforced_at_mail_and_after_the_data() {
     let sink = Sink::start(SinkConfig {
         max_size: Some(10),
+        keep_messages: true,
         ..SinkConfig::default()
     })
     .await
@@ -263,5 +265,70 @@ async fn garbage_long_lines_and_bad_sequences_get_errors_and_the_session_survive
     assert_eq!(client.code("RCPT TO:<ö@x>").await, 250);
     assert_eq!(client.code("NOOP").await, 250);
     assert_eq!(client.code("QUIT").await, 221);
+    sink.shutdown().await;
+}
+
+#[tokio::test]
+async fn recipients_beyond_the_limit_get_452_and_the_message_keeps_the_first_ones() {
+    let mut sink = Sink::start(SinkConfig {
+        max_recipients: 3,
+        ..SinkConfig::default()
+    })
+    .await
+    .unwrap();
+    let (mut client, _) = connect(sink.local_addr()).await;
+    assert_eq!(client.code("EHLO c").await, 250);
+    assert_eq!(client.code("MAIL FROM:<a@x>").await, 250);
+    let mut codes = Vec::new();
+    for n in 0..5 {
+        codes.push(client.code(&format!("RCPT TO:<r{n}@x>")).await);
+    }
+    assert_eq!(codes, [250, 250, 250, 452, 452]);
+    let too_many = client.cmd("RCPT TO:<r5@x>").await;
+    assert_eq!(too_many.text(), "4.5.3 Too many recipients");
+    assert_eq!(client.code("DATA").await, 354);
+    client.send(b"hi\r\n.\r\n").await;
+    assert_eq!(client.reply().await.code, 250);
+    let got = sink.next_message(STEP).await.unwrap();
+    assert_eq!(got.rcpt_to, ["r0@x", "r1@x", "r2@x"]);
+    // The limit is per message.
+    assert_eq!(client.code("MAIL FROM:<a@x>").await, 250);
+    assert_eq!(client.code("RCPT TO:<s@x>").await, 250);
+    sink.shutdown().await;
+}
+
+#[test]
+fn the_default_recipient_limit_is_postfixs() {
+    assert_eq!(SinkConfig::default().max_recipients, 1000);
+    assert_eq!(smtpcm_sink::DEFAULT_MAX_RECIPIENTS, 1000);
+}
+
+#[tokio::test]
+async fn without_keep_messages_nothing_is_held_once_read_and_the_queue_is_bounded() {
+    let mut sink = Sink::start(SinkConfig::default()).await.unwrap();
+    let (mut client, _) = connect(sink.local_addr()).await;
+    assert_eq!(client.code("EHLO c").await, 250);
+    // More messages than may wait unread: the surplus is saved (250) but not queued. All
+    // pipelined in one write, so the test costs no round trips.
+    let total = smtpcm_sink::PENDING_LIMIT + 5;
+    let transaction = "MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nx\r\n.\r\n";
+    client.send(transaction.repeat(total).as_bytes()).await;
+    for _ in 0..total {
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            got.push(client.reply().await.code);
+        }
+        assert_eq!(got, [250, 250, 354, 250]);
+    }
+    assert!(sink.messages().is_empty(), "no history unless asked for");
+    let mut queued = 0;
+    while sink
+        .next_message(std::time::Duration::from_millis(100))
+        .await
+        .is_some()
+    {
+        queued += 1;
+    }
+    assert_eq!(queued, smtpcm_sink::PENDING_LIMIT);
     sink.shutdown().await;
 }

@@ -177,3 +177,30 @@ async fn ipv6_loopback_listens_and_the_certificate_names_it() {
     assert_eq!(tls.code("EHLO c").await, 250);
     sink.shutdown().await;
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn ca_file_is_not_written_through_a_planted_symlink() {
+    let sink = Sink::start(SinkConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    let planted = dir.path().join("sink-ca.pem");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+
+    let err = sink.write_ca_file(&planted).unwrap_err().to_string();
+    assert!(
+        err.contains("sink-ca.pem") && err.contains("symbolic link"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert_eq!(std::fs::read_link(&planted).unwrap(), victim);
+
+    // A regular file from an earlier run is replaced whole, and nothing else is left behind.
+    let regular = dir.path().join("ca.pem");
+    std::fs::write(&regular, b"old").unwrap();
+    sink.write_ca_file(&regular).unwrap();
+    assert_eq!(std::fs::read_to_string(&regular).unwrap(), sink.ca_pem());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+    sink.shutdown().await;
+}

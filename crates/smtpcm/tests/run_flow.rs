@@ -86,6 +86,7 @@ fn variable(name: &str, data_type: u16, value: &str) -> String {
 async fn sink() -> SinkHandle {
     Sink::start(SinkConfig {
         starttls: false,
+        keep_messages: true,
         ..SinkConfig::default()
     })
     .await

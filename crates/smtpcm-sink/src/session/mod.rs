@@ -50,8 +50,27 @@ pub(crate) enum SessionError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flow {
     Continue,
+    /// Send pending replies and close politely (QUIT, 421).
     Close,
+    /// Scripted [`Fault::Disconnect`]: send pending replies and close without reading more.
+    Disconnect,
+    /// Scripted [`Fault::Reset`]: send pending replies, then an abortive close.
+    Reset,
+    /// Scripted [`Fault::Stall`]: never answer, keep reading and dropping input.
     Stall,
+    /// Scripted [`Fault::Stall`] mid-body: never answer and stop reading.
+    Hang,
+}
+
+/// How the connection is closed once the session is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Half-close, then drain input for a moment so the last reply is not destroyed by a reset.
+    Graceful,
+    /// Half-close and close without reading: unread or still arriving input draws a reset.
+    Abrupt,
+    /// Abortive close (`SO_LINGER` 0): a TCP reset at once.
+    Reset,
 }
 
 /// A mail transaction between MAIL and the end of its message.
@@ -85,16 +104,23 @@ pub(crate) async fn run(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, i
         transaction: None,
     };
     debug!(connection = id, %peer, "connected");
-    match session.serve().await {
-        Ok(()) => debug!(connection = id, "closed"),
+    let end = match session.serve().await {
+        Ok(end) => {
+            debug!(connection = id, ?end, "closed");
+            end
+        }
         Err(SessionError::Idle { stage }) => {
             debug!(connection = id, stage, "idle timeout");
             session.reply(421, "4.4.2 Idle timeout, closing connection");
             let _ = session.flush().await;
+            End::Graceful
         }
-        Err(e) => debug!(connection = id, %peer, error = %e, "session ended"),
-    }
-    session.linger().await;
+        Err(e) => {
+            debug!(connection = id, %peer, error = %e, "session ended");
+            End::Graceful
+        }
+    };
+    session.close(end).await;
 }
 
 struct Session {
@@ -122,14 +148,15 @@ enum Line {
 }
 
 impl Session {
-    async fn serve(&mut self) -> Result<(), SessionError> {
+    async fn serve(&mut self) -> Result<End, SessionError> {
         match self.shared.faults.take(FaultStage::Connect) {
             Some(Fault::Reply(code, text)) => {
                 self.reply(code, &text);
-                return self.flush().await;
+                return self.finish(Flow::Close).await;
             }
-            Some(Fault::Disconnect) => return Ok(()),
-            Some(Fault::Stall) => return self.stall().await,
+            Some(Fault::Disconnect) => return self.finish(Flow::Disconnect).await,
+            Some(Fault::Reset) => return self.finish(Flow::Reset).await,
+            Some(Fault::Stall) => return self.finish(Flow::Stall).await,
             Some(Fault::InjectAfterStartTls(bytes)) => {
                 self.note_server(&format!("<{} injected bytes>", bytes.len()));
                 self.output.extend_from_slice(&bytes);
@@ -145,11 +172,12 @@ impl Session {
                 self.reply(code, &text);
                 self.greeted = (200..300).contains(&code);
                 if code == 421 {
-                    return self.flush().await;
+                    return self.finish(Flow::Close).await;
                 }
             }
-            Some(Fault::Disconnect) => return Ok(()),
-            Some(Fault::Stall) => return self.stall().await,
+            Some(Fault::Disconnect) => return self.finish(Flow::Disconnect).await,
+            Some(Fault::Reset) => return self.finish(Flow::Reset).await,
+            Some(Fault::Stall) => return self.finish(Flow::Stall).await,
             Some(Fault::InjectAfterStartTls(bytes)) => {
                 self.inject = Some(bytes);
                 self.greet();
@@ -159,7 +187,7 @@ impl Session {
 
         loop {
             let flow = match self.next_line("reading a command").await? {
-                None => return Ok(()),
+                None => return Ok(End::Graceful),
                 Some(Line::TooLong) => {
                     self.note_client("<line too long>");
                     self.reply(500, "5.5.2 Line too long");
@@ -167,10 +195,58 @@ impl Session {
                 }
                 Some(Line::Complete(line)) => self.command(&line).await?,
             };
-            match flow {
-                Flow::Continue => {}
-                Flow::Close => return self.flush().await,
-                Flow::Stall => return self.stall().await,
+            if flow != Flow::Continue {
+                return self.finish(flow).await;
+            }
+        }
+    }
+
+    /// Carries out a flow that ends the session, and says how to close the connection.
+    async fn finish(&mut self, flow: Flow) -> Result<End, SessionError> {
+        match flow {
+            Flow::Continue | Flow::Close => {
+                self.flush().await?;
+                Ok(End::Graceful)
+            }
+            Flow::Disconnect => {
+                self.flush().await?;
+                Ok(End::Abrupt)
+            }
+            Flow::Reset => {
+                // Replies to earlier pipelined commands go out first, so the client can tell
+                // which command met the reset.
+                self.flush().await?;
+                self.note_server("<reset>");
+                Ok(End::Reset)
+            }
+            Flow::Stall => {
+                self.stall().await?;
+                Ok(End::Graceful)
+            }
+            Flow::Hang => {
+                self.hang().await?;
+                Ok(End::Abrupt)
+            }
+        }
+    }
+
+    /// The session's flow for a fault at a command stage, or `None` to go on normally.
+    fn fault_flow(&mut self, fault: Fault) -> Option<Flow> {
+        match fault {
+            Fault::Reply(code, text) => {
+                self.reply(code, &text);
+                Some(if code == 421 {
+                    Flow::Close
+                } else {
+                    Flow::Continue
+                })
+            }
+            Fault::Disconnect => Some(Flow::Disconnect),
+            Fault::Reset => Some(Flow::Reset),
+            Fault::Stall => Some(Flow::Stall),
+            Fault::InjectAfterStartTls(bytes) => {
+                self.inject = Some(bytes);
+                None
             }
         }
     }
@@ -195,20 +271,9 @@ impl Session {
         }
         if let Some(stage) = stage_of(&request)
             && let Some(fault) = self.shared.faults.take(stage)
+            && let Some(flow) = self.fault_flow(fault)
         {
-            match fault {
-                Fault::Reply(code, text) => {
-                    self.reply(code, &text);
-                    return Ok(if code == 421 {
-                        Flow::Close
-                    } else {
-                        Flow::Continue
-                    });
-                }
-                Fault::Disconnect => return Ok(Flow::Close),
-                Fault::Stall => return Ok(Flow::Stall),
-                Fault::InjectAfterStartTls(bytes) => self.inject = Some(bytes),
-            }
+            return Ok(flow);
         }
         match request {
             Request::Ehlo { host } => self.hello(host, true),
@@ -262,7 +327,7 @@ impl Session {
                 (cfg.smtputf8, "SMTPUTF8".to_owned()),
                 (cfg.chunking, "CHUNKING".to_owned()),
                 (self.offers_starttls(), "STARTTLS".to_owned()),
-                (offers_auth, "AUTH PLAIN LOGIN".to_owned()),
+                (offers_auth, auth_offer(cfg.auth.as_ref())),
                 (true, "ENHANCEDSTATUSCODES".to_owned()),
             ];
             lines.extend(
@@ -373,7 +438,9 @@ impl Session {
             self.reply(503, "5.5.1 Need MAIL before RCPT");
             return;
         };
-        if !to.address.is_ascii() && !transaction.utf8 {
+        if transaction.rcpt_to.len() >= self.shared.cfg.max_recipients {
+            self.reply(452, "4.5.3 Too many recipients");
+        } else if !to.address.is_ascii() && !transaction.utf8 {
             self.reply(553, "5.6.7 Non-ASCII recipient needs SMTPUTF8");
         } else if rejected {
             let text = format!("5.1.1 <{}>: Recipient address rejected", to.address);
@@ -381,6 +448,28 @@ impl Session {
         } else {
             transaction.rcpt_to.push(to.address);
             self.reply(250, "2.1.5 Ok");
+        }
+    }
+
+    /// Closes the connection the way `end` says.
+    async fn close(&mut self, end: End) {
+        match end {
+            End::Graceful => self.linger().await,
+            End::Abrupt => {
+                // Input is deliberately left unread: the kernel answers further data with a reset.
+                let _ = self.conn.shutdown().await;
+            }
+            End::Reset => {
+                let tcp = match &self.conn {
+                    Conn::Plain(tcp) => Some(tcp),
+                    Conn::Tls(tls) => Some(tls.get_ref().0),
+                    Conn::Upgrading => None,
+                };
+                // SO_LINGER 0 makes the close on drop send RST and discard unsent data.
+                if let Some(Err(e)) = tcp.map(TcpStream::set_zero_linger) {
+                    debug!(connection = self.id, error = %e, "cannot set SO_LINGER 0");
+                }
+            }
         }
     }
 
@@ -407,6 +496,15 @@ impl Session {
                 Ok(Ok(_)) => {}
             }
         }
+    }
+
+    /// Never answers and reads nothing more, until the idle timeout (or shutdown) ends the
+    /// session: a client still writing fills the socket buffers and blocks.
+    async fn hang(&mut self) -> Result<(), SessionError> {
+        self.note_server("<stalling without reading>");
+        self.flush().await?;
+        tokio::time::sleep(self.shared.cfg.idle_timeout).await;
+        Ok(())
     }
 
     /// The next line of input, CRLF included. `None` when the client closed the connection.
@@ -513,6 +611,15 @@ impl Session {
     }
 }
 
+/// The AUTH line of the EHLO reply: OAuth mechanisms only when a token is configured.
+fn auth_offer(account: Option<&crate::config::SinkAuth>) -> String {
+    if account.is_some_and(|a| a.token.is_some()) {
+        "AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER".to_owned()
+    } else {
+        "AUTH PLAIN LOGIN".to_owned()
+    }
+}
+
 /// The fault stage a command belongs to, for the stages decided before the command runs.
 fn stage_of(request: &Request<String>) -> Option<FaultStage> {
     match request {
@@ -541,16 +648,7 @@ fn redact(line: &[u8]) -> String {
 
 /// Text with line ends trimmed and control characters escaped, safe for one log line.
 fn printable(text: &str) -> String {
-    text.trim_end_matches(['\r', '\n'])
-        .chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    crate::escape_controls(text.trim_end_matches(['\r', '\n']))
 }
 
 #[cfg(test)]

@@ -84,21 +84,12 @@ impl Session {
             Some(open) => open,
             None => {
                 if let Some(fault) = self.shared.faults.take(FaultStage::DataStart) {
-                    match fault {
-                        Fault::Reply(code, text) => {
-                            if !self.discard(size).await? {
-                                return Ok(Flow::Close);
-                            }
-                            self.reply(code, &text);
-                            return Ok(if code == 421 {
-                                Flow::Close
-                            } else {
-                                Flow::Continue
-                            });
-                        }
-                        Fault::Disconnect => return Ok(Flow::Close),
-                        Fault::Stall => return Ok(Flow::Stall),
-                        Fault::InjectAfterStartTls(bytes) => self.inject = Some(bytes),
+                    // A refused chunk is still read, so the stream stays in step for the reply.
+                    if matches!(fault, Fault::Reply(..)) && !self.discard(size).await? {
+                        return Ok(Flow::Close);
+                    }
+                    if let Some(flow) = self.fault_flow(fault) {
+                        return Ok(flow);
                     }
                 }
                 let Some(open) = self.open_body().await else {
@@ -166,8 +157,9 @@ impl Session {
                             self.reply(code, &text);
                             return Ok(Transfer::Aborted(Flow::Close));
                         }
-                        Fault::Disconnect => return Ok(Transfer::Aborted(Flow::Close)),
-                        Fault::Stall => return Ok(Transfer::Aborted(Flow::Stall)),
+                        Fault::Disconnect => return Ok(Transfer::Aborted(Flow::Disconnect)),
+                        Fault::Reset => return Ok(Transfer::Aborted(Flow::Reset)),
+                        Fault::Stall => return Ok(Transfer::Aborted(Flow::Hang)),
                         Fault::InjectAfterStartTls(bytes) => {
                             self.note_server(&format!("<{} injected bytes>", bytes.len()));
                             self.output.extend_from_slice(&bytes);
@@ -222,20 +214,10 @@ impl Session {
         sequence: u64,
         body: Body,
     ) -> Result<Flow, SessionError> {
-        if let Some(fault) = self.shared.faults.take(FaultStage::AfterDot) {
-            match fault {
-                Fault::Reply(code, text) => {
-                    self.reply(code, &text);
-                    return Ok(if code == 421 {
-                        Flow::Close
-                    } else {
-                        Flow::Continue
-                    });
-                }
-                Fault::Disconnect => return Ok(Flow::Close),
-                Fault::Stall => return Ok(Flow::Stall),
-                Fault::InjectAfterStartTls(bytes) => self.inject = Some(bytes),
-            }
+        if let Some(fault) = self.shared.faults.take(FaultStage::AfterDot)
+            && let Some(flow) = self.fault_flow(fault)
+        {
+            return Ok(flow);
         }
         if body.too_large() {
             self.reply(552, "5.3.4 Message size exceeds fixed maximum message size");
