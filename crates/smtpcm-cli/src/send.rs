@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use smtpcm::connection_manager::{SmtpConnectionManager, send_on_with_progress};
-use smtpcm::mime::PreparedMessage;
+use smtpcm::mime::{Attachment, PreparedMessage};
 use smtpcm::pool::{Pool, PoolConfig, RetryPolicy};
-use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask};
+use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask, TaskError, check_attachment};
 use smtpcm::smtp::SendReport;
 
 use crate::exit::{self, Exit};
@@ -50,7 +50,8 @@ pub struct SendArgs {
     /// Send the body as HTML instead of plain text.
     #[arg(long)]
     html: bool,
-    /// Attach a file (repeatable). Files are streamed, never loaded whole.
+    /// Attach a file (repeatable; one path each, `|` is part of the name). Files are
+    /// streamed, never loaded whole.
     #[arg(long = "attach", value_name = "PATH")]
     attach: Vec<PathBuf>,
     /// Priority, mapped to X-Priority and Importance.
@@ -105,12 +106,6 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
         })?,
         (None, None) => return Err((Exit::Usage, "give --body or --body-file".into())),
     };
-    let file_attachments = args
-        .attach
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("|");
     let task = SendMailTask {
         name: "smtpcm send".into(),
         smtp_connection: cm.name.clone(),
@@ -122,14 +117,18 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
         message_source_type: MessageSourceType::DirectInput,
         message_source: body,
         priority: args.priority.into(),
-        file_attachments,
+        // One `--attach` is one file, whatever characters its path holds: the attachments
+        // go straight into the message instead of through the `|`-separated SSIS field.
+        file_attachments: String::new(),
         body_is_html: args.html,
     };
-    let prepare = || {
-        task.prepare(Some(&cm), &NoPackage)
-            .map_err(|e| (exit::of_task(&e), e.to_string()))
+    let composed = Composed {
+        task,
+        attachments: args.attach.clone(),
     };
-    let first = prepare()?;
+    let first = composed
+        .prepare(&cm)
+        .map_err(|e| (exit::of_task(&e), e.to_string()))?;
 
     if args.count == 1 {
         let report = send_one(&cm, &first).await?;
@@ -141,7 +140,30 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
             Exit::Partial
         });
     }
-    batch(&cm, &task, args.count, args.parallel).await
+    batch(&cm, &composed, args.count, args.parallel).await
+}
+
+/// The Send Mail task plus what the command line adds to it.
+#[derive(Clone)]
+struct Composed {
+    task: SendMailTask,
+    /// `--attach` paths, one file each.
+    attachments: Vec<PathBuf>,
+}
+
+impl Composed {
+    /// Validate as SSIS does (each attachment included) and build the streamed message.
+    fn prepare(&self, cm: &SmtpConnectionManager) -> Result<PreparedMessage, TaskError> {
+        self.task.validate(Some(cm))?;
+        for path in &self.attachments {
+            check_attachment(path)?;
+        }
+        let mut message = self.task.build_message(&NoPackage)?;
+        message
+            .attachments
+            .extend(self.attachments.iter().map(Attachment::new));
+        Ok(message.prepare()?)
+    }
 }
 
 async fn send_one(
@@ -190,7 +212,7 @@ fn progress_bar(attachment_bytes: u64, total: u64) -> Option<ProgressBar> {
 /// Send `count` copies over `parallel` connections, each reused for its share.
 async fn batch(
     cm: &SmtpConnectionManager,
-    task: &SendMailTask,
+    composed: &Composed,
     count: u64,
     parallel: u64,
 ) -> Result<Exit, (Exit, String)> {
@@ -209,12 +231,12 @@ async fn batch(
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..parallel {
         let share = count / parallel + u64::from(worker < count % parallel);
-        let (pool, cm, task) = (pool.clone(), cm.clone(), task.clone());
+        let (pool, cm, composed) = (pool.clone(), cm.clone(), composed.clone());
         workers.spawn(async move {
             let (mut sent, mut partial) = (0u64, 0u64);
             for _ in 0..share {
-                let message = task
-                    .prepare(Some(&cm), &NoPackage)
+                let message = composed
+                    .prepare(&cm)
                     .map_err(|e| (exit::of_task(&e), e.to_string()))?;
                 let report = pool.send(&message).await.map_err(|e| {
                     (

@@ -286,3 +286,30 @@ async fn batch_sends_count_messages_over_reused_connections() {
     assert_eq!(n, 20);
     assert_eq!(handle.connections(), 3, "connections were not reused");
 }
+
+/// The raw bytes of a captured message.
+fn raw(got: &smtpcm_sink::Captured) -> Vec<u8> {
+    match (&got.data, &got.path) {
+        (Some(d), _) => d.clone(),
+        (None, Some(p)) => std::fs::read(p).unwrap(),
+        (None, None) => panic!("message not stored"),
+    }
+}
+
+#[tokio::test]
+async fn one_attach_is_one_file_even_with_a_pipe_in_its_name() {
+    let (mut handle, dir) = sink(SinkConfig::default()).await;
+    let path = dir.path().join("a|b.txt");
+    std::fs::write(&path, "pipe content").unwrap();
+    let cs = conn(&handle, false);
+    let out = send(&cs, "x@d.test", "s", &["--attach", path.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let got = handle
+        .next_message(Duration::from_secs(5))
+        .await
+        .expect("message not delivered");
+    let text = String::from_utf8_lossy(&raw(&got)).into_owned();
+    assert!(text.contains("filename=\"a|b.txt\""), "{text}");
+    // base64("pipe content")
+    assert!(text.contains("cGlwZSBjb250ZW50"), "{text}");
+}

@@ -163,6 +163,29 @@ impl TaskError {
     }
 }
 
+/// SSIS's validation of one attachment path: it must exist and be accessible.
+///
+/// For callers that list attachments one path each (the CLI's `--attach`) rather than in
+/// the `|`-separated `FileAttachments` field.
+///
+/// ```
+/// use smtpcm::send_mail::{SsisCode, check_attachment};
+/// let e = check_attachment(std::path::Path::new("/nonexistent/a|b.txt")).unwrap_err();
+/// assert_eq!(e.ssis_code(), Some(SsisCode::InvalidAttachment));
+/// assert!(e.to_string().contains("/nonexistent/a|b.txt"));
+/// ```
+pub fn check_attachment(path: &std::path::Path) -> Result<(), TaskError> {
+    std::fs::metadata(path).map(drop).map_err(|e| {
+        TaskError::validation(
+            SsisCode::InvalidAttachment,
+            format!(
+                "either the file \"{}\" does not exist or you do not have permissions to access it ({e})",
+                path.display()
+            ),
+        )
+    })
+}
+
 /// Looks up what `MessageSource` names when it is not the body itself.
 pub trait MessageSourceResolver {
     /// The file path of the named File connection manager.
@@ -300,15 +323,7 @@ impl SendMailTask {
             ));
         }
         for path in self.attachments() {
-            if let Err(e) = std::fs::metadata(&path) {
-                return Err(TaskError::validation(
-                    SsisCode::InvalidAttachment,
-                    format!(
-                        "either the file \"{}\" does not exist or you do not have permissions to access it ({e})",
-                        path.display()
-                    ),
-                ));
-            }
+            check_attachment(&path)?;
         }
         Ok(())
     }
