@@ -21,10 +21,20 @@ pub struct DemoArgs {
     /// Keep the captured message and files in this directory instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
-    /// Size of the generated attachment in bytes.
-    #[arg(long, default_value_t = 256 * 1024, value_name = "BYTES")]
-    attachment_size: usize,
+    /// Size of the generated attachment in bytes (at most 67108864, 64 MiB).
+    #[arg(
+        long,
+        default_value_t = 256 * 1024,
+        value_name = "BYTES",
+        value_parser = clap::value_parser!(u64).range(..=MAX_ATTACHMENT_SIZE)
+    )]
+    attachment_size: u64,
 }
+
+/// The largest `--attachment-size`: the demo holds the attachment in memory twice (the
+/// source and the captured copy), so an absurd size must be refused before anything is
+/// created, not run into an allocation failure that aborts the process.
+pub const MAX_ATTACHMENT_SIZE: u64 = 64 * 1024 * 1024;
 
 pub async fn run(args: DemoArgs) -> Exit {
     let temp;
@@ -43,9 +53,15 @@ pub async fn run(args: DemoArgs) -> Exit {
             }
         },
     };
-    match demo(&dir, args.attachment_size).await {
-        Ok(()) => Exit::Sent,
-        Err((code, msg)) => fail(code, msg),
+    // Ctrl-C must not skip the temporary directory's removal: the demo is cancelled here,
+    // and `temp` is dropped (and the directory removed) on the way out.
+    let size = usize::try_from(args.attachment_size).unwrap_or(usize::MAX);
+    tokio::select! {
+        result = demo(&dir, size) => match result {
+            Ok(()) => Exit::Sent,
+            Err((code, msg)) => fail(code, msg),
+        },
+        _ = tokio::signal::ctrl_c() => fail(Exit::Interrupted, "interrupted".into()),
     }
 }
 

@@ -31,6 +31,8 @@ pub enum Exit {
     NoSharedMechanism = 9,
     /// Credentials would have crossed an unencrypted connection, so none were sent.
     InsecureAuth = 10,
+    /// Interrupted by Ctrl-C (SIGINT), as shells report it: 128 + 2.
+    Interrupted = 130,
 }
 
 /// The text appended to `--help`.
@@ -47,7 +49,8 @@ Exit codes:
   8  no credentials: no Kerberos ticket (run kinit or set KRB5CCNAME), no NTLM credentials,
      no password/token, or no system GSSAPI library
   9  the server offers no authentication mechanism we share (the error lists what it offered)
- 10  refused to send credentials over an unencrypted connection";
+ 10  refused to send credentials over an unencrypted connection
+130  interrupted by Ctrl-C (demo; its temporary files are removed)";
 
 impl Exit {
     /// The process exit code.
