@@ -37,6 +37,17 @@ pub struct DemoArgs {
 pub const MAX_ATTACHMENT_SIZE: u64 = 64 * 1024 * 1024;
 
 pub async fn run(args: DemoArgs) -> Exit {
+    // Ctrl-C must not skip the temporary directory's removal: the demo is cancelled here,
+    // and dropping it removes the directory. `biased` polls (and so registers) the signal
+    // handler before the demo creates anything.
+    tokio::select! {
+        biased;
+        Ok(()) = tokio::signal::ctrl_c() => fail(Exit::Interrupted, "interrupted".into()),
+        exit = run_in_dir(args) => exit,
+    }
+}
+
+async fn run_in_dir(args: DemoArgs) -> Exit {
     let temp;
     let dir = match &args.keep {
         Some(d) => d.clone(),
@@ -53,15 +64,10 @@ pub async fn run(args: DemoArgs) -> Exit {
             }
         },
     };
-    // Ctrl-C must not skip the temporary directory's removal: the demo is cancelled here,
-    // and `temp` is dropped (and the directory removed) on the way out.
     let size = usize::try_from(args.attachment_size).unwrap_or(usize::MAX);
-    tokio::select! {
-        result = demo(&dir, size) => match result {
-            Ok(()) => Exit::Sent,
-            Err((code, msg)) => fail(code, msg),
-        },
-        _ = tokio::signal::ctrl_c() => fail(Exit::Interrupted, "interrupted".into()),
+    match demo(&dir, size).await {
+        Ok(()) => Exit::Sent,
+        Err((code, msg)) => fail(code, msg),
     }
 }
 
@@ -127,7 +133,7 @@ async fn demo(dir: &Path, attachment_size: usize) -> Result<(), (Exit, String)> 
     let report = task
         .execute(&cm, &NoPackage)
         .await
-        .map_err(|e| (exit::of_task(&e), e.to_string()))?;
+        .map_err(|e| exit::explain_task(&e))?;
     println!("server answered: {}", report.reply);
     for r in &report.accepted {
         println!("  accepted {r}");

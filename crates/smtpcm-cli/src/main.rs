@@ -5,6 +5,7 @@ mod check;
 mod demo;
 mod exit;
 mod inspect;
+mod preflight;
 mod run_cmd;
 mod send;
 mod set_connection;

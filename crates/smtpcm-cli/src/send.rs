@@ -71,8 +71,14 @@ fn print_report(report: &SendReport) {
     for r in &report.accepted {
         println!("accepted  {r}");
     }
+    // A 4xx recipient was not refused for good: the server may take it later.
     for r in &report.rejected {
-        println!("rejected  {}  {}", r.recipient, r.reply);
+        let verdict = if r.reply.is_transient() {
+            "deferred"
+        } else {
+            "rejected"
+        };
+        println!("{verdict}  {}  {}", r.recipient, r.reply);
     }
 }
 
@@ -94,6 +100,7 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
     for w in warnings {
         eprintln!("smtpcm send: warning: {w}");
     }
+    crate::preflight::check(&cm, args.tls.ca_file.as_deref()).map_err(|e| (Exit::Usage, e))?;
     cm.set_extra_ca_file(args.tls.ca_file.clone());
 
     let body = match (&args.body, &args.body_file) {
@@ -126,19 +133,13 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
         task,
         attachments: args.attach.clone(),
     };
-    let first = composed
-        .prepare(&cm)
-        .map_err(|e| (exit::of_task(&e), e.to_string()))?;
+    let first = composed.prepare(&cm).map_err(|e| exit::explain_task(&e))?;
 
     if args.count == 1 {
         let report = send_one(&cm, &first).await?;
         print_report(&report);
         println!("sent: {} ({} bytes)", report.reply, report.bytes);
-        return Ok(if report.rejected.is_empty() {
-            Exit::Sent
-        } else {
-            Exit::Partial
-        });
+        return Ok(exit::of_report(&report));
     }
     batch(&cm, &composed, args.count, args.parallel).await
 }
@@ -170,8 +171,7 @@ async fn send_one(
     cm: &SmtpConnectionManager,
     message: &PreparedMessage,
 ) -> Result<SendReport, (Exit, String)> {
-    let fail =
-        |e: smtpcm::connection_manager::ConnectionError| (exit::of_connection(&e), e.to_string());
+    let fail = |e: smtpcm::connection_manager::ConnectionError| exit::explain_connection(&e);
     let mut conn = cm.acquire().await.map_err(fail)?;
     if let Some(auth) = &conn.auth {
         eprintln!("authenticated as {} with {}", auth.identity, auth.mechanism);
@@ -235,17 +235,13 @@ async fn batch(
         workers.spawn(async move {
             let (mut sent, mut partial) = (0u64, 0u64);
             for _ in 0..share {
-                let message = composed
-                    .prepare(&cm)
-                    .map_err(|e| (exit::of_task(&e), e.to_string()))?;
+                let message = composed.prepare(&cm).map_err(|e| exit::explain_task(&e))?;
                 let report = pool.send(&message).await.map_err(|e| {
-                    (
-                        exit::of_connection(&e),
-                        format!("after {sent} messages: {e}"),
-                    )
+                    let (exit, message) = exit::explain_connection(&e);
+                    (exit, format!("after {sent} messages: {message}"))
                 })?;
                 sent += 1;
-                partial += u64::from(!report.rejected.is_empty());
+                partial += u64::from(exit::of_report(&report) == Exit::Partial);
             }
             Ok::<_, (Exit, String)>((sent, partial))
         });

@@ -71,11 +71,15 @@ async fn help_lists_every_exit_code() {
     for line in [
         "0  sent",
         "2  usage error",
-        "3  connection or TLS",
+        "3  connection, TLS or protocol failure",
         "4  authentication",
         "5  rejected",
         "6  partial",
         "7  delivery status unknown",
+        "8  no credentials",
+        "9  the server offers no authentication mechanism",
+        " 10  refused to send credentials",
+        " 75  temporary failure",
     ] {
         assert!(text.contains(line), "--help lacks {line:?}:\n{text}");
     }
