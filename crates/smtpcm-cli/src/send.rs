@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use smtpcm::connection_manager::{SmtpConnectionManager, send_on_with_progress};
-use smtpcm::mime::{Attachment, PreparedMessage};
+use smtpcm::mime::{Attachment, BodyFile, PreparedMessage};
 use smtpcm::pool::{Pool, PoolConfig, RetryPolicy};
 use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask, TaskError, check_attachment};
 use smtpcm::smtp::SendReport;
@@ -44,7 +44,8 @@ pub struct SendArgs {
         required_unless_present = "body_file"
     )]
     body: Option<String>,
-    /// Read the body from this file (UTF-8).
+    /// Read the body from this file (UTF-8 text). A regular file is streamed (over 1 MiB,
+    /// as base64), never loaded whole; a pipe or device is read whole, up to 8 MiB.
     #[arg(long, value_name = "PATH")]
     body_file: Option<PathBuf>,
     /// Send the body as HTML instead of plain text.
@@ -103,14 +104,10 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
     crate::preflight::check(&cm, args.tls.ca_file.as_deref()).map_err(|e| (Exit::Usage, e))?;
     cm.set_extra_ca_file(args.tls.ca_file.clone());
 
-    let body = match (&args.body, &args.body_file) {
-        (Some(text), _) => text.clone(),
-        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
-            (
-                Exit::Usage,
-                format!("cannot read --body-file {}: {e}", path.display()),
-            )
-        })?,
+    // A --body-file is streamed by the message writer, like an attachment.
+    let (body, body_file) = match (&args.body, &args.body_file) {
+        (Some(text), _) => (text.clone(), None),
+        (None, Some(path)) => (String::new(), Some(path.clone())),
         (None, None) => return Err((Exit::Usage, "give --body or --body-file".into())),
     };
     let task = SendMailTask {
@@ -132,6 +129,7 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
     let composed = Composed {
         task,
         attachments: args.attach.clone(),
+        body_file,
     };
     let first = composed.prepare(&cm).map_err(|e| exit::explain_task(&e))?;
 
@@ -150,6 +148,8 @@ struct Composed {
     task: SendMailTask,
     /// `--attach` paths, one file each.
     attachments: Vec<PathBuf>,
+    /// `--body-file`, streamed (it replaces the task's empty body).
+    body_file: Option<PathBuf>,
 }
 
 impl Composed {
@@ -163,6 +163,14 @@ impl Composed {
         message
             .attachments
             .extend(self.attachments.iter().map(Attachment::new));
+        if let Some(path) = &self.body_file {
+            message.text_body = None;
+            message.html_body = None;
+            message.body_file = Some(BodyFile {
+                path: path.clone(),
+                html: self.task.body_is_html,
+            });
+        }
         Ok(message.prepare()?)
     }
 }

@@ -419,3 +419,102 @@ async fn check_refuses_a_missing_ca_file_before_connecting() {
     assert!(stderr(&out).contains("/nonexistent/ca.pem"));
     assert!(!wire.was_connected());
 }
+
+#[tokio::test]
+async fn a_secret_file_that_is_endless_or_a_fifo_is_refused_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("password.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut files = vec![std::path::PathBuf::from("/dev/zero")];
+    if made {
+        files.push(fifo);
+    }
+    for file in files {
+        let wire = Tripwire::new();
+        let out = Run::new(format!(
+            "SmtpServer=127.0.0.1;Port={};UserName=u;PasswordFile={};",
+            wire.port(),
+            file.display()
+        ))
+        .send()
+        .await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(8), "{}: {err}", file.display());
+        assert!(err.contains("not a regular file"), "{err}");
+        assert!(!wire.was_connected(), "connected before reading the secret");
+    }
+}
+
+#[tokio::test]
+async fn body_file_from_dev_zero_is_refused_with_its_limit() {
+    let wire = Tripwire::new();
+    let out = tokio::process::Command::new(BIN)
+        .args([
+            "send",
+            "--connection",
+            &format!("SmtpServer=127.0.0.1;Port={};", wire.port()),
+            "--from",
+            "a@b.test",
+            "--to",
+            "x@d.test",
+            "--subject",
+            "s",
+            "--body-file",
+            "/dev/zero",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("/dev/zero") && err.contains("8388608 bytes"),
+        "{err}"
+    );
+    assert!(!wire.was_connected());
+}
+
+#[tokio::test]
+async fn a_large_body_file_arrives_intact_with_crlf_line_endings() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("body.txt");
+    // Over the inline limit, with LF endings, non-ASCII text and a CR LF split nowhere special.
+    let line = "Zeile mit Umlauten: äöü, and a long tail of text to fill the line.\n";
+    let text = line.repeat(2 * 1024 * 1024 / line.len() + 1);
+    std::fs::write(&path, &text).unwrap();
+    let (mut handle, _sink_dir) = sink(SinkConfig::default()).await;
+    let out = tokio::process::Command::new(BIN)
+        .args(["send", "--connection", &conn(&handle, false, "")])
+        .args(["--from", "a@b.test", "--to", "x@d.test", "--subject", "s"])
+        .arg("--body-file")
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+    assert_exit(&out, 0);
+    let got = handle
+        .next_message(Duration::from_secs(10))
+        .await
+        .expect("message not delivered");
+    let raw = match (&got.data, &got.path) {
+        (Some(d), _) => d.clone(),
+        (None, Some(p)) => std::fs::read(p).unwrap(),
+        (None, None) => panic!("message not stored"),
+    };
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.contains("Content-Type: text/plain; charset=utf-8")
+            && head.contains("Content-Transfer-Encoding: base64"),
+        "{head}"
+    );
+    let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .unwrap();
+    assert_eq!(decoded, text.replace('\n', "\r\n").as_bytes());
+}

@@ -35,8 +35,11 @@
 //! # });
 //! ```
 
+mod body_file;
 pub mod encoding;
 mod header;
+
+pub use body_file::{BodyFile, INLINE_BODY_MAX, MAX_UNSIZED_BODY};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -142,6 +145,9 @@ pub struct Message {
     pub text_body: Option<String>,
     /// HTML body; with a text body the two form a `multipart/alternative`.
     pub html_body: Option<String>,
+    /// A body read from a file when the message is prepared and written; it replaces
+    /// `text_body` and `html_body`. Large files are streamed, never held whole in memory.
+    pub body_file: Option<BodyFile>,
     /// Maps to `X-Priority` and `Importance`.
     pub priority: Priority,
     /// Files, streamed from disk in order.
@@ -226,6 +232,15 @@ pub enum MimeError {
     /// No To, Cc or Bcc.
     #[error("message has no recipient (To, Cc and Bcc are all empty)")]
     NoRecipients,
+    /// The body file is missing, unreadable, not UTF-8 text, too large to read whole (a pipe
+    /// or device), or changed between prepare and write.
+    #[error("body file {path}: {reason}")]
+    BodyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// Writing the message failed.
     #[error("writing the message: {0}")]
     Io(#[from] std::io::Error),
@@ -254,6 +269,12 @@ enum Chunk {
     Bytes(Vec<u8>),
     /// An attachment, base64-encoded from disk while writing.
     File { path: PathBuf, len: u64 },
+    /// A body file, CRLF-normalised and base64-encoded from disk while writing.
+    TextFile {
+        path: PathBuf,
+        raw_len: u64,
+        normalized_len: u64,
+    },
 }
 
 /// A validated message with a fixed layout and a known size, ready to stream.
@@ -370,14 +391,41 @@ impl Message {
 
         let mut out = Body::default();
         let boundary_id = uuid::Uuid::new_v4().simple().to_string();
-        let body_part = render_body(
-            self.text_body.as_deref(),
-            self.html_body.as_deref(),
-            &boundary_id,
-        );
+        let body_part = match &self.body_file {
+            None => render_body(
+                self.text_body.as_deref(),
+                self.html_body.as_deref(),
+                &boundary_id,
+            ),
+            Some(file) => match body_file::prepare(file)? {
+                body_file::PreparedBody::Inline(text) => {
+                    let (text, html) = if file.html {
+                        (None, Some(text.as_str()))
+                    } else {
+                        (Some(text.as_str()), None)
+                    };
+                    render_body(text, html, &boundary_id)
+                }
+                body_file::PreparedBody::Streamed {
+                    raw_len,
+                    normalized_len,
+                } => BodyPart {
+                    headers: format!(
+                        "Content-Type: text/{}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+                        if file.html { "html" } else { "plain" }
+                    ),
+                    content: Vec::new(),
+                    streamed: Some(Chunk::TextFile {
+                        path: file.path.clone(),
+                        raw_len,
+                        normalized_len,
+                    }),
+                },
+            },
+        };
         if self.attachments.is_empty() {
             out.text(&(h.into_string() + &body_part.headers));
-            out.bytes(body_part.content);
+            out.body(body_part);
         } else {
             let mixed = format!("=_mixed_{boundary_id}");
             out.text(&h.into_string());
@@ -386,7 +434,7 @@ impl Message {
             ));
             out.text(&format!("--{mixed}\r\n"));
             out.text(&body_part.headers);
-            out.bytes(body_part.content);
+            out.body(body_part);
             // Each later delimiter carries its own leading CRLF (RFC 2046 §5.1.1).
             for attachment in &self.attachments {
                 out.text(&format!("\r\n--{mixed}\r\n"));
@@ -472,6 +520,8 @@ struct BodyPart {
     headers: String,
     /// Encoded content, ending with CRLF.
     content: Vec<u8>,
+    /// Content streamed from a file after `content` (a large body file).
+    streamed: Option<Chunk>,
 }
 
 fn text_part(subtype: &str, text: &str) -> BodyPart {
@@ -483,6 +533,7 @@ fn text_part(subtype: &str, text: &str) -> BodyPart {
             encoding.as_str()
         ),
         content: encoding.encode(&text),
+        streamed: None,
     }
 }
 
@@ -509,6 +560,7 @@ fn render_body(text: Option<&str>, html: Option<&str>, boundary_id: &str) -> Bod
                     "Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n"
                 ),
                 content,
+                streamed: None,
             }
         }
         (None, Some(html)) => text_part("html", html),
@@ -582,6 +634,16 @@ impl Body {
         match self.chunks.last_mut() {
             Some(Chunk::Bytes(prev)) => prev.extend_from_slice(&b),
             _ => self.chunks.push(Chunk::Bytes(b)),
+        }
+    }
+
+    fn body(&mut self, part: BodyPart) {
+        self.bytes(part.content);
+        if let Some(chunk) = part.streamed {
+            if let Chunk::TextFile { normalized_len, .. } = &chunk {
+                self.size += base64_encoded_len(*normalized_len);
+            }
+            self.chunks.push(chunk);
         }
     }
 
@@ -677,6 +739,13 @@ impl PreparedMessage {
                         )
                     });
                     written += stream_file(path, *len, w, raw, encoded).await?;
+                }
+                Chunk::TextFile {
+                    path,
+                    raw_len,
+                    normalized_len,
+                } => {
+                    written += body_file::stream(path, *raw_len, *normalized_len, w).await?;
                 }
             }
         }
