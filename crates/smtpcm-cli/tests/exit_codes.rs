@@ -174,7 +174,7 @@ impl Tripwire {
 async fn no_password_is_exit_8_before_connecting() {
     let wire = Tripwire::new();
     let out = Run::new(format!(
-        "SmtpServer=127.0.0.1;Port={};UserName=u;PasswordEnv={SECRET_ENV};",
+        "SmtpServer=127.0.0.1;Port={};Timeout=5000;UserName=u;PasswordEnv={SECRET_ENV};",
         wire.port()
     ))
     .send()
@@ -358,31 +358,31 @@ async fn bad_input_is_exit_2_before_connecting() {
     let missing_ca = dir.path().join("missing-ca.pem");
     let cases: Vec<(String, &str, Vec<String>, &str)> = vec![
         (
-            "SmtpServer=127.0.0.1;Port={port};".into(),
+            "SmtpServer=127.0.0.1;Port={port};Timeout=5000;".into(),
             "x@d.test",
             vec!["--ca-file".into(), missing_ca.to_string_lossy().into()],
             "missing-ca.pem",
         ),
         (
-            "SmtpServer=mail corp;Port={port};".into(),
+            "SmtpServer=mail corp;Port={port};Timeout=5000;".into(),
             "x@d.test",
             vec![],
             "SmtpServer",
         ),
         (
-            "SmtpServer=127.0.0.1\u{1};Port={port};".into(),
+            "SmtpServer=127.0.0.1\u{1};Port={port};Timeout=5000;".into(),
             "x@d.test",
             vec![],
             "SmtpServer",
         ),
         (
-            "SmtpServer=127.0.0.1;Port={port};".into(),
+            "SmtpServer=127.0.0.1;Port={port};Timeout=5000;".into(),
             "x@d.test\r\nRCPT TO:<victim@e.test>",
             vec![],
             "ToLine",
         ),
         (
-            "SmtpServer=127.0.0.1;Port={port};".into(),
+            "SmtpServer=127.0.0.1;Port={port};Timeout=5000;".into(),
             "a b@d.test",
             vec![],
             "a b@d.test",
@@ -405,15 +405,18 @@ async fn bad_input_is_exit_2_before_connecting() {
 #[tokio::test]
 async fn check_refuses_a_missing_ca_file_before_connecting() {
     let wire = Tripwire::new();
-    let out = tokio::process::Command::new(BIN)
+    let check = tokio::process::Command::new(BIN)
         .args([
             "check",
-            &format!("SmtpServer=127.0.0.1;Port={};", wire.port()),
+            &format!("SmtpServer=127.0.0.1;Port={};Timeout=5000;", wire.port()),
             "--ca-file",
             "/nonexistent/ca.pem",
         ])
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), check)
         .await
+        .expect("smtpcm check did not finish within 60 s")
         .unwrap();
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("/nonexistent/ca.pem"));
@@ -435,7 +438,7 @@ async fn a_secret_file_that_is_endless_or_a_fifo_is_refused_before_connecting() 
     for file in files {
         let wire = Tripwire::new();
         let out = Run::new(format!(
-            "SmtpServer=127.0.0.1;Port={};UserName=u;PasswordFile={};",
+            "SmtpServer=127.0.0.1;Port={};Timeout=5000;UserName=u;PasswordFile={};",
             wire.port(),
             file.display()
         ))
@@ -455,7 +458,7 @@ async fn body_file_from_dev_zero_is_refused_with_its_limit() {
         .args([
             "send",
             "--connection",
-            &format!("SmtpServer=127.0.0.1;Port={};", wire.port()),
+            &format!("SmtpServer=127.0.0.1;Port={};Timeout=5000;", wire.port()),
             "--from",
             "a@b.test",
             "--to",
@@ -465,8 +468,11 @@ async fn body_file_from_dev_zero_is_refused_with_its_limit() {
             "--body-file",
             "/dev/zero",
         ])
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out)
         .await
+        .expect("smtpcm did not finish within 60 s")
         .unwrap();
     assert_exit(&out, 2);
     let err = stderr(&out);
