@@ -25,12 +25,17 @@ pub async fn run(args: CheckArgs) -> Exit {
             return Exit::Usage;
         }
     }
+    if let Err(e) = crate::preflight::check(&cm, args.tls.ca_file.as_deref()) {
+        eprintln!("smtpcm check: {e}");
+        return Exit::Usage;
+    }
     cm.set_extra_ca_file(args.tls.ca_file);
     let config = match cm.client_config() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("smtpcm check: {e}");
-            return exit::of_connection(&e);
+            let (exit, message) = exit::explain_connection(&e);
+            eprintln!("smtpcm check: {message}");
+            return exit;
         }
     };
     println!("connection string: {}", cm.connection_string());
@@ -41,8 +46,9 @@ pub async fn run(args: CheckArgs) -> Exit {
     let conn = match cm.acquire().await {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("smtpcm check: {e}");
-            return exit::of_connection(&e);
+            let (exit, message) = exit::explain_connection(&e);
+            eprintln!("smtpcm check: {message}");
+            return exit;
         }
     };
     let client = &conn.client;

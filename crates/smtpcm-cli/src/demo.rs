@@ -21,12 +21,33 @@ pub struct DemoArgs {
     /// Keep the captured message and files in this directory instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
-    /// Size of the generated attachment in bytes.
-    #[arg(long, default_value_t = 256 * 1024, value_name = "BYTES")]
-    attachment_size: usize,
+    /// Size of the generated attachment in bytes (at most 67108864, 64 MiB).
+    #[arg(
+        long,
+        default_value_t = 256 * 1024,
+        value_name = "BYTES",
+        value_parser = clap::value_parser!(u64).range(..=MAX_ATTACHMENT_SIZE)
+    )]
+    attachment_size: u64,
 }
 
+/// The largest `--attachment-size`: the demo holds the attachment in memory twice (the
+/// source and the captured copy), so an absurd size must be refused before anything is
+/// created, not run into an allocation failure that aborts the process.
+pub const MAX_ATTACHMENT_SIZE: u64 = 64 * 1024 * 1024;
+
 pub async fn run(args: DemoArgs) -> Exit {
+    // Ctrl-C must not skip the temporary directory's removal: the demo is cancelled here,
+    // and dropping it removes the directory. `biased` polls (and so registers) the signal
+    // handler before the demo creates anything.
+    tokio::select! {
+        biased;
+        Ok(()) = tokio::signal::ctrl_c() => fail(Exit::Interrupted, "interrupted".into()),
+        exit = run_in_dir(args) => exit,
+    }
+}
+
+async fn run_in_dir(args: DemoArgs) -> Exit {
     let temp;
     let dir = match &args.keep {
         Some(d) => d.clone(),
@@ -43,7 +64,8 @@ pub async fn run(args: DemoArgs) -> Exit {
             }
         },
     };
-    match demo(&dir, args.attachment_size).await {
+    let size = usize::try_from(args.attachment_size).unwrap_or(usize::MAX);
+    match demo(&dir, size).await {
         Ok(()) => Exit::Sent,
         Err((code, msg)) => fail(code, msg),
     }
@@ -111,7 +133,7 @@ async fn demo(dir: &Path, attachment_size: usize) -> Result<(), (Exit, String)> 
     let report = task
         .execute(&cm, &NoPackage)
         .await
-        .map_err(|e| (exit::of_task(&e), e.to_string()))?;
+        .map_err(|e| exit::explain_task(&e))?;
     // What the server and the message say is printed with control characters escaped.
     println!(
         "server answered: {}",

@@ -2,8 +2,9 @@
 
 use smtpcm::connection_manager::ConnectionError;
 use smtpcm::send_mail::TaskError;
-use smtpcm_engine::auth::AuthError;
-use smtpcm_engine::smtp::{ErrorKind, SmtpError, Stage};
+use smtpcm_engine::auth::{AuthError, MechanismError};
+use smtpcm_engine::mime::MimeError;
+use smtpcm_engine::smtp::{ErrorKind, SendReport, SmtpError, Stage};
 
 /// The documented exit codes (also printed by `smtpcm --help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,15 +13,18 @@ pub enum Exit {
     Sent = 0,
     /// An internal error.
     Internal = 1,
-    /// Bad usage or bad input: arguments, connection string, address, header, missing file.
+    /// Bad usage or bad input: arguments, connection string, address, header, missing file,
+    /// server name, CA file. Found before connecting.
     Usage = 2,
-    /// Could not connect, or TLS failed (including a server without STARTTLS when TLS is required).
+    /// Could not connect, the connection failed (also while the body was being sent), TLS
+    /// failed (including a server without STARTTLS, or refusing it, when TLS is required), or
+    /// the server broke the protocol (a reply code such as 600 or a 354 after the final dot).
     Connection = 3,
     /// The server refused the credentials (e.g. 535).
     Auth = 4,
-    /// The server rejected the message or every recipient.
+    /// The server rejected the message or every recipient (5xx).
     Rejected = 5,
-    /// Some recipients were rejected; the others got the message.
+    /// Some recipients were rejected or deferred; the others got the message.
     Partial = 6,
     /// The connection dropped after the final dot: the message may or may not have been delivered.
     Unknown = 7,
@@ -31,6 +35,11 @@ pub enum Exit {
     NoSharedMechanism = 9,
     /// Credentials would have crossed an unencrypted connection, so none were sent.
     InsecureAuth = 10,
+    /// A temporary failure: a 4xx reply to the message or to every recipient, or a 421
+    /// (service closing) at any stage. Try again later (sendmail's `EX_TEMPFAIL`).
+    TempFail = 75,
+    /// Interrupted by Ctrl-C (SIGINT), as shells report it: 128 + 2.
+    Interrupted = 130,
 }
 
 /// The text appended to `--help`.
@@ -38,16 +47,20 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  sent: every recipient accepted the message
   1  internal error
-  2  usage error or bad input (arguments, connection string, address, header, missing file)
-  3  connection or TLS failure (including no STARTTLS when TLS is required)
+  2  usage error or bad input, found before connecting (arguments, connection string,
+     server name, CA file, address, header, missing file)
+  3  connection, TLS or protocol failure (including no STARTTLS, or 454 to it, when TLS is
+     required; a reset or timeout while the body is sent; a reply code such as 600)
   4  authentication failure
-  5  rejected by the server (the message, or every recipient)
-  6  partial: some recipients rejected, the others accepted
+  5  rejected by the server (5xx to the message, or to every recipient)
+  6  partial: some recipients rejected or deferred (4xx), the others accepted
   7  delivery status unknown (connection lost after the final dot; not retried)
   8  no credentials: no Kerberos ticket (run kinit or set KRB5CCNAME), no NTLM credentials,
      no password/token, or no system GSSAPI library
   9  the server offers no authentication mechanism we share (the error lists what it offered)
- 10  refused to send credentials over an unencrypted connection";
+ 10  refused to send credentials over an unencrypted connection
+ 75  temporary failure, try again later: 4xx to the message or to every recipient, or 421
+130  interrupted by Ctrl-C (demo; its temporary files are removed)";
 
 impl Exit {
     /// The process exit code.
@@ -56,22 +69,54 @@ impl Exit {
     }
 }
 
-/// Classify an SMTP failure.
+/// The outcome of a send that got an answer after the final dot: 0 when every recipient
+/// accepted, 6 when some were refused (`5xx`) or deferred (`4xx`).
+///
+/// A partial send stays 6 even when every refusal was temporary: the message *was*
+/// delivered to the accepted recipients, so retrying the whole command would send it to
+/// them twice. The deferred recipients are listed as `deferred` in the output.
+pub fn of_report(report: &SendReport) -> Exit {
+    if report.rejected.is_empty() {
+        Exit::Sent
+    } else {
+        Exit::Partial
+    }
+}
+
+/// Classify an SMTP failure. This is the one place where a server's answer becomes an exit
+/// code; every other classifier here descends to it.
 pub fn of_smtp(e: &SmtpError) -> Exit {
+    // The message may have gone out: never report it as anything retryable.
     if e.is_delivery_unknown() {
         return Exit::Unknown;
+    }
+    // A reply outside 4xx/5xx is not a refusal: the server broke the protocol.
+    if e.is_protocol_violation() {
+        return Exit::Connection;
+    }
+    // 421 is the server closing the session: temporary at whatever stage it comes.
+    if e.reply().is_some_and(|r| r.code == 421) {
+        return Exit::TempFail;
+    }
+    // With TLS required, a STARTTLS refused (454) or not offered is a TLS failure.
+    if e.is_tls() || matches!(e.stage(), Stage::StartTls | Stage::TlsHandshake) {
+        return Exit::Connection;
+    }
+    if e.is_connection() {
+        return Exit::Connection;
+    }
+    if e.is_transient() {
+        return Exit::TempFail;
     }
     if e.stage() == Stage::Auth {
         return Exit::Auth;
     }
-    if e.is_connection() || e.is_tls() {
-        return Exit::Connection;
-    }
     match e.kind() {
         ErrorKind::Rejected(_)
         | ErrorKind::AllRecipientsRejected(_)
-        | ErrorKind::MessageTooLarge { .. } => Exit::Rejected,
-        ErrorKind::StartTlsNotOffered | ErrorKind::Tls(_) => Exit::Connection,
+        | ErrorKind::MessageTooLarge { .. }
+        | ErrorKind::ExtensionNotOffered(_) => Exit::Rejected,
+        ErrorKind::InvalidInput(_) => Exit::Usage,
         _ => Exit::Connection,
     }
 }
@@ -82,7 +127,9 @@ pub fn of_connection(e: &ConnectionError) -> Exit {
         ConnectionError::Config(_) | ConnectionError::NoServer(_) => Exit::Usage,
         ConnectionError::Auth(a) => of_auth(a),
         ConnectionError::Smtp(s) => of_smtp(s),
-        ConnectionError::Mime(smtpcm_engine::mime::MimeError::Io(_)) => Exit::Internal,
+        // While a message is being sent, a failed write is the connection's (a reset or a
+        // timeout on the socket): the file-side failures have variants of their own.
+        ConnectionError::Mime(MimeError::Io(_)) => Exit::Connection,
         ConnectionError::Mime(_) => Exit::Usage,
     }
 }
@@ -90,17 +137,24 @@ pub fn of_connection(e: &ConnectionError) -> Exit {
 /// Classify an authentication failure.
 pub fn of_auth(e: &AuthError) -> Exit {
     match e {
+        // 454 "temporary authentication failure", 421: try later, the credentials may be fine.
+        AuthError::Rejected { code, .. } if (400..500).contains(code) => Exit::TempFail,
         AuthError::Rejected { .. } => Exit::Auth,
         AuthError::NoKerberosTicket { .. }
         | AuthError::GssapiLibraryMissing { .. }
-        | AuthError::MissingCredentials { .. } => Exit::NoCredentials,
+        | AuthError::MissingCredentials { .. }
+        | AuthError::Mechanism(MechanismError::Unavailable { .. }) => Exit::NoCredentials,
         AuthError::NoSharedMechanism { .. } => Exit::NoSharedMechanism,
         AuthError::InsecureChannel { .. } => Exit::InsecureAuth,
         AuthError::InvalidConfig { .. } => Exit::Usage,
-        AuthError::Transport(t) => match t.downcast_ref::<SmtpError>() {
-            Some(s) if s.is_connection() || s.is_tls() => Exit::Connection,
-            _ => Exit::Auth,
+        // A challenge we cannot parse: the server broke the protocol.
+        AuthError::Mechanism(_) => Exit::Connection,
+        AuthError::Transport(_) => match e.transport_error() {
+            Some(s) => of_smtp(s),
+            // The client's transport error is always an SmtpError; anything else is our bug.
+            None => Exit::Internal,
         },
+        // A kind added to the engine later: still an authentication failure.
         _ => Exit::Auth,
     }
 }
@@ -112,5 +166,269 @@ pub fn of_task(e: &TaskError) -> Exit {
             Exit::Usage
         }
         TaskError::Connection(c) => of_connection(c),
+    }
+}
+
+/// The failure's exit code and one-line message.
+pub fn explain_task(e: &TaskError) -> (Exit, String) {
+    match e {
+        TaskError::Connection(c) => explain_connection(c),
+        _ => (of_task(e), e.to_string()),
+    }
+}
+
+/// As [`explain_task`], for a connection-manager failure. The message says what the class
+/// means where the error alone could mislead: a `600` reply reads like a refusal, and a
+/// `451` like a final answer.
+pub fn explain_connection(e: &ConnectionError) -> (Exit, String) {
+    let exit = of_connection(e);
+    let prefix = if is_protocol_error(e) {
+        "protocol error: "
+    } else if exit == Exit::TempFail {
+        "temporary failure, try again later: "
+    } else {
+        ""
+    };
+    (exit, format!("{prefix}{e}"))
+}
+
+fn is_protocol_error(e: &ConnectionError) -> bool {
+    match e {
+        ConnectionError::Smtp(s) => s.is_protocol_violation(),
+        ConnectionError::Auth(AuthError::Mechanism(MechanismError::BadChallenge { .. })) => true,
+        ConnectionError::Auth(AuthError::Transport(t)) => t
+            .downcast_ref::<SmtpError>()
+            .is_some_and(SmtpError::is_protocol_violation),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use smtpcm_engine::smtp::{RecipientRejection, Reply};
+
+    use super::*;
+
+    fn reply(code: u16) -> Reply {
+        Reply::new(code, None, vec!["scripted".into()])
+    }
+
+    fn smtp(stage: Stage, kind: ErrorKind) -> ConnectionError {
+        ConnectionError::Smtp(SmtpError::new(stage, kind))
+    }
+
+    fn rejected(stage: Stage, code: u16) -> ConnectionError {
+        ConnectionError::Smtp(SmtpError::rejected(stage, "CMD", reply(code)))
+    }
+
+    fn all_rcpts(codes: &[u16]) -> ConnectionError {
+        let all = codes
+            .iter()
+            .enumerate()
+            .map(|(i, &code)| RecipientRejection {
+                recipient: format!("r{i}@x.test"),
+                reply: reply(code),
+            })
+            .collect();
+        smtp(Stage::Rcpt, ErrorKind::AllRecipientsRejected(all))
+    }
+
+    fn auth(e: AuthError) -> ConnectionError {
+        ConnectionError::Auth(e)
+    }
+
+    fn auth_rejected(code: u16) -> ConnectionError {
+        auth(AuthError::Rejected {
+            user: "u".into(),
+            mechanism: "PLAIN".into(),
+            code,
+            message: "no".into(),
+        })
+    }
+
+    fn report(rejected: &[u16]) -> SendReport {
+        SendReport {
+            accepted: vec!["ok@x.test".into()],
+            rejected: rejected
+                .iter()
+                .map(|&code| RecipientRejection {
+                    recipient: "r@x.test".into(),
+                    reply: reply(code),
+                })
+                .collect(),
+            reply: reply(250),
+            bytes: 1,
+        }
+    }
+
+    /// Every code of the table, each reached from a constructed library error or report.
+    #[test]
+    fn every_documented_code_is_reached_from_a_library_error() {
+        let io = || std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let cases: Vec<(ConnectionError, Exit)> = vec![
+            // 1: a transport error that is not the client's own type is our bug.
+            (
+                auth(AuthError::Transport("odd transport".into())),
+                Exit::Internal,
+            ),
+            // 2: bad input, found before connecting.
+            (ConnectionError::NoServer("cm".into()), Exit::Usage),
+            (
+                auth(AuthError::InvalidConfig {
+                    key: "AuthMechanism".into(),
+                    reason: "x".into(),
+                }),
+                Exit::Usage,
+            ),
+            (
+                smtp(Stage::Rcpt, ErrorKind::InvalidInput("CR in address".into())),
+                Exit::Usage,
+            ),
+            // 3: connection, TLS and protocol failures.
+            (smtp(Stage::Connect, ErrorKind::Io(io())), Exit::Connection),
+            (
+                smtp(Stage::DataTransfer, ErrorKind::Io(io())),
+                Exit::Connection,
+            ),
+            (
+                smtp(
+                    Stage::DataTransfer,
+                    ErrorKind::Timeout(Duration::from_secs(1)),
+                ),
+                Exit::Connection,
+            ),
+            // The body writer's failure as DataWriter reports it today (issue 8.5).
+            (ConnectionError::Mime(MimeError::Io(io())), Exit::Connection),
+            (
+                smtp(Stage::StartTls, ErrorKind::StartTlsNotOffered),
+                Exit::Connection,
+            ),
+            (rejected(Stage::StartTls, 454), Exit::Connection),
+            (rejected(Stage::Mail, 600), Exit::Connection),
+            (rejected(Stage::Mail, 999), Exit::Connection),
+            (rejected(Stage::DataEnd, 354), Exit::Connection),
+            (all_rcpts(&[550, 600]), Exit::Connection),
+            (
+                smtp(Stage::Ehlo, ErrorKind::Protocol("garbage".into())),
+                Exit::Connection,
+            ),
+            (
+                auth(AuthError::Mechanism(MechanismError::BadChallenge {
+                    mechanism: "NTLM".into(),
+                    reason: "short".into(),
+                })),
+                Exit::Connection,
+            ),
+            (
+                auth(AuthError::Transport(Box::new(SmtpError::new(
+                    Stage::Auth,
+                    ErrorKind::Disconnected,
+                )))),
+                Exit::Connection,
+            ),
+            // 4: credentials refused.
+            (auth_rejected(535), Exit::Auth),
+            // 5: a permanent refusal of the message or of every recipient.
+            (rejected(Stage::Mail, 550), Exit::Rejected),
+            (rejected(Stage::DataEnd, 554), Exit::Rejected),
+            (all_rcpts(&[550, 551]), Exit::Rejected),
+            (
+                smtp(
+                    Stage::Mail,
+                    ErrorKind::MessageTooLarge { size: 2, limit: 1 },
+                ),
+                Exit::Rejected,
+            ),
+            // 7: the message may have been delivered.
+            (
+                smtp(Stage::DataEnd, ErrorKind::DeliveryUnknown),
+                Exit::Unknown,
+            ),
+            // 8: nothing to authenticate with.
+            (
+                auth(AuthError::MissingCredentials { what: "x".into() }),
+                Exit::NoCredentials,
+            ),
+            (
+                auth(AuthError::NoKerberosTicket { detail: "x".into() }),
+                Exit::NoCredentials,
+            ),
+            (
+                auth(AuthError::GssapiLibraryMissing {
+                    message: "x".into(),
+                }),
+                Exit::NoCredentials,
+            ),
+            (
+                auth(AuthError::Mechanism(MechanismError::Unavailable {
+                    mechanism: "NTLM".into(),
+                    reason: "x".into(),
+                })),
+                Exit::NoCredentials,
+            ),
+            // 9, 10.
+            (
+                auth(AuthError::NoSharedMechanism {
+                    offered: vec!["PLAIN".into()],
+                    wanted: vec!["XOAUTH2".into()],
+                }),
+                Exit::NoSharedMechanism,
+            ),
+            (
+                auth(AuthError::InsecureChannel {
+                    mechanism: "PLAIN".into(),
+                    host: "mx".into(),
+                }),
+                Exit::InsecureAuth,
+            ),
+            // 75: temporary failures.
+            (rejected(Stage::Mail, 451), Exit::TempFail),
+            (rejected(Stage::DataEnd, 452), Exit::TempFail),
+            (all_rcpts(&[450, 451]), Exit::TempFail),
+            (all_rcpts(&[550, 450]), Exit::TempFail),
+            (rejected(Stage::Greeting, 421), Exit::TempFail),
+            (rejected(Stage::StartTls, 421), Exit::TempFail),
+            (auth_rejected(454), Exit::TempFail),
+            (
+                auth(AuthError::Transport(Box::new(SmtpError::rejected(
+                    Stage::Auth,
+                    "AUTH PLAIN",
+                    reply(421),
+                )))),
+                Exit::TempFail,
+            ),
+        ];
+        for (error, expected) in &cases {
+            assert_eq!(of_connection(error), *expected, "{error}");
+        }
+        assert_eq!(of_report(&report(&[])), Exit::Sent);
+        assert_eq!(of_report(&report(&[550])), Exit::Partial);
+        assert_eq!(of_report(&report(&[450])), Exit::Partial);
+
+        let mut reached: Vec<i32> = cases.iter().map(|(_, e)| e.code()).collect();
+        reached.extend([Exit::Sent.code(), Exit::Partial.code()]);
+        for line in EXIT_CODES_HELP.lines().skip(1) {
+            let Some(code) = line.split_whitespace().next().and_then(|c| c.parse().ok()) else {
+                continue;
+            };
+            // 130 is a signal, not a library outcome.
+            if code != Exit::Interrupted.code() {
+                assert!(reached.contains(&code), "exit code {code} is never reached");
+            }
+        }
+    }
+
+    #[test]
+    fn messages_name_protocol_errors_and_temporary_failures() {
+        let (exit, message) = explain_connection(&rejected(Stage::DataEnd, 354));
+        assert_eq!(exit, Exit::Connection);
+        assert!(message.starts_with("protocol error: "), "{message}");
+        let (exit, message) = explain_connection(&rejected(Stage::Mail, 451));
+        assert_eq!(exit, Exit::TempFail);
+        assert!(message.starts_with("temporary failure"), "{message}");
+        let (_, message) = explain_connection(&rejected(Stage::Mail, 550));
+        assert!(message.starts_with("CMD rejected: 550"), "{message}");
     }
 }

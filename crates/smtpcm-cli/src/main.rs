@@ -6,11 +6,13 @@ mod check;
 mod demo;
 mod exit;
 mod inspect;
+mod preflight;
 mod run_cmd;
 mod send;
 mod set_connection;
 mod sink;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -100,19 +102,51 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
+/// The command line as clap should see it.
+///
+/// Arguments are taken as `OsString`s, so a file name that is not UTF-8 reaches the
+/// `PathBuf` options intact; a non-UTF-8 value for a text option is then a clap usage
+/// error (exit 2), never a panic. `run` takes dtexec-style options that are rewritten as
+/// text, so there every argument must be UTF-8 (else exit 6, dtexec's command-line code).
+fn command_line() -> Result<(Vec<OsString>, bool), ExitCode> {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let lossy: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let is_run = run_cmd::is_run(&lossy);
+    if !is_run {
+        return Ok((args, false));
+    }
+    let mut text = Vec::with_capacity(args.len());
+    for (i, a) in args.into_iter().enumerate() {
+        match a.into_string() {
+            Ok(a) => text.push(a),
+            Err(a) => {
+                eprintln!(
+                    "smtpcm run: argument {i} ({}) is not valid UTF-8",
+                    a.to_string_lossy()
+                );
+                return Err(ExitCode::from(6));
+            }
+        }
+    }
+    let text = run_cmd::preprocess_args(text);
+    Ok((text.into_iter().map(OsString::from).collect(), true))
+}
+
 fn main() -> ExitCode {
-    let args = run_cmd::preprocess_args(std::env::args().collect());
+    let (args, is_run) = match command_line() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             let usage = e.use_stderr();
             let _ = e.print();
             // dtexec exits with 6 for command-line errors.
-            let code = if run_cmd::is_run(&args) {
-                6
-            } else {
-                Exit::Usage.code()
-            };
+            let code = if is_run { 6 } else { Exit::Usage.code() };
             return ExitCode::from(if usage { code as u8 } else { 0 });
         }
     };

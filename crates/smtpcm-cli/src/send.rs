@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use smtpcm::connection_manager::{SmtpConnectionManager, send_on_with_progress};
-use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask};
-use smtpcm_engine::mime::PreparedMessage;
+use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask, TaskError, check_attachment};
+use smtpcm_engine::mime::{Attachment, BodyFile, PreparedMessage};
 use smtpcm_engine::pool::{Pool, PoolConfig, RetryPolicy};
 use smtpcm_engine::smtp::SendReport;
 
@@ -44,13 +44,15 @@ pub struct SendArgs {
         required_unless_present = "body_file"
     )]
     body: Option<String>,
-    /// Read the body from this file (UTF-8).
+    /// Read the body from this file (UTF-8 text). A regular file is streamed (over 1 MiB,
+    /// as base64), never loaded whole; a pipe or device is read whole, up to 8 MiB.
     #[arg(long, value_name = "PATH")]
     body_file: Option<PathBuf>,
     /// Send the body as HTML instead of plain text.
     #[arg(long)]
     html: bool,
-    /// Attach a file (repeatable). Files are streamed, never loaded whole.
+    /// Attach a file (repeatable; one path each, `|` is part of the name). Files are
+    /// streamed, never loaded whole.
     #[arg(long = "attach", value_name = "PATH")]
     attach: Vec<PathBuf>,
     /// Priority, mapped to X-Priority and Importance.
@@ -70,8 +72,14 @@ fn print_report(report: &SendReport) {
     for r in &report.accepted {
         println!("accepted  {r}");
     }
+    // A 4xx recipient was not refused for good: the server may take it later.
     for r in &report.rejected {
-        println!("rejected  {}  {}", r.recipient, r.reply);
+        let verdict = if r.reply.is_transient() {
+            "deferred"
+        } else {
+            "rejected"
+        };
+        println!("{verdict}  {}  {}", r.recipient, r.reply);
     }
 }
 
@@ -93,24 +101,15 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
     for w in warnings {
         eprintln!("smtpcm send: warning: {w}");
     }
+    crate::preflight::check(&cm, args.tls.ca_file.as_deref()).map_err(|e| (Exit::Usage, e))?;
     cm.set_extra_ca_file(args.tls.ca_file.clone());
 
-    let body = match (&args.body, &args.body_file) {
-        (Some(text), _) => text.clone(),
-        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
-            (
-                Exit::Usage,
-                format!("cannot read --body-file {}: {e}", path.display()),
-            )
-        })?,
+    // A --body-file is streamed by the message writer, like an attachment.
+    let (body, body_file) = match (&args.body, &args.body_file) {
+        (Some(text), _) => (text.clone(), None),
+        (None, Some(path)) => (String::new(), Some(path.clone())),
         (None, None) => return Err((Exit::Usage, "give --body or --body-file".into())),
     };
-    let file_attachments = args
-        .attach
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("|");
     let task = SendMailTask {
         name: "smtpcm send".into(),
         smtp_connection: cm.name.clone(),
@@ -122,34 +121,65 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
         message_source_type: MessageSourceType::DirectInput,
         message_source: body,
         priority: args.priority.into(),
-        file_attachments,
+        // One `--attach` is one file, whatever characters its path holds: the attachments
+        // go straight into the message instead of through the `|`-separated SSIS field.
+        file_attachments: String::new(),
         body_is_html: args.html,
     };
-    let prepare = || {
-        task.prepare(Some(&cm), &NoPackage)
-            .map_err(|e| (exit::of_task(&e), e.to_string()))
+    let composed = Composed {
+        task,
+        attachments: args.attach.clone(),
+        body_file,
     };
-    let first = prepare()?;
+    let first = composed.prepare(&cm).map_err(|e| exit::explain_task(&e))?;
 
     if args.count == 1 {
         let report = send_one(&cm, &first).await?;
         print_report(&report);
         println!("sent: {} ({} bytes)", report.reply, report.bytes);
-        return Ok(if report.rejected.is_empty() {
-            Exit::Sent
-        } else {
-            Exit::Partial
-        });
+        return Ok(exit::of_report(&report));
     }
-    batch(&cm, &task, args.count, args.parallel).await
+    batch(&cm, &composed, args.count, args.parallel).await
+}
+
+/// The Send Mail task plus what the command line adds to it.
+#[derive(Clone)]
+struct Composed {
+    task: SendMailTask,
+    /// `--attach` paths, one file each.
+    attachments: Vec<PathBuf>,
+    /// `--body-file`, streamed (it replaces the task's empty body).
+    body_file: Option<PathBuf>,
+}
+
+impl Composed {
+    /// Validate as SSIS does (each attachment included) and build the streamed message.
+    fn prepare(&self, cm: &SmtpConnectionManager) -> Result<PreparedMessage, TaskError> {
+        self.task.validate(Some(cm))?;
+        for path in &self.attachments {
+            check_attachment(path)?;
+        }
+        let mut message = self.task.build_message(&NoPackage)?;
+        message
+            .attachments
+            .extend(self.attachments.iter().map(Attachment::new));
+        if let Some(path) = &self.body_file {
+            message.text_body = None;
+            message.html_body = None;
+            message.body_file = Some(BodyFile {
+                path: path.clone(),
+                html: self.task.body_is_html,
+            });
+        }
+        Ok(message.prepare()?)
+    }
 }
 
 async fn send_one(
     cm: &SmtpConnectionManager,
     message: &PreparedMessage,
 ) -> Result<SendReport, (Exit, String)> {
-    let fail =
-        |e: smtpcm::connection_manager::ConnectionError| (exit::of_connection(&e), e.to_string());
+    let fail = |e: smtpcm::connection_manager::ConnectionError| exit::explain_connection(&e);
     let mut conn = cm.acquire().await.map_err(fail)?;
     if let Some(auth) = &conn.auth {
         eprintln!("authenticated as {} with {}", auth.identity, auth.mechanism);
@@ -190,7 +220,7 @@ fn progress_bar(attachment_bytes: u64, total: u64) -> Option<ProgressBar> {
 /// Send `count` copies over `parallel` connections, each reused for its share.
 async fn batch(
     cm: &SmtpConnectionManager,
-    task: &SendMailTask,
+    composed: &Composed,
     count: u64,
     parallel: u64,
 ) -> Result<Exit, (Exit, String)> {
@@ -213,22 +243,18 @@ async fn batch(
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..parallel {
         let share = count / parallel + u64::from(worker < count % parallel);
-        let (pool, cm, task) = (pool.clone(), cm.clone(), task.clone());
+        let (pool, cm, composed) = (pool.clone(), cm.clone(), composed.clone());
         workers.spawn(async move {
             let (mut sent, mut partial) = (0u64, 0u64);
             for _ in 0..share {
-                let message = task
-                    .prepare(Some(&cm), &NoPackage)
-                    .map_err(|e| (exit::of_task(&e), e.to_string()))?;
+                let message = composed.prepare(&cm).map_err(|e| exit::explain_task(&e))?;
                 let report = pool.send(&message).await.map_err(|e| {
                     let e = smtpcm::connection_manager::ConnectionError::from(e);
-                    (
-                        exit::of_connection(&e),
-                        format!("after {sent} messages: {e}"),
-                    )
+                    let (exit, message) = exit::explain_connection(&e);
+                    (exit, format!("after {sent} messages: {message}"))
                 })?;
                 sent += 1;
-                partial += u64::from(!report.rejected.is_empty());
+                partial += u64::from(exit::of_report(&report) == Exit::Partial);
             }
             Ok::<_, (Exit, String)>((sent, partial))
         });

@@ -71,11 +71,15 @@ async fn help_lists_every_exit_code() {
     for line in [
         "0  sent",
         "2  usage error",
-        "3  connection or TLS",
+        "3  connection, TLS or protocol failure",
         "4  authentication",
         "5  rejected",
         "6  partial",
         "7  delivery status unknown",
+        "8  no credentials",
+        "9  the server offers no authentication mechanism",
+        " 10  refused to send credentials",
+        " 75  temporary failure",
     ] {
         assert!(text.contains(line), "--help lacks {line:?}:\n{text}");
     }
@@ -285,4 +289,169 @@ async fn batch_sends_count_messages_over_reused_connections() {
     }
     assert_eq!(n, 20);
     assert_eq!(handle.connections(), 3, "connections were not reused");
+}
+
+/// The raw bytes of a captured message.
+fn raw(got: &smtpcm_sink::Captured) -> Vec<u8> {
+    match (&got.data, &got.path) {
+        (Some(d), _) => d.clone(),
+        (None, Some(p)) => std::fs::read(p).unwrap(),
+        (None, None) => panic!("message not stored"),
+    }
+}
+
+#[tokio::test]
+async fn one_attach_is_one_file_even_with_a_pipe_in_its_name() {
+    let (mut handle, dir) = sink(SinkConfig::default()).await;
+    let path = dir.path().join("a|b.txt");
+    std::fs::write(&path, "pipe content").unwrap();
+    let cs = conn(&handle, false);
+    let out = send(&cs, "x@d.test", "s", &["--attach", path.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let got = handle
+        .next_message(Duration::from_secs(5))
+        .await
+        .expect("message not delivered");
+    let text = String::from_utf8_lossy(&raw(&got)).into_owned();
+    assert!(text.contains("filename=\"a|b.txt\""), "{text}");
+    // base64("pipe content")
+    assert!(text.contains("cGlwZSBjb250ZW50"), "{text}");
+}
+
+async fn smtpcm_os(args: Vec<std::ffi::OsString>, env: &[(&str, &Path)]) -> Output {
+    let mut command = tokio::process::Command::new(BIN);
+    command.args(args).kill_on_drop(true);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("smtpcm did not finish within 60 s")
+        .expect("smtpcm could not be started")
+}
+
+fn os(args: &[&str]) -> Vec<std::ffi::OsString> {
+    args.iter().map(Into::into).collect()
+}
+
+#[tokio::test]
+async fn a_file_name_that_is_not_utf8_can_be_attached() {
+    use std::os::unix::ffi::OsStringExt;
+    let (mut handle, dir) = sink(SinkConfig::default()).await;
+    let name = std::ffi::OsString::from_vec(b"r\xe9sum\xe9.txt".to_vec());
+    let path = dir.path().join(&name);
+    std::fs::write(&path, "latin-1 name").unwrap();
+    let cs = conn(&handle, false);
+    let mut args = os(&[
+        "send",
+        "--connection",
+        &cs,
+        "--from",
+        "a@b.test",
+        "--to",
+        "x@d.test",
+        "--subject",
+        "s",
+        "--body",
+        "b",
+        "--attach",
+    ]);
+    args.push(path.into_os_string());
+    let out = smtpcm_os(args, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let got = handle
+        .next_message(Duration::from_secs(5))
+        .await
+        .expect("message not delivered");
+    let text = String::from_utf8_lossy(&raw(&got)).into_owned();
+    // The lossy name (each invalid byte becomes U+FFFD), RFC 2231-encoded.
+    assert!(
+        text.contains("r%EF%BF%BDsum%EF%BF%BD.txt"),
+        "no RFC 2231 file name:\n{text}"
+    );
+    assert!(text.contains("bGF0aW4tMSBuYW1l"), "{text}"); // base64("latin-1 name")
+}
+
+#[tokio::test]
+async fn a_text_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
+    use std::os::unix::ffi::OsStringExt;
+    let mut args = os(&[
+        "send",
+        "--connection",
+        "SmtpServer=127.0.0.1;Port=9;",
+        "--from",
+        "a@b.test",
+        "--to",
+        "x@d.test",
+        "--body",
+        "b",
+        "--subject",
+    ]);
+    args.push(std::ffi::OsString::from_vec(b"caf\xe9".to_vec()));
+    let out = smtpcm_os(args, &[]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("UTF-8") && !err.contains("panicked"), "{err}");
+
+    let mut args = os(&["run", "/F"]);
+    args.push(std::ffi::OsString::from_vec(b"pkg\xff.dtsx".to_vec()));
+    let out = smtpcm_os(args, &[]).await;
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("UTF-8") && !err.contains("panicked"), "{err}");
+}
+
+#[tokio::test]
+async fn demo_refuses_an_absurd_attachment_size_and_leaves_no_temp_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = smtpcm_os(
+        os(&["demo", "--attachment-size", "18446744073709551615"]),
+        &[("TMPDIR", tmp.path())],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("attachment-size"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+
+    // The largest allowed size works, and the temporary directory is gone afterwards.
+    let out = smtpcm_os(
+        os(&["demo", "--attachment-size", "67108864"]),
+        &[("TMPDIR", tmp.path())],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn demo_interrupted_by_ctrl_c_removes_its_temp_dir() {
+    use tokio::io::AsyncBufReadExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["demo", "--attachment-size", "67108864"])
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // Once the capture server is up, the temporary directory exists.
+    let first = lines.next_line().await.unwrap().unwrap_or_default();
+    assert!(first.contains("capture server listening"), "{first}");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    while lines.next_line().await.unwrap().is_some() {}
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    // Whether the signal landed before or after the demo finished, nothing is left behind.
+    assert!(matches!(status.code(), Some(130) | Some(0)), "{status:?}");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }

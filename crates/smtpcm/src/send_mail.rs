@@ -10,7 +10,9 @@ use std::str::FromStr;
 
 use crate::connection_manager::{ConnectionError, SmtpConnectionManager};
 use smtpcm_engine::address::{self, AddressError};
-use smtpcm_engine::mime::{Attachment, Message, MimeError, PreparedMessage, Priority};
+use smtpcm_engine::mime::{
+    Attachment, BodyFile, MAX_UNSIZED_BODY, Message, MimeError, PreparedMessage, Priority,
+};
 use smtpcm_engine::smtp::SendReport;
 
 /// Where the message body comes from (`SendMailMessageSourceType`).
@@ -163,6 +165,47 @@ impl TaskError {
     }
 }
 
+/// SSIS's validation of one attachment path: it must exist and be accessible.
+///
+/// For callers that list attachments one path each (the CLI's `--attach`) rather than in
+/// the `|`-separated `FileAttachments` field.
+///
+/// ```
+/// use smtpcm::send_mail::{SsisCode, check_attachment};
+/// let e = check_attachment(std::path::Path::new("/nonexistent/a|b.txt")).unwrap_err();
+/// assert_eq!(e.ssis_code(), Some(SsisCode::InvalidAttachment));
+/// assert!(e.to_string().contains("/nonexistent/a|b.txt"));
+/// ```
+pub fn check_attachment(path: &std::path::Path) -> Result<(), TaskError> {
+    std::fs::metadata(path).map(drop).map_err(|e| {
+        TaskError::validation(
+            SsisCode::InvalidAttachment,
+            format!(
+                "either the file \"{}\" does not exist or you do not have permissions to access it ({e})",
+                path.display()
+            ),
+        )
+    })
+}
+
+/// Reads a text file whole, refusing more than `cap` bytes (so `/dev/zero` is an error, not
+/// an endless read) and anything that is not UTF-8.
+fn read_capped(path: &std::path::Path, cap: u64) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(cap + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("larger than {cap} bytes, too large to read whole"),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
+}
+
 /// Looks up what `MessageSource` names when it is not the body itself.
 pub trait MessageSourceResolver {
     /// The file path of the named File connection manager.
@@ -245,13 +288,16 @@ impl SendMailTask {
     }
 
     /// Resolve `MessageSource` to the body text.
+    ///
+    /// A file body is read whole here, up to [`MAX_UNSIZED_BODY`] bytes; sending the task
+    /// streams it instead (see [`SendMailTask::build_message`]).
     pub fn body(&self, resolver: &dyn MessageSourceResolver) -> Result<String, TaskError> {
         match self.message_source_type {
             MessageSourceType::DirectInput => Ok(self.message_source.clone()),
             MessageSourceType::Variable => resolver.string_variable(self.message_source.trim()),
             MessageSourceType::FileConnection => {
                 let path = resolver.file_connection(self.message_source.trim())?;
-                std::fs::read_to_string(&path).map_err(|e| {
+                read_capped(&path, MAX_UNSIZED_BODY).map_err(|e| {
                     TaskError::validation(
                         SsisCode::FileDoesNotExist,
                         format!(
@@ -300,15 +346,7 @@ impl SendMailTask {
             ));
         }
         for path in self.attachments() {
-            if let Err(e) = std::fs::metadata(&path) {
-                return Err(TaskError::validation(
-                    SsisCode::InvalidAttachment,
-                    format!(
-                        "either the file \"{}\" does not exist or you do not have permissions to access it ({e})",
-                        path.display()
-                    ),
-                ));
-            }
+            check_attachment(&path)?;
         }
         Ok(())
     }
@@ -342,11 +380,31 @@ impl SendMailTask {
                 "no recipient is specified in ToLine, CCLine or BCCLine",
             ));
         }
-        let body = self.body(resolver)?;
-        let (text_body, html_body) = if self.body_is_html {
-            (None, Some(body))
-        } else {
-            (Some(body), None)
+        // A file body is streamed, never read whole: only its existence is checked here,
+        // so that a missing file keeps its SSIS code.
+        let (text_body, html_body, body_file) = match self.message_source_type {
+            MessageSourceType::FileConnection => {
+                let path = resolver.file_connection(self.message_source.trim())?;
+                std::fs::metadata(&path).map_err(|e| {
+                    TaskError::validation(
+                        SsisCode::FileDoesNotExist,
+                        format!(
+                            "on operation \"read message body\", file \"{}\": {e}",
+                            path.display()
+                        ),
+                    )
+                })?;
+                let html = self.body_is_html;
+                (None, None, Some(BodyFile { path, html }))
+            }
+            _ => {
+                let body = self.body(resolver)?;
+                if self.body_is_html {
+                    (None, Some(body), None)
+                } else {
+                    (Some(body), None, None)
+                }
+            }
         };
         Ok(Message {
             from,
@@ -356,6 +414,7 @@ impl SendMailTask {
             subject: self.subject.clone(),
             text_body,
             html_body,
+            body_file,
             priority: self.priority,
             attachments: self
                 .attachments()

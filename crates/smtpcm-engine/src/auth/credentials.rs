@@ -79,6 +79,39 @@ pub fn shown_variable_name(var: &str) -> String {
     }
 }
 
+/// The largest secret file read: a password, token or NTLM user file is far smaller, and a
+/// cap keeps `PasswordFile=/dev/zero` from reading until memory runs out.
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+/// Reads a whole secret file, refusing anything but a regular file no larger than
+/// [`MAX_SECRET_FILE_BYTES`].
+///
+/// A FIFO would block until some writer appears and a device may never end, so both are
+/// refused before the file is even opened (opening a FIFO blocks); the opened file is
+/// checked again, so a path swapped in between cannot slip a device in.
+fn read_secret_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let invalid = |msg: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, msg);
+    let not_regular =
+        || invalid("not a regular file (a FIFO, device or directory is refused)".into());
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(invalid(format!(
+            "larger than {MAX_SECRET_FILE_BYTES} bytes, too large for a secret"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| invalid("not valid UTF-8".into()))
+}
+
 /// A user name and password for NTLM, with the domain they belong to.
 ///
 /// `Debug` never shows the password:
@@ -173,13 +206,12 @@ impl NtlmCredentials {
         path: &Path,
         wanted: Option<&str>,
     ) -> Result<Option<NtlmCredentials>, CredentialError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| CredentialError::FileUnreadable {
-                what: "NTLM user".into(),
-                path: path.to_path_buf(),
-                key: ENV_NTLM_USER_FILE.into(),
-                source,
-            })?;
+        let text = read_secret_file(path).map_err(|source| CredentialError::FileUnreadable {
+            what: "NTLM user".into(),
+            path: path.to_path_buf(),
+            key: ENV_NTLM_USER_FILE.into(),
+            source,
+        })?;
         let entries = parse_user_file(&text, path)?;
         let chosen = wanted
             .and_then(|wanted| {
@@ -288,14 +320,13 @@ impl SecretSource {
                 )
             }
             SecretSource::File { path, key } => {
-                let text = std::fs::read_to_string(path).map_err(|source| {
-                    CredentialError::FileUnreadable {
+                let text =
+                    read_secret_file(path).map_err(|source| CredentialError::FileUnreadable {
                         what: what.to_string(),
                         path: path.clone(),
                         key: key.clone(),
                         source,
-                    }
-                })?;
+                    })?;
                 // Only the first line: editors and `echo` add a trailing newline.
                 let first = text.lines().next().unwrap_or("").to_string();
                 (first, format!("file {}", path.display()))
@@ -463,6 +494,36 @@ mod tests {
             from_file.load("token").unwrap().expose_secret(),
             "file-secret"
         );
+
+        // Secrets are read whole, so only small regular files are read (issue 9.12).
+        let huge = SecretSource::File {
+            path: "/dev/zero".into(),
+            key: "PasswordFile".into(),
+        };
+        let e = huge.load("password").unwrap_err().to_string();
+        assert!(
+            e.contains("/dev/zero") && e.contains("not a regular file"),
+            "{e}"
+        );
+        let big = user_file(&"x".repeat(MAX_SECRET_FILE_BYTES as usize + 1));
+        let big = SecretSource::File {
+            path: big.path().to_path_buf(),
+            key: "PasswordFile".into(),
+        };
+        let e = big.load("password").unwrap_err().to_string();
+        assert!(e.contains("too large for a secret"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            // Without the check, this read would block forever: no writer ever comes.
+            let fifo = SecretSource::File {
+                path: fifo,
+                key: "PasswordFile".into(),
+            };
+            let e = fifo.load("password").unwrap_err().to_string();
+            assert!(e.contains("not a regular file"), "{e}");
+        }
 
         let empty = user_file("\n");
         let empty = SecretSource::File {

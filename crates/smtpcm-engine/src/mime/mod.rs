@@ -35,8 +35,12 @@
 //! # });
 //! ```
 
+mod body_file;
 pub mod encoding;
 mod header;
+mod parts;
+
+pub use body_file::{BodyFile, INLINE_BODY_MAX, MAX_UNSIZED_BODY};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -50,6 +54,7 @@ use encoding::{
     BASE64_LINE_BYTES, TextEncoding, base64_encoded_len, encode_base64_lines, normalize_crlf,
 };
 use header::{Headers, check_value};
+use parts::{Body, BodyPart, attachment_part, render_body, stream_file};
 
 /// Raw bytes read from an attachment per step: a whole number of base64 lines (57 bytes each),
 /// so that chunked encoding equals whole-file encoding.
@@ -142,6 +147,9 @@ pub struct Message {
     pub text_body: Option<String>,
     /// HTML body; with a text body the two form a `multipart/alternative`.
     pub html_body: Option<String>,
+    /// A body read from a file when the message is prepared and written; it replaces
+    /// `text_body` and `html_body`. Large files are streamed, never held whole in memory.
+    pub body_file: Option<BodyFile>,
     /// Maps to `X-Priority` and `Importance`.
     pub priority: Priority,
     /// Files, streamed from disk in order.
@@ -226,6 +234,15 @@ pub enum MimeError {
     /// No To, Cc or Bcc.
     #[error("message has no recipient (To, Cc and Bcc are all empty)")]
     NoRecipients,
+    /// The body file is missing, unreadable, not UTF-8 text, too large to read whole (a pipe
+    /// or device), or changed between prepare and write.
+    #[error("body file {path}: {reason}")]
+    BodyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// Writing the message failed.
     #[error("writing the message: {0}")]
     Io(#[from] std::io::Error),
@@ -254,6 +271,12 @@ enum Chunk {
     Bytes(Vec<u8>),
     /// An attachment, base64-encoded from disk while writing.
     File { path: PathBuf, len: u64 },
+    /// A body file, CRLF-normalised and base64-encoded from disk while writing.
+    TextFile {
+        path: PathBuf,
+        raw_len: u64,
+        normalized_len: u64,
+    },
 }
 
 /// A validated message with a fixed layout and a known size, ready to stream.
@@ -373,14 +396,41 @@ impl Message {
 
         let mut out = Body::default();
         let boundary_id = uuid::Uuid::new_v4().simple().to_string();
-        let body_part = render_body(
-            self.text_body.as_deref(),
-            self.html_body.as_deref(),
-            &boundary_id,
-        );
+        let body_part = match &self.body_file {
+            None => render_body(
+                self.text_body.as_deref(),
+                self.html_body.as_deref(),
+                &boundary_id,
+            ),
+            Some(file) => match body_file::prepare(file)? {
+                body_file::PreparedBody::Inline(text) => {
+                    let (text, html) = if file.html {
+                        (None, Some(text.as_str()))
+                    } else {
+                        (Some(text.as_str()), None)
+                    };
+                    render_body(text, html, &boundary_id)
+                }
+                body_file::PreparedBody::Streamed {
+                    raw_len,
+                    normalized_len,
+                } => BodyPart {
+                    headers: format!(
+                        "Content-Type: text/{}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+                        if file.html { "html" } else { "plain" }
+                    ),
+                    content: Vec::new(),
+                    streamed: Some(Chunk::TextFile {
+                        path: file.path.clone(),
+                        raw_len,
+                        normalized_len,
+                    }),
+                },
+            },
+        };
         if self.attachments.is_empty() {
             out.text(&(h.into_string() + &body_part.headers));
-            out.bytes(body_part.content);
+            out.body(body_part);
         } else {
             let mixed = format!("=_mixed_{boundary_id}");
             out.text(&h.into_string());
@@ -389,7 +439,7 @@ impl Message {
             ));
             out.text(&format!("--{mixed}\r\n"));
             out.text(&body_part.headers);
-            out.bytes(body_part.content);
+            out.body(body_part);
             // Each later delimiter carries its own leading CRLF (RFC 2046 §5.1.1).
             for attachment in &self.attachments {
                 out.text(&format!("\r\n--{mixed}\r\n"));
@@ -466,132 +516,6 @@ fn id_domain(from: &Mailbox) -> String {
         domain.to_string()
     } else {
         "smtpcm.localhost".to_string()
-    }
-}
-
-/// Rendered headers and content of the body (everything but attachments).
-struct BodyPart {
-    /// Part headers, ending with the blank line.
-    headers: String,
-    /// Encoded content, ending with CRLF.
-    content: Vec<u8>,
-}
-
-fn text_part(subtype: &str, text: &str) -> BodyPart {
-    let text = normalize_crlf(text);
-    let encoding = TextEncoding::choose(&text);
-    BodyPart {
-        headers: format!(
-            "Content-Type: text/{subtype}; charset=utf-8\r\nContent-Transfer-Encoding: {}\r\n\r\n",
-            encoding.as_str()
-        ),
-        content: encoding.encode(&text),
-    }
-}
-
-fn render_body(text: Option<&str>, html: Option<&str>, boundary_id: &str) -> BodyPart {
-    match (text, html) {
-        (Some(text), Some(html)) => {
-            let boundary = format!("=_alt_{boundary_id}");
-            let mut content = Vec::new();
-            for (i, part) in [text_part("plain", text), text_part("html", html)]
-                .into_iter()
-                .enumerate()
-            {
-                // The CRLF before a delimiter belongs to the delimiter (RFC 2046 §5.1.1), so
-                // every delimiter after content starts with its own CRLF; otherwise the
-                // part's final line break would be lost.
-                let lead = if i == 0 { "" } else { "\r\n" };
-                content.extend_from_slice(format!("{lead}--{boundary}\r\n").as_bytes());
-                content.extend_from_slice(part.headers.as_bytes());
-                content.extend_from_slice(&part.content);
-            }
-            content.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-            BodyPart {
-                headers: format!(
-                    "Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n"
-                ),
-                content,
-            }
-        }
-        (None, Some(html)) => text_part("html", html),
-        (text, None) => text_part("plain", text.unwrap_or("")),
-    }
-}
-
-/// Headers of an attachment part and the file's current length.
-fn attachment_part(a: &Attachment) -> Result<(String, u64), MimeError> {
-    let io_error = |source| MimeError::Attachment {
-        path: a.path.clone(),
-        source,
-    };
-    let meta = std::fs::metadata(&a.path).map_err(io_error)?;
-    if !meta.is_file() {
-        return Err(io_error(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        )));
-    }
-    // Opening proves readability now, not halfway through the DATA phase.
-    drop(std::fs::File::open(&a.path).map_err(io_error)?);
-
-    let file_name = match &a.file_name {
-        Some(name) => name.clone(),
-        None => a
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "attachment".to_string()),
-    };
-    check_value("Content-Disposition", &file_name)?;
-    let content_type = match &a.content_type {
-        Some(ct) => {
-            check_value("Content-Type", ct)?;
-            let parsed: mime_guess::mime::Mime =
-                ct.parse().map_err(|_| MimeError::ContentType {
-                    path: a.path.clone(),
-                    value: ct.clone(),
-                })?;
-            // Parameters such as charset are kept; `name` is added below.
-            parsed.to_string()
-        }
-        None => mime_guess::from_path(Path::new(&file_name))
-            .first_or_octet_stream()
-            .essence_str()
-            .to_string(),
-    };
-    let mut h = Headers::default();
-    h.content_type_with_name(&content_type, &file_name);
-    h.raw("Content-Transfer-Encoding", "base64");
-    h.content_disposition_attachment(&file_name);
-    Ok((h.finish(), meta.len()))
-}
-
-/// Collects chunks while keeping the running size.
-#[derive(Default)]
-struct Body {
-    chunks: Vec<Chunk>,
-    size: u64,
-    attachment_bytes: u64,
-}
-
-impl Body {
-    fn text(&mut self, s: &str) {
-        self.bytes(s.as_bytes().to_vec());
-    }
-
-    fn bytes(&mut self, b: Vec<u8>) {
-        self.size += b.len() as u64;
-        match self.chunks.last_mut() {
-            Some(Chunk::Bytes(prev)) => prev.extend_from_slice(&b),
-            _ => self.chunks.push(Chunk::Bytes(b)),
-        }
-    }
-
-    fn file(&mut self, path: PathBuf, len: u64) {
-        self.size += base64_encoded_len(len);
-        self.attachment_bytes += len;
-        self.chunks.push(Chunk::File { path, len });
     }
 }
 
@@ -681,74 +605,19 @@ impl PreparedMessage {
                     });
                     written += stream_file(path, *len, w, raw, encoded).await?;
                 }
+                Chunk::TextFile {
+                    path,
+                    raw_len,
+                    normalized_len,
+                } => {
+                    written += body_file::stream(path, *raw_len, *normalized_len, w).await?;
+                }
             }
         }
         // No flush: the caller ends the stream (for SMTP, `DataWriter::finish` sends the
         // rest of the body and the end-of-data marker in one write).
         Ok(written)
     }
-}
-
-async fn stream_file<W: AsyncWrite + Unpin + ?Sized>(
-    path: &Path,
-    expected: u64,
-    w: &mut W,
-    raw: &mut [u8],
-    encoded: &mut Vec<u8>,
-) -> Result<u64, MimeError> {
-    let io_error = |source| MimeError::Attachment {
-        path: path.to_path_buf(),
-        source,
-    };
-    let changed = |actual| MimeError::AttachmentChanged {
-        path: path.to_path_buf(),
-        expected,
-        actual,
-    };
-    let mut file = tokio::fs::File::open(path).await.map_err(io_error)?;
-    let now = file.metadata().await.map_err(io_error)?.len();
-    if now != expected {
-        return Err(changed(now));
-    }
-    let mut total = 0u64;
-    let mut written = 0u64;
-    loop {
-        let filled = fill(&mut file, raw).await.map_err(io_error)?;
-        total += filled as u64;
-        if total > expected {
-            return Err(changed(total));
-        }
-        if filled == 0 {
-            break;
-        }
-        encoded.clear();
-        encode_base64_lines(&raw[..filled], encoded);
-        w.write_all(encoded).await?;
-        written += encoded.len() as u64;
-        if filled < raw.len() {
-            break;
-        }
-    }
-    if total != expected {
-        return Err(changed(total));
-    }
-    // A file that grew by less than a chunk after the last full read is caught here.
-    if fill(&mut file, &mut raw[..1]).await.map_err(io_error)? != 0 {
-        return Err(changed(total + 1));
-    }
-    Ok(written)
-}
-
-/// Reads until `buf` is full or the file ends; returns how many bytes were read.
-async fn fill<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]).await? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 #[cfg(test)]

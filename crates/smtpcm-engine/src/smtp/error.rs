@@ -232,6 +232,27 @@ impl SmtpError {
         matches!(self.kind, ErrorKind::Tls(_) | ErrorKind::StartTlsNotOffered)
     }
 
+    /// The server broke the protocol: an [`ErrorKind::Protocol`] failure, or a reply whose code
+    /// is neither `4xx` nor `5xx` where a refusal was expected (`600`, `999`, a `354` after the
+    /// final dot, a `250` to `DATA`). Not a rejection: the server's answer cannot be trusted.
+    ///
+    /// ```
+    /// use smtpcm::smtp::{Reply, SmtpError, Stage};
+    /// let odd = SmtpError::rejected(Stage::DataEnd, "end of data", Reply::new(354, None, vec![]));
+    /// assert!(odd.is_protocol_violation() && !odd.is_permanent() && !odd.is_transient());
+    /// let refused = SmtpError::rejected(Stage::Mail, "MAIL FROM:<a@x>", Reply::new(550, None, vec![]));
+    /// assert!(!refused.is_protocol_violation());
+    /// ```
+    pub fn is_protocol_violation(&self) -> bool {
+        let out_of_class = |r: &Reply| !(r.is_transient() || r.is_permanent());
+        match &self.kind {
+            ErrorKind::Protocol(_) => true,
+            ErrorKind::Rejected(reply) => out_of_class(reply),
+            ErrorKind::AllRecipientsRejected(all) => all.iter().any(|r| out_of_class(&r.reply)),
+            _ => false,
+        }
+    }
+
     /// The message may or may not have been accepted (link lost after the final dot).
     pub fn is_delivery_unknown(&self) -> bool {
         matches!(self.kind, ErrorKind::DeliveryUnknown)

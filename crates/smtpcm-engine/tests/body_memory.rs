@@ -1,0 +1,114 @@
+//! A body file is streamed like an attachment (issue 9.12): preparing and writing a 100 MiB
+//! body must not grow the process's peak resident memory by more than a few chunk buffers
+//! (reading it whole took over four times its size). This is a bound, not a timing.
+//! It lives alone in this test binary so that no other test moves the peak.
+
+use std::io::Write as _;
+
+use smtpcm_engine::address::Mailbox;
+use smtpcm_engine::mime::{BodyFile, Message};
+use tokio::io::AsyncWrite;
+
+/// Peak resident set size (VmHWM) in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM line")
+}
+
+/// Discards bytes but counts them and keeps the tail, so the test can check the end.
+#[derive(Default)]
+struct CountingSink {
+    bytes: u64,
+    tail: Vec<u8>,
+}
+
+impl AsyncWrite for CountingSink {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.bytes += buf.len() as u64;
+        self.tail
+            .extend_from_slice(&buf[buf.len().saturating_sub(256)..]);
+        let excess = self.tail.len().saturating_sub(256);
+        self.tail.drain(..excess);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[test]
+fn a_100_mib_body_file_streams_in_bounded_memory() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("skipped: /proc/self/status not available on this platform");
+        return;
+    }
+    const SIZE: u64 = 100 * 1024 * 1024;
+    const ALLOWED_GROWTH_KIB: u64 = 16 * 1024;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("body.txt");
+    let file = std::fs::File::create(&path).expect("create");
+    // Sparse: no disk used, reads return NULs (valid UTF-8). An LF and a marker at the end
+    // prove the tail is read and its line ending normalised.
+    file.set_len(SIZE - 2).expect("set_len");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(b"\n!"))
+        .expect("marker");
+    drop(file);
+
+    let before = peak_rss_kib();
+    let message = Message {
+        from: Some(Mailbox::new("etl@example.com")),
+        to: vec![Mailbox::new("ops@example.com")],
+        subject: "big body".into(),
+        body_file: Some(BodyFile::text(&path)),
+        ..Default::default()
+    };
+    let prepared = message.prepare().expect("prepare");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut sink = CountingSink::default();
+    let written = runtime
+        .block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(300),
+                prepared.write_to(&mut sink),
+            )
+            .await
+        })
+        .expect("finished within the time limit")
+        .expect("write_to");
+    let after = peak_rss_kib();
+
+    assert_eq!(written, prepared.size());
+    assert_eq!(sink.bytes, prepared.size());
+    // The LF became CRLF: SIZE + 1 bytes, whose last base64 group encodes "\n!".
+    let tail = String::from_utf8_lossy(&sink.tail);
+    assert!(tail.ends_with("CiE=\r\n"), "tail: {tail:?}");
+    assert!(
+        after.saturating_sub(before) < ALLOWED_GROWTH_KIB,
+        "peak RSS grew by {} KiB (from {before} to {after}) while streaming a {SIZE}-byte body",
+        after.saturating_sub(before)
+    );
+}
