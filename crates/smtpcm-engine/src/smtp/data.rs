@@ -138,7 +138,7 @@ impl<'a> DataWriter<'a> {
         })
     }
 
-    /// The typed error behind a failed write, if any (the `io::Error` only carries its text).
+    /// The typed error behind a failed write, if any (the `io::Error` carries a copy).
     pub fn take_error(&mut self) -> Option<SmtpError> {
         self.error.take()
     }
@@ -173,10 +173,13 @@ impl<'a> DataWriter<'a> {
         }));
     }
 
+    /// Fails once a block has failed. The `io::Error` carries a copy of the typed error
+    /// ([`SmtpError::from_io_error`]), and the writer keeps the original for
+    /// [`take_error`](Self::take_error) and [`finish`](Self::finish).
     fn check(&self) -> io::Result<()> {
         match (&self.error, &self.state) {
-            (Some(e), _) => Err(io::Error::other(e.to_string())),
-            (None, State::Moving) => Err(io::Error::other(internal_error().to_string())),
+            (Some(e), _) => Err(e.to_io_error()),
+            (None, State::Moving) => Err(internal_error().to_io_error()),
             _ => Ok(()),
         }
     }

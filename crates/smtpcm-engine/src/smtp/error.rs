@@ -171,6 +171,63 @@ impl SmtpError {
         self
     }
 
+    /// The `SmtpError` carried inside an `io::Error`, if there is one.
+    ///
+    /// [`DataWriter`](super::DataWriter) is an `AsyncWrite`, so a failure while the body is
+    /// being written reaches the caller as an `io::Error`; it wraps the typed error, and
+    /// this gets it back (a reset mid-body is still a connection error at the
+    /// message-transfer stage, not an opaque I/O failure).
+    ///
+    /// ```
+    /// use smtpcm_engine::smtp::{ErrorKind, SmtpError, Stage};
+    /// let e = std::io::Error::other(SmtpError::new(Stage::DataTransfer, ErrorKind::Disconnected));
+    /// assert_eq!(SmtpError::from_io_error(&e).map(|s| s.stage()), Some(Stage::DataTransfer));
+    /// assert!(SmtpError::from_io_error(&std::io::Error::other("plain")).is_none());
+    /// ```
+    pub fn from_io_error(e: &std::io::Error) -> Option<&SmtpError> {
+        e.get_ref()?.downcast_ref::<SmtpError>()
+    }
+
+    /// A copy for a second owner (an `io::Error` handed to a writer's caller while the
+    /// writer keeps the original). An I/O cause keeps its kind and text.
+    pub(crate) fn duplicate(&self) -> SmtpError {
+        let kind = match &self.kind {
+            ErrorKind::Io(e) => ErrorKind::Io(std::io::Error::new(e.kind(), e.to_string())),
+            ErrorKind::Timeout(d) => ErrorKind::Timeout(*d),
+            ErrorKind::Rejected(r) => ErrorKind::Rejected(r.clone()),
+            ErrorKind::Tls(m) => ErrorKind::Tls(m.clone()),
+            ErrorKind::StartTlsNotOffered => ErrorKind::StartTlsNotOffered,
+            ErrorKind::Protocol(m) => ErrorKind::Protocol(m.clone()),
+            ErrorKind::Disconnected => ErrorKind::Disconnected,
+            ErrorKind::DeliveryUnknown => ErrorKind::DeliveryUnknown,
+            ErrorKind::MessageTooLarge { size, limit } => ErrorKind::MessageTooLarge {
+                size: *size,
+                limit: *limit,
+            },
+            ErrorKind::AllRecipientsRejected(all) => ErrorKind::AllRecipientsRejected(all.clone()),
+            ErrorKind::ExtensionNotOffered(x) => ErrorKind::ExtensionNotOffered(*x),
+            ErrorKind::InvalidInput(m) => ErrorKind::InvalidInput(m.clone()),
+        };
+        SmtpError {
+            stage: self.stage,
+            kind,
+            command: self.command.clone(),
+            recipient: self.recipient.clone(),
+            detail: self.detail.clone(),
+        }
+    }
+
+    /// This error as an `io::Error` that carries it (see [`from_io_error`](Self::from_io_error)).
+    pub(crate) fn to_io_error(&self) -> std::io::Error {
+        let kind = match &self.kind {
+            ErrorKind::Io(e) => e.kind(),
+            ErrorKind::Timeout(_) => std::io::ErrorKind::TimedOut,
+            ErrorKind::Disconnected => std::io::ErrorKind::ConnectionAborted,
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, self.duplicate())
+    }
+
     /// Where the session failed.
     pub fn stage(&self) -> Stage {
         self.stage
