@@ -1,18 +1,21 @@
 //! Hostile and broken servers against the real client, over loopback: a connection reset
-//! while the body is being written (issue 8.5, issue 9.5).
+//! while the body is being written (issue 8.5, issue 9.5), reply codes a stage cannot
+//! have, and a refused STARTTLS (issue 9.5).
 
 #[path = "fixtures/smtp/script_server.rs"]
 mod script_server;
 
 use std::time::Duration;
 
-use script_server::{Delivery, Script, Step, start_each, step};
+use script_server::{Delivery, Script, Step, check_all, start_each, step};
 use smtpcm_engine::address::Mailbox;
 use smtpcm_engine::auth::{AuthConfig, AuthMethod};
 use smtpcm_engine::endpoint::send_on;
 use smtpcm_engine::mime::{Message, PreparedMessage};
 use smtpcm_engine::pool::{Pool, PoolConfig, RetryPolicy};
-use smtpcm_engine::smtp::{Client, ClientConfig, Envelope, ErrorKind, SmtpError, Stage, Timeouts};
+use smtpcm_engine::smtp::{
+    Client, ClientConfig, Envelope, ErrorKind, SmtpError, Stage, Timeouts, TlsMode,
+};
 use smtpcm_engine::{Endpoint, SendError};
 use tokio::io::AsyncReadExt;
 
@@ -27,7 +30,7 @@ const BIG: usize = 24 * 1024 * 1024;
 const READ_BEFORE_RESET: usize = 64 * 1024;
 
 fn config(port: u16) -> ClientConfig {
-    let mut cfg = ClientConfig::new("127.0.0.1", port, smtpcm_engine::smtp::TlsMode::None);
+    let mut cfg = ClientConfig::new("127.0.0.1", port, TlsMode::None);
     cfg.helo_name = Some("client.test".into());
     cfg.timeouts = Timeouts::uniform(Duration::from_secs(10));
     cfg
@@ -184,4 +187,140 @@ async fn pool_retries_a_message_whose_connection_was_reset_mid_body() {
     let sent = server.await.expect("server");
     assert_eq!(sent.len(), 2);
     assert!(sent[1].ends_with(b"QUIT\r\n"));
+}
+
+/// Plays `steps` (after the greeting) on every delivery mode, runs `client`, and checks
+/// that nothing is sent after the impossible reply: no QUIT, no RSET, no data.
+async fn impossible(
+    steps: Vec<Step>,
+    client: impl AsyncFn(&mut Client) -> SmtpError,
+) -> Vec<SmtpError> {
+    let script = Script::new(GREETING, steps);
+    let client = &client;
+    check_all(script, |port| async move {
+        let mut c = Client::connect(&config(port)).await.expect("connect");
+        let err = client(&mut c).await;
+        let again = c.noop().await.expect_err("the session is closed");
+        assert!(again.is_protocol(), "{again}");
+        c.quit().await.expect("quit just closes");
+        err
+    })
+    .await
+}
+
+fn assert_impossible(err: &SmtpError, stage: Stage, code: u16) {
+    assert_eq!(err.stage(), stage, "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::UnexpectedReply(r) if r.code == code),
+        "{err}"
+    );
+    assert!(err.is_protocol(), "{err}");
+    assert!(err.reply().is_none(), "not a refusal: {err}");
+    assert!(!err.is_permanent() && !err.is_transient() && !err.is_retryable());
+    assert!(!err.is_delivery_unknown() && !err.is_connection());
+    assert!(err.to_string().contains("protocol error"), "{err}");
+}
+
+#[tokio::test]
+async fn reply_code_600_to_mail_is_a_protocol_error() {
+    let steps = vec![
+        step(EHLO, "250 mx.test\r\n"),
+        step("MAIL FROM:<a@x>\r\n", "600 6.0.0 what\r\n"),
+    ];
+    let results = impossible(steps, async |c| {
+        c.begin(&Envelope::new("a@x", ["b@x"]))
+            .await
+            .expect_err("600")
+    })
+    .await;
+    for err in results {
+        assert_impossible(&err, Stage::Mail, 600);
+    }
+}
+
+#[tokio::test]
+async fn reply_code_999_in_a_pipeline_is_a_protocol_error() {
+    let steps = vec![
+        step(EHLO, EHLO_PIPELINING),
+        step(
+            "MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n",
+            "250 2.1.0 Ok\r\n999 nonsense\r\n354 go\r\n",
+        ),
+    ];
+    let results = impossible(steps, async |c| {
+        c.begin(&Envelope::new("a@x", ["b@x"]))
+            .await
+            .expect_err("999")
+    })
+    .await;
+    for err in results {
+        assert_impossible(&err, Stage::Rcpt, 999);
+    }
+}
+
+#[tokio::test]
+async fn reply_354_after_the_final_dot_is_a_protocol_error_not_rejected() {
+    let steps = vec![
+        step(EHLO, EHLO_PIPELINING),
+        step(
+            "MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n",
+            "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n",
+        ),
+        step("hello\r\n.\r\n", "354 still going\r\n"),
+    ];
+    let results = impossible(steps, async |c| {
+        c.send(&Envelope::new("a@x", ["b@x"]), &b"hello\r\n"[..])
+            .await
+            .expect_err("354 after the dot")
+    })
+    .await;
+    for err in results {
+        assert_impossible(&err, Stage::DataEnd, 354);
+    }
+}
+
+#[tokio::test]
+async fn reply_250_to_data_is_a_protocol_error() {
+    let steps = vec![
+        step(EHLO, "250 mx.test\r\n"),
+        step("MAIL FROM:<a@x>\r\n", "250 Ok\r\n"),
+        step("RCPT TO:<b@x>\r\n", "250 Ok\r\n"),
+        // A client that took this for "go ahead" would send the body as commands.
+        step("DATA\r\n", "250 Ok\r\n"),
+    ];
+    let results = impossible(steps, async |c| {
+        c.begin(&Envelope::new("a@x", ["b@x"]))
+            .await
+            .expect_err("250 to DATA")
+    })
+    .await;
+    for err in results {
+        assert_impossible(&err, Stage::Data, 250);
+    }
+}
+
+#[tokio::test]
+async fn starttls_454_is_a_tls_class_error_and_retryable() {
+    let script = Script::new(
+        GREETING,
+        vec![
+            step(EHLO, "250-mx.test\r\n250 STARTTLS\r\n"),
+            step(
+                "STARTTLS\r\n",
+                "454 4.7.0 TLS not available due to local problem\r\n",
+            ),
+        ],
+    );
+    let results = check_all(script, |port| async move {
+        let mut cfg = config(port);
+        cfg.tls = TlsMode::StartTls;
+        Client::connect(&cfg).await.expect_err("no TLS, no mail")
+    })
+    .await;
+    for err in results {
+        assert_eq!(err.stage(), Stage::StartTls);
+        assert_eq!(err.reply().map(|r| r.code), Some(454));
+        assert!(err.is_tls(), "{err}");
+        assert!(err.is_retryable(), "a 4xx may work later: {err}");
+    }
 }

@@ -536,6 +536,13 @@ impl Client {
             Err(_) => Err(self.broken(stage, ErrorKind::Timeout(limit), "a reply timed out")),
             Ok(Err(kind)) => Err(self.broken(stage, kind, "the reply could not be read")),
             Ok(Ok(reply)) => {
+                if !stage_allows(stage, reply.code) {
+                    return Err(self.broken(
+                        stage,
+                        ErrorKind::UnexpectedReply(reply),
+                        "the server sent a reply code its command cannot have",
+                    ));
+                }
                 if reply.code == 421 {
                     self.state = SessionState::Unusable("the server is closing the session (421)");
                 }
@@ -681,6 +688,23 @@ fn check_helo_name(name: &str) -> Result<(), SmtpError> {
         ));
     }
     Ok(())
+}
+
+/// Whether `code` is a reply the command of `stage` can have (RFC 5321 §4.2, §4.3.2).
+///
+/// A reply is three digits, the first 2 to 5 and the second 0 to 5. A `4xx` or `5xx` can
+/// answer anything; `3xx` only `DATA` (`354`) and `AUTH` (`334`); `2xx` anything but
+/// `DATA`. Anything else means the server and the client are out of step.
+fn stage_allows(stage: Stage, code: u16) -> bool {
+    let (first, second) = (code / 100, code / 10 % 10);
+    if !(2..=5).contains(&first) || second > 5 {
+        return false;
+    }
+    match first {
+        2 => stage != Stage::Data,
+        3 => matches!(stage, Stage::Data | Stage::Auth),
+        _ => true,
+    }
 }
 
 /// A `421` means the server is closing the session: report it rather than carry on.

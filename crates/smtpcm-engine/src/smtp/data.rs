@@ -289,6 +289,9 @@ async fn end_message(client: &mut Client, tail: &[u8], chunked: bool) -> Result<
             }
             Ok(reply)
         }
+        // A well-formed reply with an impossible code (a 354 after the dot) is the server
+        // breaking the protocol, reported as such rather than as a lost connection.
+        Err(e) if matches!(e.kind(), ErrorKind::UnexpectedReply(_)) => Err(e),
         Err(e) => Err(
             SmtpError::new(Stage::DataEnd, ErrorKind::DeliveryUnknown).with_detail(
                 match e.kind() {

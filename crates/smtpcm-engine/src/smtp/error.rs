@@ -97,6 +97,10 @@ pub enum ErrorKind {
     StartTlsNotOffered,
     /// The server broke the protocol, or the session cannot be used any more.
     Protocol(String),
+    /// A well-formed reply whose code the stage cannot have: `600` or `999` anywhere, `354`
+    /// after the final dot, `250` to `DATA`. The server and the client are out of step, so
+    /// the session is closed; this is a protocol error, never a refusal.
+    UnexpectedReply(Reply),
     /// The server closed the connection.
     Disconnected,
     /// The connection was lost after the end of the message was sent but before the
@@ -198,6 +202,7 @@ impl SmtpError {
             ErrorKind::Tls(m) => ErrorKind::Tls(m.clone()),
             ErrorKind::StartTlsNotOffered => ErrorKind::StartTlsNotOffered,
             ErrorKind::Protocol(m) => ErrorKind::Protocol(m.clone()),
+            ErrorKind::UnexpectedReply(r) => ErrorKind::UnexpectedReply(r.clone()),
             ErrorKind::Disconnected => ErrorKind::Disconnected,
             ErrorKind::DeliveryUnknown => ErrorKind::DeliveryUnknown,
             ErrorKind::MessageTooLarge { size, limit } => ErrorKind::MessageTooLarge {
@@ -284,9 +289,27 @@ impl SmtpError {
         ) || self.stage == Stage::Connect
     }
 
-    /// TLS could not be set up, or STARTTLS was required and not offered.
+    /// TLS could not be set up: the handshake failed, STARTTLS was required and not
+    /// offered, or the server refused `STARTTLS` (a `454` as much as a `554`: the session
+    /// cannot be encrypted, so it is a TLS-class failure, not a refusal of the message).
     pub fn is_tls(&self) -> bool {
         matches!(self.kind, ErrorKind::Tls(_) | ErrorKind::StartTlsNotOffered)
+            || (self.stage == Stage::StartTls && matches!(self.kind, ErrorKind::Rejected(_)))
+    }
+
+    /// The server broke the protocol: a malformed reply, a reply code its command cannot
+    /// have ([`ErrorKind::UnexpectedReply`]), or bytes where none belong.
+    ///
+    /// ```
+    /// use smtpcm_engine::smtp::{ErrorKind, Reply, SmtpError, Stage};
+    /// let e = SmtpError::new(Stage::DataEnd, ErrorKind::UnexpectedReply(Reply::new(354, None, vec![])));
+    /// assert!(e.is_protocol() && !e.is_permanent() && !e.is_retryable());
+    /// ```
+    pub fn is_protocol(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Protocol(_) | ErrorKind::UnexpectedReply(_)
+        )
     }
 
     /// The message may or may not have been accepted (link lost after the final dot).
@@ -296,15 +319,15 @@ impl SmtpError {
 
     /// Whether sending again later may succeed: the one retry predicate of the project.
     ///
-    /// Yes for a `4xx` reply at any stage ([`is_transient`](Self::is_transient)) and for a
-    /// connection that dropped or stalled before the final dot. Never for a `5xx`, a TLS
-    /// failure (it will fail the same way), or a loss after the final dot
+    /// Yes for a `4xx` reply at any stage ([`is_transient`](Self::is_transient), `454` to
+    /// `STARTTLS` included) and for a connection that dropped or stalled before the final
+    /// dot. Never for a `5xx`, a TLS handshake or certificate failure (it will fail the same
+    /// way), a protocol error, or a loss after the final dot
     /// ([`is_delivery_unknown`](Self::is_delivery_unknown)): the server may already have
     /// the message, and sending it again could deliver it twice.
     pub fn is_retryable(&self) -> bool {
         !self.is_delivery_unknown()
-            && !self.is_tls()
-            && (self.is_transient() || self.is_connection())
+            && (self.is_transient() || (self.is_connection() && !self.is_tls()))
     }
 }
 
@@ -326,6 +349,11 @@ impl fmt::Display for SmtpError {
             }
             ErrorKind::Tls(msg) => write!(f, "{stage}: TLS error: {msg}")?,
             ErrorKind::Protocol(msg) => write!(f, "{stage}: {msg}")?,
+            ErrorKind::UnexpectedReply(reply) => write!(
+                f,
+                "{stage}: protocol error: the server replied {reply}, a code this stage \
+                 cannot have; the session was closed"
+            )?,
             ErrorKind::Disconnected => write!(f, "{stage}: server closed the connection")?,
             ErrorKind::DeliveryUnknown => write!(
                 f,
@@ -429,6 +457,18 @@ mod tests {
             t.to_string(),
             "greeting: no answer from server within 1500 ms"
         );
+    }
+
+    #[test]
+    fn a_refused_starttls_is_tls_class_and_454_is_still_retried() {
+        let t = SmtpError::rejected(Stage::StartTls, "STARTTLS", reply(454));
+        assert!(t.is_tls() && t.is_transient() && t.is_retryable());
+        let p = SmtpError::rejected(Stage::StartTls, "STARTTLS", reply(554));
+        assert!(p.is_tls() && !p.is_retryable());
+        let h = SmtpError::new(Stage::TlsHandshake, ErrorKind::Tls("bad cert".into()));
+        assert!(h.is_connection() && !h.is_retryable());
+        let m = SmtpError::rejected(Stage::Mail, "MAIL FROM:<a@x>", reply(454));
+        assert!(!m.is_tls());
     }
 
     #[test]
