@@ -324,3 +324,46 @@ async fn starttls_454_is_a_tls_class_error_and_retryable() {
         assert!(err.is_retryable(), "a 4xx may work later: {err}");
     }
 }
+
+#[tokio::test]
+async fn a_command_dropped_before_its_reply_poisons_the_session() {
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let mut script = Script::new(
+        GREETING,
+        vec![
+            step(EHLO, EHLO_PIPELINING),
+            // A slow server: the reply comes only after the client gave up waiting.
+            Step {
+                hold: true,
+                ..step("NOOP\r\n", "250 2.0.0 stale reply to NOOP\r\n")
+            },
+        ],
+    );
+    script.release = Some(release.clone());
+    for delivery in Delivery::ALL {
+        let expected = script.expected_client_bytes();
+        let (port, server) = start_each(vec![script.clone()], delivery).await;
+        let mut c = Client::connect(&config(port)).await.expect("connect");
+        // The server holds its reply until released, so this always times out, after the
+        // NOOP was written and while its reply is awaited.
+        let cancelled = tokio::time::timeout(Duration::from_millis(50), c.noop()).await;
+        assert!(cancelled.is_err(), "the server has not answered yet");
+        release.notify_one();
+        // Without the poison, RSET would read the stale 250 as its own reply.
+        let err = c.rset().await.expect_err("the session is out of step");
+        assert!(err.is_protocol(), "{err}");
+        assert!(err.to_string().contains("cancelled"), "{err}");
+        let err = c
+            .begin(&Envelope::new("a@x", ["b@x"]))
+            .await
+            .expect_err("still out of step");
+        assert!(err.is_protocol(), "{err}");
+        c.quit().await.expect("quit just closes");
+        let sent = server.await.expect("server");
+        assert_eq!(
+            script_server::text(&sent[0]),
+            script_server::text(&expected),
+            "nothing may follow the cancelled NOOP ({delivery:?})"
+        );
+    }
+}

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncRead;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
@@ -15,25 +15,11 @@ use super::config::{ClientConfig, Timeouts};
 use super::data::DataWriter;
 use super::envelope::{Envelope, MailParams, SendReport};
 use super::error::{ErrorKind, RecipientRejection, SmtpError, Stage};
-use super::reply::{Reply, ReplyDecoder};
+use super::reply::Reply;
+use super::session::{Session, TRANSCRIPT_TARGET};
 use super::stream::Stream;
 use super::tls;
 use crate::security::TlsMode;
-
-/// The tracing target of the SMTP transcript (commands and replies, at debug level).
-pub const TRANSCRIPT_TARGET: &str = "smtpcm::transcript";
-
-/// Where the session stands between commands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SessionState {
-    /// At a command boundary with no mail transaction open.
-    Ready,
-    /// `MAIL FROM` was accepted and the transaction has not ended: `RSET` before the next `MAIL`.
-    InTransaction,
-    /// The byte stream is in an unknown place (abandoned data, I/O error, timeout, 421):
-    /// nothing more may be sent on it.
-    Unusable(&'static str),
-}
 
 /// A connected, greeted SMTP session.
 ///
@@ -47,9 +33,12 @@ pub(crate) enum SessionState {
 /// client.quit().await
 /// # }
 /// ```
+///
+/// Cancel safety: a command future dropped before its reply was read (by a timeout or
+/// `select!`) leaves the session poisoned; every later command then fails at once, and
+/// [`quit`](Self::quit) only closes the connection.
 pub struct Client {
-    stream: Stream,
-    decoder: ReplyDecoder,
+    session: Session,
     host: String,
     helo_name: String,
     greeting: String,
@@ -57,7 +46,6 @@ pub struct Client {
     tls_config: Option<Arc<rustls::ClientConfig>>,
     peer_is_loopback: bool,
     timeouts: Timeouts,
-    state: SessionState,
 }
 
 impl std::fmt::Debug for Client {
@@ -65,7 +53,7 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("host", &self.host)
             .field("tls", &self.is_tls())
-            .field("state", &self.state)
+            .field("usable", &self.session.is_usable())
             .finish_non_exhaustive()
     }
 }
@@ -80,14 +68,7 @@ impl Client {
     /// [`TlsMode::StartTlsWhenAvailable`], STARTTLS is used when offered, and a failure
     /// once it is attempted is an error, not a fallback to plain text.
     pub async fn connect(cfg: &ClientConfig) -> Result<Client, SmtpError> {
-        let t = cfg.timeouts;
-        let tls_config = match cfg.tls {
-            TlsMode::None => None,
-            _ => Some(
-                tls::client_config(cfg.extra_ca_file.as_deref())
-                    .map_err(|m| SmtpError::new(Stage::TlsHandshake, ErrorKind::Tls(m)))?,
-            ),
-        };
+        let tls_config = tls_config_for(cfg)?;
         if let Some(name) = &cfg.helo_name {
             check_helo_name(name)?;
         }
@@ -95,13 +76,26 @@ impl Client {
         let peer_is_loopback = tcp
             .peer_addr()
             .is_ok_and(|a| crate::security::is_loopback_ip(a.ip()));
+        let local = tcp.local_addr().ok().map(|a| a.ip());
+        Client::start(Box::new(tcp), cfg, tls_config, peer_is_loopback, local).await
+    }
+
+    /// Greets on a connected stream: implicit TLS if the mode asks, the `220`, `EHLO`,
+    /// then `STARTTLS` as the mode asks, and `EHLO` again inside TLS.
+    async fn start(
+        stream: Box<dyn super::stream::Io>,
+        cfg: &ClientConfig,
+        tls_config: Option<Arc<rustls::ClientConfig>>,
+        peer_is_loopback: bool,
+        local: Option<IpAddr>,
+    ) -> Result<Client, SmtpError> {
+        let t = cfg.timeouts;
         let helo_name = match &cfg.helo_name {
             Some(name) => name.trim().to_string(),
-            None => default_helo_name(tcp.local_addr().ok().map(|a| a.ip())),
+            None => default_helo_name(local),
         };
         let mut client = Client {
-            stream: Stream::Plain(tcp),
-            decoder: ReplyDecoder::default(),
+            session: Session::new(Stream::Plain(stream)),
             host: cfg.host.trim().to_string(),
             helo_name,
             greeting: String::new(),
@@ -109,12 +103,14 @@ impl Client {
             tls_config,
             peer_is_loopback,
             timeouts: t,
-            state: SessionState::Ready,
         };
         if cfg.tls == TlsMode::Implicit {
             client.handshake().await?;
         }
-        let greeting = client.read_reply(Stage::Greeting, t.greeting).await?;
+        let greeting = client
+            .session
+            .read_reply(Stage::Greeting, t.greeting)
+            .await?;
         if greeting.code != 220 {
             client.quit_quietly().await;
             return Err(SmtpError::rejected(Stage::Greeting, "connection", greeting));
@@ -145,7 +141,7 @@ impl Client {
 
     /// Whether the session is encrypted.
     pub fn is_tls(&self) -> bool {
-        self.stream.is_tls()
+        self.session.stream().is_tls()
     }
 
     /// The host name as configured.
@@ -165,20 +161,20 @@ impl Client {
 
     /// The TLS version and cipher suite, e.g. `"TLSv1.3 TLS13_AES_256_GCM_SHA384"`.
     pub fn tls_info(&self) -> Option<String> {
-        self.stream.tls_info()
+        self.session.stream().tls_info()
     }
 
     /// Sends `EHLO` and records the capabilities; falls back to `HELO` (no extensions) when the
     /// server answers `500` or `502`.
     pub async fn ehlo(&mut self) -> Result<(), SmtpError> {
-        self.ensure_usable(Stage::Ehlo)?;
+        self.session.ensure_usable(Stage::Ehlo)?;
         let name = self.helo_name.clone();
         let ehlo = command::Ehlo(&name);
         let reply = self.command(&ehlo, Stage::Ehlo, self.timeouts.ehlo).await?;
         if reply.code == 250 {
             self.capabilities = Capabilities::from_ehlo(&reply);
             // EHLO also resets any open transaction (RFC 5321 §4.1.4).
-            self.state = SessionState::Ready;
+            self.session.set_in_transaction(false);
             return Ok(());
         }
         if !matches!(reply.code, 500 | 502) {
@@ -190,13 +186,13 @@ impl Client {
             return Err(SmtpError::rejected(Stage::Ehlo, helo.to_string(), reply));
         }
         self.capabilities = Capabilities::default();
-        self.state = SessionState::Ready;
+        self.session.set_in_transaction(false);
         Ok(())
     }
 
     /// Sends `NOOP` (a cheap check that a pooled connection still works).
     pub async fn noop(&mut self) -> Result<(), SmtpError> {
-        self.ensure_usable(Stage::Noop)?;
+        self.session.ensure_usable(Stage::Noop)?;
         let reply = self
             .command(&command::Noop, Stage::Noop, self.timeouts.quit)
             .await?;
@@ -208,28 +204,28 @@ impl Client {
 
     /// Sends `RSET`, abandoning any open mail transaction.
     pub async fn rset(&mut self) -> Result<(), SmtpError> {
-        self.ensure_usable(Stage::Rset)?;
+        self.session.ensure_usable(Stage::Rset)?;
         let reply = self
             .command(&command::Rset, Stage::Rset, self.timeouts.quit)
             .await?;
         if !reply.is_positive() {
             return Err(SmtpError::rejected(Stage::Rset, "RSET", reply));
         }
-        self.state = SessionState::Ready;
+        self.session.set_in_transaction(false);
         Ok(())
     }
 
     /// Sends `QUIT` and closes the connection. A connection left unusable (for example by
     /// an abandoned [`DataWriter`]) is closed without sending anything.
     pub async fn quit(mut self) -> Result<(), SmtpError> {
-        if let SessionState::Unusable(_) = self.state {
-            let _ = timeout(self.timeouts.quit, self.stream.shutdown()).await;
+        if !self.session.is_usable() {
+            self.session.shutdown(self.timeouts.quit).await;
             return Ok(());
         }
         let reply = self
             .command(&command::Quit, Stage::Quit, self.timeouts.quit)
             .await;
-        let _ = timeout(self.timeouts.quit, self.stream.shutdown()).await;
+        self.session.shutdown(self.timeouts.quit).await;
         let reply = reply?;
         if !reply.is_positive() {
             return Err(SmtpError::rejected(Stage::Quit, "QUIT", reply));
@@ -249,13 +245,13 @@ impl Client {
         if !reply.is_positive() {
             return Err(SmtpError::rejected(Stage::Mail, mail.to_string(), reply));
         }
-        self.state = SessionState::InTransaction;
+        self.session.set_in_transaction(true);
         Ok(reply)
     }
 
     /// Sends `RCPT TO:<to>`; a refusal names the recipient.
     pub async fn rcpt(&mut self, to: &str) -> Result<Reply, SmtpError> {
-        self.ensure_usable(Stage::Rcpt)?;
+        self.session.ensure_usable(Stage::Rcpt)?;
         check_address(to, Stage::Rcpt)?;
         let rcpt = command::Rcpt(to);
         let reply = self.command(&rcpt, Stage::Rcpt, self.timeouts.rcpt).await?;
@@ -297,27 +293,32 @@ impl Client {
         let t = self.timeouts;
 
         let (mail_reply, rcpt_replies, data_reply) = if self.capabilities.pipelining {
+            let session = &mut self.session;
             let mut wire = Vec::new();
-            self.queue(&mail, &mut wire);
+            session.queue(&mail, &mut wire);
             for r in &envelope.recipients {
-                self.queue(&command::Rcpt(r), &mut wire);
+                session.queue(&command::Rcpt(r), &mut wire);
             }
             if !chunking {
-                self.queue(&command::Data, &mut wire);
+                session.queue(&command::Data, &mut wire);
             }
-            self.write(&wire, Stage::Mail, t.mail).await?;
-            let mail_reply = self.read_reply(Stage::Mail, t.mail).await?;
+            // One exchange from the write to the last reply: cancelled anywhere in between,
+            // the session is poisoned rather than left with replies owed.
+            let armed = session.arm();
+            session.write(&wire, Stage::Mail, t.mail).await?;
+            let mail_reply = session.read_reply(Stage::Mail, t.mail).await?;
             closing(&mail_reply, Stage::Mail, &mail)?;
             let mut rcpt_replies = Vec::with_capacity(envelope.recipients.len());
             for r in &envelope.recipients {
-                let reply = self.read_reply(Stage::Rcpt, t.rcpt).await?;
+                let reply = session.read_reply(Stage::Rcpt, t.rcpt).await?;
                 closing(&reply, Stage::Rcpt, &command::Rcpt(r))?;
                 rcpt_replies.push(reply);
             }
             let data_reply = match chunking {
                 true => None,
-                false => Some(self.read_reply(Stage::Data, t.data_init).await?),
+                false => Some(session.read_reply(Stage::Data, t.data_init).await?),
             };
+            session.disarm(armed);
             (mail_reply, rcpt_replies, data_reply)
         } else {
             let mail_reply = self.command(&mail, Stage::Mail, t.mail).await?;
@@ -328,7 +329,7 @@ impl Client {
                     mail_reply,
                 ));
             }
-            self.state = SessionState::InTransaction;
+            self.session.set_in_transaction(true);
             let mut rcpt_replies = Vec::with_capacity(envelope.recipients.len());
             for r in &envelope.recipients {
                 let rcpt = command::Rcpt(r);
@@ -358,7 +359,7 @@ impl Client {
                 mail_reply,
             ));
         }
-        self.state = SessionState::InTransaction;
+        self.session.set_in_transaction(true);
         let mut accepted = Vec::new();
         let mut rejected = Vec::new();
         for (recipient, reply) in envelope.recipients.iter().zip(rcpt_replies) {
@@ -385,7 +386,13 @@ impl Client {
         {
             return Err(SmtpError::rejected(Stage::Data, "DATA", reply));
         }
-        Ok(DataWriter::new(self, accepted, rejected, chunking))
+        Ok(DataWriter::new(
+            &mut self.session,
+            self.timeouts,
+            accepted,
+            rejected,
+            chunking,
+        ))
     }
 
     /// Sends one whole message read from `body`: [`begin`](Self::begin), copy, and
@@ -411,25 +418,10 @@ impl Client {
         self.timeouts
     }
 
-    pub(crate) fn set_state(&mut self, state: SessionState) {
-        self.state = state;
-    }
-
-    /// Fails at once if the connection can no longer carry commands.
-    pub(crate) fn ensure_usable(&self, stage: Stage) -> Result<(), SmtpError> {
-        match self.state {
-            SessionState::Unusable(reason) => Err(SmtpError::new(
-                stage,
-                ErrorKind::Protocol(format!("connection cannot be used: {reason}")),
-            )),
-            _ => Ok(()),
-        }
-    }
-
     /// Brings the session to a command boundary with no transaction open.
     async fn ensure_ready(&mut self) -> Result<(), SmtpError> {
-        self.ensure_usable(Stage::Mail)?;
-        if self.state == SessionState::InTransaction {
+        self.session.ensure_usable(Stage::Mail)?;
+        if self.session.in_transaction() {
             self.rset().await?;
         }
         Ok(())
@@ -474,22 +466,13 @@ impl Client {
     /// Ends a DATA the server opened although the transaction failed (RFC 2920): the server
     /// then rejects the empty message.
     async fn end_unwanted_data(&mut self) -> Result<(), SmtpError> {
-        self.log_client(&".");
-        self.write(b".\r\n", Stage::DataEnd, self.timeouts.data_end)
-            .await?;
-        self.read_reply(Stage::DataEnd, self.timeouts.data_end)
-            .await?;
+        tracing::debug!(target: TRANSCRIPT_TARGET, "C: .");
+        let limit = self.timeouts.data_end;
+        let armed = self.session.arm();
+        self.session.write(b".\r\n", Stage::DataEnd, limit).await?;
+        self.session.read_reply(Stage::DataEnd, limit).await?;
+        self.session.disarm(armed);
         Ok(())
-    }
-
-    fn log_client(&self, shown: &dyn std::fmt::Display) {
-        tracing::debug!(target: TRANSCRIPT_TARGET, "C: {shown}");
-    }
-
-    /// Encodes a command into `wire` and logs it (redacted) for the transcript.
-    pub(crate) fn queue<C: Command>(&self, cmd: &C, wire: &mut Vec<u8>) {
-        self.log_client(cmd);
-        cmd.encode(wire);
     }
 
     /// Sends one command and reads its reply, whatever the code.
@@ -499,80 +482,7 @@ impl Client {
         stage: Stage,
         limit: Duration,
     ) -> Result<Reply, SmtpError> {
-        self.ensure_usable(stage)?;
-        let mut wire = Vec::new();
-        self.queue(cmd, &mut wire);
-        self.write(&wire, stage, limit).await?;
-        self.read_reply(stage, limit).await
-    }
-
-    /// Writes and flushes `bytes` within `limit`; any failure leaves the session unusable.
-    pub(crate) async fn write(
-        &mut self,
-        bytes: &[u8],
-        stage: Stage,
-        limit: Duration,
-    ) -> Result<(), SmtpError> {
-        let stream = &mut self.stream;
-        let result = timeout(limit, async {
-            stream.write_all(bytes).await?;
-            stream.flush().await
-        })
-        .await;
-        match result {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(self.broken(stage, ErrorKind::Io(e), "a write failed")),
-            Err(_) => Err(self.broken(stage, ErrorKind::Timeout(limit), "a write timed out")),
-        }
-    }
-
-    /// Reads the next complete reply within `limit`.
-    pub(crate) async fn read_reply(
-        &mut self,
-        stage: Stage,
-        limit: Duration,
-    ) -> Result<Reply, SmtpError> {
-        match timeout(limit, self.read_reply_unbounded()).await {
-            Err(_) => Err(self.broken(stage, ErrorKind::Timeout(limit), "a reply timed out")),
-            Ok(Err(kind)) => Err(self.broken(stage, kind, "the reply could not be read")),
-            Ok(Ok(reply)) => {
-                if !stage_allows(stage, reply.code) {
-                    return Err(self.broken(
-                        stage,
-                        ErrorKind::UnexpectedReply(reply),
-                        "the server sent a reply code its command cannot have",
-                    ));
-                }
-                if reply.code == 421 {
-                    self.state = SessionState::Unusable("the server is closing the session (421)");
-                }
-                Ok(reply)
-            }
-        }
-    }
-
-    async fn read_reply_unbounded(&mut self) -> Result<Reply, ErrorKind> {
-        let mut buf = [0u8; 4096];
-        loop {
-            match self.decoder.next_reply() {
-                Ok(Some(reply)) => {
-                    log_reply(&reply);
-                    return Ok(reply);
-                }
-                Ok(None) => {}
-                Err(malformed) => return Err(ErrorKind::Protocol(malformed.to_string())),
-            }
-            let n = self.stream.read(&mut buf).await.map_err(ErrorKind::Io)?;
-            if n == 0 {
-                return Err(ErrorKind::Disconnected);
-            }
-            self.decoder.push(&buf[..n]);
-        }
-    }
-
-    fn broken(&mut self, stage: Stage, kind: ErrorKind, why: &'static str) -> SmtpError {
-        self.state = SessionState::Unusable(why);
-        SmtpError::new(stage, kind)
+        self.session.command(cmd, stage, limit).await
     }
 
     async fn starttls(&mut self) -> Result<(), SmtpError> {
@@ -582,8 +492,8 @@ impl Client {
         if reply.code != 220 {
             return Err(SmtpError::rejected(Stage::StartTls, "STARTTLS", reply));
         }
-        if self.decoder.has_buffered() {
-            return Err(self.broken(
+        if self.session.has_buffered() {
+            return Err(self.session.broken(
                 Stage::StartTls,
                 ErrorKind::Protocol(
                     "server sent more data after its 220 to STARTTLS, before the TLS handshake \
@@ -606,34 +516,29 @@ impl Client {
         };
         let name = tls::server_name(&self.host)
             .map_err(|m| SmtpError::new(Stage::TlsHandshake, ErrorKind::Tls(m)))?;
-        let Some(tcp) = self.stream.take_plain() else {
-            return Err(SmtpError::new(
-                Stage::TlsHandshake,
-                ErrorKind::Protocol("the session is already encrypted".into()),
-            ));
-        };
         let limit = self.timeouts.starttls;
-        match timeout(limit, TlsConnector::from(config).connect(name, tcp)).await {
-            Err(_) => Err(self.broken(
-                Stage::TlsHandshake,
-                ErrorKind::Timeout(limit),
-                "TLS handshake timed out",
-            )),
-            Ok(Err(e)) => Err(self.broken(
-                Stage::TlsHandshake,
-                ErrorKind::Tls(format!("{} (server {:?})", e, self.host)),
-                "TLS handshake failed",
-            )),
-            Ok(Ok(tls)) => {
-                self.stream = Stream::Tls(Box::new(tls));
-                tracing::debug!(
-                    target: TRANSCRIPT_TARGET,
-                    "TLS established: {}",
-                    self.stream.tls_info().unwrap_or_default()
-                );
-                Ok(())
-            }
-        }
+        let host = self.host.clone();
+        self.session
+            .upgrade(async move |plain| {
+                match timeout(limit, TlsConnector::from(config).connect(name, plain)).await {
+                    Err(_) => Err(SmtpError::new(
+                        Stage::TlsHandshake,
+                        ErrorKind::Timeout(limit),
+                    )),
+                    Ok(Err(e)) => Err(SmtpError::new(
+                        Stage::TlsHandshake,
+                        ErrorKind::Tls(format!("{e} (server {host:?})")),
+                    )),
+                    Ok(Ok(tls)) => Ok(Stream::Tls(Box::new(tls))),
+                }
+            })
+            .await?;
+        tracing::debug!(
+            target: TRANSCRIPT_TARGET,
+            "TLS established: {}",
+            self.tls_info().unwrap_or_default()
+        );
+        Ok(())
     }
 
     /// Best-effort `QUIT` on a path that is already failing.
@@ -643,8 +548,18 @@ impl Client {
             .await
             .is_ok()
         {
-            let _ = timeout(self.timeouts.quit, self.stream.shutdown()).await;
+            self.session.shutdown(self.timeouts.quit).await;
         }
+    }
+}
+
+/// The TLS settings a session needs, built before connecting (a bad CA file fails early).
+fn tls_config_for(cfg: &ClientConfig) -> Result<Option<Arc<rustls::ClientConfig>>, SmtpError> {
+    match cfg.tls {
+        TlsMode::None => Ok(None),
+        _ => tls::client_config(cfg.extra_ca_file.as_deref())
+            .map(Some)
+            .map_err(|m| SmtpError::new(Stage::TlsHandshake, ErrorKind::Tls(m))),
     }
 }
 
@@ -690,41 +605,12 @@ fn check_helo_name(name: &str) -> Result<(), SmtpError> {
     Ok(())
 }
 
-/// Whether `code` is a reply the command of `stage` can have (RFC 5321 §4.2, §4.3.2).
-///
-/// A reply is three digits, the first 2 to 5 and the second 0 to 5. A `4xx` or `5xx` can
-/// answer anything; `3xx` only `DATA` (`354`) and `AUTH` (`334`); `2xx` anything but
-/// `DATA`. Anything else means the server and the client are out of step.
-fn stage_allows(stage: Stage, code: u16) -> bool {
-    let (first, second) = (code / 100, code / 10 % 10);
-    if !(2..=5).contains(&first) || second > 5 {
-        return false;
-    }
-    match first {
-        2 => stage != Stage::Data,
-        3 => matches!(stage, Stage::Data | Stage::Auth),
-        _ => true,
-    }
-}
-
 /// A `421` means the server is closing the session: report it rather than carry on.
 fn closing(reply: &Reply, stage: Stage, cmd: &dyn std::fmt::Display) -> Result<(), SmtpError> {
     if reply.code == 421 {
         return Err(SmtpError::rejected(stage, cmd.to_string(), reply.clone()));
     }
     Ok(())
-}
-
-fn log_reply(reply: &Reply) {
-    let enhanced = reply
-        .enhanced
-        .map(|(class, subject, detail)| format!("{class}.{subject}.{detail} "))
-        .unwrap_or_default();
-    let last = reply.lines.len().saturating_sub(1);
-    for (i, line) in reply.lines.iter().enumerate() {
-        let sep = if i == last { ' ' } else { '-' };
-        tracing::debug!(target: TRANSCRIPT_TARGET, "S: {}{sep}{enhanced}{line}", reply.code);
-    }
 }
 
 /// Refuses addresses that would break the command line (CR, LF, other controls, angle brackets).

@@ -138,9 +138,10 @@ pub enum ErrorKind {
 pub struct SmtpError {
     stage: Stage,
     kind: ErrorKind,
-    command: Option<String>,
-    recipient: Option<String>,
-    detail: Option<String>,
+    // Boxed strings keep the error small: it travels in every `Result` of the client.
+    command: Option<Box<str>>,
+    recipient: Option<Box<str>>,
+    detail: Option<Box<str>>,
 }
 
 impl SmtpError {
@@ -158,20 +159,20 @@ impl SmtpError {
     /// The server refused `command` (as shown in the transcript, never with secrets).
     pub fn rejected(stage: Stage, command: impl Into<String>, reply: Reply) -> Self {
         SmtpError {
-            command: Some(command.into()),
+            command: Some(command.into().into_boxed_str()),
             ..SmtpError::new(stage, ErrorKind::Rejected(reply))
         }
     }
 
     /// Names the recipient this error concerns.
     pub fn with_recipient(mut self, recipient: impl Into<String>) -> Self {
-        self.recipient = Some(recipient.into());
+        self.recipient = Some(recipient.into().into_boxed_str());
         self
     }
 
     /// Adds context such as the underlying cause of a lost delivery.
     pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        self.detail = Some(detail.into().into_boxed_str());
         self
     }
 
@@ -210,7 +211,7 @@ impl SmtpError {
                 limit: *limit,
             },
             ErrorKind::AllRecipientsRejected(all) => ErrorKind::AllRecipientsRejected(all.clone()),
-            ErrorKind::ExtensionNotOffered(x) => ErrorKind::ExtensionNotOffered(*x),
+            ErrorKind::ExtensionNotOffered(x) => ErrorKind::ExtensionNotOffered(x),
             ErrorKind::InvalidInput(m) => ErrorKind::InvalidInput(m.clone()),
         };
         SmtpError {
