@@ -164,6 +164,15 @@ impl Client {
         self.session.stream().tls_info()
     }
 
+    /// Whether the TLS handshake resumed an earlier session (a ticket or session ID from an
+    /// earlier connection to this server), so it skipped the certificate exchange.
+    ///
+    /// Connections share one TLS configuration per CA set, so a second connection of a
+    /// connection manager or a pool resumes when the server allows it.
+    pub fn tls_resumed(&self) -> bool {
+        self.session.stream().tls_resumed()
+    }
+
     /// Sends `EHLO` and records the capabilities; falls back to `HELO` (no extensions) when the
     /// server answers `500` or `502`.
     pub async fn ehlo(&mut self) -> Result<(), SmtpError> {

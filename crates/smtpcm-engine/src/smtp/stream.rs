@@ -37,6 +37,14 @@ impl Stream {
         }
     }
 
+    /// Whether the TLS handshake resumed an earlier session instead of a full handshake.
+    pub(crate) fn tls_resumed(&self) -> bool {
+        let Stream::Tls(tls) = self else {
+            return false;
+        };
+        tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+    }
+
     /// `"TLSv1.3 TLS13_AES_256_GCM_SHA384"`, or `None` for a plain session.
     pub(crate) fn tls_info(&self) -> Option<String> {
         let Stream::Tls(tls) = self else {
