@@ -82,8 +82,13 @@ pub fn of_connection(e: &ConnectionError) -> Exit {
         ConnectionError::Config(_) | ConnectionError::NoServer(_) => Exit::Usage,
         ConnectionError::Auth(a) => of_auth(a),
         ConnectionError::Smtp(s) => of_smtp(s),
-        ConnectionError::Mime(smtpcm_engine::mime::MimeError::Io(_)) => Exit::Internal,
+        // A failed write to the server carries its SmtpError (a reset mid-body: 3).
+        ConnectionError::Mime(smtpcm_engine::mime::MimeError::Io(io)) => {
+            SmtpError::from_io_error(io).map_or(Exit::Internal, of_smtp)
+        }
         ConnectionError::Mime(_) => Exit::Usage,
+        // ConnectionError is non_exhaustive: a kind added later is a bug until mapped here.
+        _ => Exit::Internal,
     }
 }
 
@@ -112,5 +117,6 @@ pub fn of_task(e: &TaskError) -> Exit {
             Exit::Usage
         }
         TaskError::Connection(c) => of_connection(c),
+        _ => Exit::Internal,
     }
 }

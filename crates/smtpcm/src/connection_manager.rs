@@ -62,6 +62,7 @@ pub struct SmtpConnectionManager {
 
 /// Why a connection could not be acquired or a message not sent.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectionError {
     /// The connection string is malformed.
     #[error(transparent)]

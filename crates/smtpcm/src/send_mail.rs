@@ -117,6 +117,7 @@ impl fmt::Display for SsisCode {
 
 /// Why the task failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TaskError {
     /// A validation failure with its SSIS code, e.g. no recipient.
     #[error("{code} ({symbol}): {message}", symbol = code.symbol())]

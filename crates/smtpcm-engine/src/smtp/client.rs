@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
@@ -78,6 +78,44 @@ impl Client {
             .is_ok_and(|a| crate::security::is_loopback_ip(a.ip()));
         let local = tcp.local_addr().ok().map(|a| a.ip());
         Client::start(Box::new(tcp), cfg, tls_config, peer_is_loopback, local).await
+    }
+
+    /// Runs a session over a stream the caller already connected: a `TcpStream` set up
+    /// its own way, a UNIX socket, a proxy tunnel, or a test duplex.
+    ///
+    /// Everything after the connect is as [`connect`](Self::connect): implicit TLS if
+    /// `cfg.tls` asks, the `220` greeting, `EHLO`, `STARTTLS` as the mode asks.
+    /// `cfg.host` is the name the certificate is checked against; `cfg.port` and the
+    /// connect timeout are not used. The peer is not treated as loopback.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use smtpcm_engine::smtp::{Client, ClientConfig, TlsMode};
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// let (ours, mut theirs) = tokio::io::duplex(4096);
+    /// let server = tokio::spawn(async move {
+    ///     theirs.write_all(b"220 mx ready\r\n").await.unwrap();
+    ///     let mut buf = [0u8; 64];
+    ///     let n = theirs.read(&mut buf).await.unwrap();
+    ///     assert_eq!(&buf[..n], b"EHLO client.test\r\n");
+    ///     theirs.write_all(b"250-mx\r\n250 PIPELINING\r\n").await.unwrap();
+    /// });
+    /// let mut cfg = ClientConfig::new("mx", 25, TlsMode::None);
+    /// cfg.helo_name = Some("client.test".into());
+    /// let client = Client::from_stream(ours, &cfg).await.unwrap();
+    /// assert!(client.capabilities().pipelining);
+    /// server.await.unwrap();
+    /// # });
+    /// ```
+    pub async fn from_stream<S>(stream: S, cfg: &ClientConfig) -> Result<Client, SmtpError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let tls_config = tls_config_for(cfg)?;
+        if let Some(name) = &cfg.helo_name {
+            check_helo_name(name)?;
+        }
+        Client::start(Box::new(stream), cfg, tls_config, false, None).await
     }
 
     /// Greets on a connected stream: implicit TLS if the mode asks, the `220`, `EHLO`,

@@ -7,6 +7,7 @@ use super::reply::Reply;
 
 /// The point in the session at which something failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Stage {
     /// Opening the TCP connection.
     Connect,
