@@ -99,6 +99,7 @@ pub fn envelope_for(message: &PreparedMessage) -> Envelope {
         size: Some(message.size()),
         eight_bit: message.needs_8bitmime(),
         smtputf8: message.needs_smtputf8(),
+        dsn: Default::default(),
     }
 }
 

@@ -9,10 +9,11 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 
-use super::capabilities::Capabilities;
+use super::capabilities::{Capabilities, Extension};
 use super::command::{self, Command};
 use super::config::{ClientConfig, Timeouts};
 use super::data::DataWriter;
+use super::dsn::Dsn;
 use super::envelope::{Envelope, MailParams, SendReport};
 use super::error::{ErrorKind, RecipientRejection, SmtpError, Stage};
 use super::reply::Reply;
@@ -46,6 +47,8 @@ pub struct Client {
     tls_config: Option<Arc<rustls::ClientConfig>>,
     peer_is_loopback: bool,
     timeouts: Timeouts,
+    disabled: Vec<Extension>,
+    dsn: Dsn,
 }
 
 impl std::fmt::Debug for Client {
@@ -141,6 +144,8 @@ impl Client {
             tls_config,
             peer_is_loopback,
             timeouts: t,
+            disabled: cfg.disabled_extensions.clone(),
+            dsn: cfg.dsn.clone(),
         };
         if cfg.tls == TlsMode::Implicit {
             client.handshake().await?;
@@ -220,6 +225,16 @@ impl Client {
         let reply = self.command(&ehlo, Stage::Ehlo, self.timeouts.ehlo).await?;
         if reply.code == 250 {
             self.capabilities = Capabilities::from_ehlo(&reply);
+            for &extension in &self.disabled {
+                if self.capabilities.lines.iter().skip(1).any(|l| {
+                    l.split([' ', '='])
+                        .next()
+                        .is_some_and(|k| k.eq_ignore_ascii_case(extension.keyword()))
+                }) {
+                    tracing::debug!("not using {extension}: disabled by configuration");
+                }
+                self.capabilities.disable(extension);
+            }
             // EHLO also resets any open transaction (RFC 5321 §4.1.4).
             self.session.set_in_transaction(false);
             return Ok(());
@@ -300,7 +315,7 @@ impl Client {
     pub async fn rcpt(&mut self, to: &str) -> Result<Reply, SmtpError> {
         self.session.ensure_usable(Stage::Rcpt)?;
         check_address(to, Stage::Rcpt)?;
-        let rcpt = command::Rcpt(to);
+        let rcpt = command::Rcpt::to(to);
         let reply = self.command(&rcpt, Stage::Rcpt, self.timeouts.rcpt).await?;
         if !reply.is_positive() {
             return Err(
@@ -313,6 +328,9 @@ impl Client {
     /// Starts a message: `MAIL`, every `RCPT`, then `DATA` (or nothing more when the
     /// server offers CHUNKING, whose writer sends `BDAT`). When the server offers
     /// PIPELINING, all of these go in one write and the replies are matched in order.
+    ///
+    /// DSN parameters (the envelope's, else the configuration's) go on `MAIL` and each
+    /// `RCPT` when the server offers DSN, and are left out (logged at debug) when not.
     ///
     /// The SIZE limit is checked first. Returns a writer when at least one recipient was
     /// accepted; if none was, fails with [`ErrorKind::AllRecipientsRejected`] naming each.
@@ -331,10 +349,29 @@ impl Client {
             body_8bit: envelope.eight_bit,
             smtputf8: needs_utf8,
         };
-        let mail = self.mail_command(&envelope.from, &params)?;
+        let mut mail = self.mail_command(&envelope.from, &params)?;
         for r in &envelope.recipients {
             check_address(r, Stage::Rcpt)?;
         }
+        let dsn = envelope.dsn.or(&self.dsn);
+        dsn.check()
+            .map_err(|e| SmtpError::new(Stage::Mail, ErrorKind::InvalidInput(e.to_string())))?;
+        let dsn = match (dsn.is_empty(), self.capabilities.dsn) {
+            (false, false) => {
+                tracing::debug!(
+                    "the server does not offer DSN: NOTIFY, RET, ENVID and ORCPT are not sent"
+                );
+                Dsn::default()
+            }
+            _ => dsn,
+        };
+        mail.ret = dsn.ret;
+        mail.envid = dsn.envid.as_deref();
+        let rcpt = |to| command::Rcpt {
+            to,
+            notify: dsn.notify,
+            orcpt: !dsn.is_empty(),
+        };
         self.ensure_ready().await?;
         let chunking = self.capabilities.chunking;
         let t = self.timeouts;
@@ -344,7 +381,7 @@ impl Client {
             let mut wire = Vec::new();
             session.queue(&mail, &mut wire);
             for r in &envelope.recipients {
-                session.queue(&command::Rcpt(r), &mut wire);
+                session.queue(&rcpt(r), &mut wire);
             }
             if !chunking {
                 session.queue(&command::Data, &mut wire);
@@ -358,7 +395,7 @@ impl Client {
             let mut rcpt_replies = Vec::with_capacity(envelope.recipients.len());
             for r in &envelope.recipients {
                 let reply = session.read_reply(Stage::Rcpt, t.rcpt).await?;
-                closing(&reply, Stage::Rcpt, &command::Rcpt(r))?;
+                closing(&reply, Stage::Rcpt, &rcpt(r))?;
                 rcpt_replies.push(reply);
             }
             let data_reply = match chunking {
@@ -379,7 +416,7 @@ impl Client {
             self.session.set_in_transaction(true);
             let mut rcpt_replies = Vec::with_capacity(envelope.recipients.len());
             for r in &envelope.recipients {
-                let rcpt = command::Rcpt(r);
+                let rcpt = rcpt(r);
                 let reply = self.command(&rcpt, Stage::Rcpt, t.rcpt).await?;
                 closing(&reply, Stage::Rcpt, &rcpt)?;
                 rcpt_replies.push(reply);
@@ -507,6 +544,8 @@ impl Client {
             size: params.size.filter(|_| caps.size.is_some()),
             body_8bit: params.body_8bit,
             smtputf8: params.smtputf8,
+            ret: None,
+            envid: None,
         })
     }
 
