@@ -8,7 +8,7 @@ use smtpcm::connection_manager::{SmtpConnectionManager, send_on_with_progress};
 use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask};
 use smtpcm_engine::mime::PreparedMessage;
 use smtpcm_engine::pool::{Pool, PoolConfig, RetryPolicy};
-use smtpcm_engine::smtp::SendReport;
+use smtpcm_engine::smtp::{Dsn, DsnNotify, DsnRet, SendReport};
 
 use crate::exit::{self, Exit};
 use crate::{PriorityArg, TlsArgs};
@@ -61,6 +61,16 @@ pub struct SendArgs {
     /// Send N copies of the message (mail merge, load tests).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     count: u64,
+    /// Ask for delivery status notifications (RFC 3461): NEVER, or a comma-separated
+    /// list of SUCCESS, FAILURE, DELAY. Sent only when the server offers DSN.
+    #[arg(long, value_name = "WHEN")]
+    dsn_notify: Option<DsnNotify>,
+    /// What a failure report returns: FULL (the message) or HDRS (its headers).
+    #[arg(long, value_name = "FULL|HDRS")]
+    dsn_ret: Option<DsnRet>,
+    /// An envelope ID the reports quote back (printable ASCII, at most 100 characters).
+    #[arg(long, value_name = "ID")]
+    dsn_envid: Option<String>,
     /// Spread the copies over K reused connections.
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     parallel: u64,
@@ -94,6 +104,14 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
         eprintln!("smtpcm send: warning: {w}");
     }
     cm.set_extra_ca_file(args.tls.ca_file.clone());
+    let dsn = Dsn {
+        notify: args.dsn_notify,
+        ret: args.dsn_ret,
+        envid: args.dsn_envid.clone(),
+    };
+    dsn.check()
+        .map_err(|e| (Exit::Usage, format!("--dsn-envid: {e}")))?;
+    cm.set_dsn(dsn);
 
     let body = match (&args.body, &args.body_file) {
         (Some(text), _) => text.clone(),
@@ -124,6 +142,7 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
         priority: args.priority.into(),
         file_attachments,
         body_is_html: args.html,
+        ..SendMailTask::default()
     };
     let prepare = || {
         task.prepare(Some(&cm), &NoPackage)

@@ -21,6 +21,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use smtpcm_engine::security::TlsMode;
+use smtpcm_engine::smtp::{DsnError, DsnNotify, DsnRet, Extension};
 
 /// .NET `SmtpClient.Timeout` default, used when the connection string sets none.
 pub const DEFAULT_TIMEOUT_MS: u32 = 100_000;
@@ -74,6 +75,13 @@ pub struct ConnectionString {
     /// `AllowInsecureAuth` (extension): allow credentials over plain text; only honoured
     /// for loopback servers.
     pub allow_insecure_auth: bool,
+    /// `DisableExtensions` (extension): ESMTP extensions not to use even when offered,
+    /// e.g. `PIPELINING,CHUNKING` for a server that implements them badly.
+    pub disable_extensions: Vec<Extension>,
+    /// `DsnNotify` (extension): DSN `NOTIFY`, `NEVER` or a list of `SUCCESS`, `FAILURE`, `DELAY`.
+    pub dsn_notify: Option<DsnNotify>,
+    /// `DsnRet` (extension): DSN `RET`, `FULL` or `HDRS`.
+    pub dsn_ret: Option<DsnRet>,
     /// Unknown keys, as written and in order, so that a round trip keeps them.
     pub extra: Vec<(String, String)>,
 }
@@ -188,6 +196,9 @@ pub enum ConnectionStringErrorKind {
         /// The port inside `SmtpServer`.
         server_port: u16,
     },
+    /// A value the key does not accept; the message names the value and what is allowed.
+    #[error("{0}")]
+    Invalid(String),
     /// A secret was put in the connection string; its value is deliberately not repeated.
     #[error(
         "secrets are not allowed in a connection string; use PasswordEnv, PasswordFile, TokenEnv or TokenFile"
@@ -214,6 +225,9 @@ enum Key {
     TokenEnv,
     TokenFile,
     AllowInsecureAuth,
+    DisableExtensions,
+    DsnNotify,
+    DsnRet,
 }
 
 impl Key {
@@ -233,6 +247,9 @@ impl Key {
             "tokenenv" => Key::TokenEnv,
             "tokenfile" => Key::TokenFile,
             "allowinsecureauth" => Key::AllowInsecureAuth,
+            "disableextensions" => Key::DisableExtensions,
+            "dsnnotify" => Key::DsnNotify,
+            "dsnret" => Key::DsnRet,
             _ => return None,
         })
     }
@@ -547,6 +564,24 @@ impl ConnectionString {
                         .ok_or_else(|| err(ConnectionStringErrorKind::NotMechanism(v.clone())))?;
                     value.auth_mechanism = Some((*canonical).to_string());
                 }
+                Some(Key::DisableExtensions) => {
+                    value.disable_extensions = v
+                        .split(',')
+                        .filter(|e| !e.trim().is_empty())
+                        .map(|e| e.parse::<Extension>())
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| err(ConnectionStringErrorKind::Invalid(e.to_string())))?;
+                }
+                Some(Key::DsnNotify) => {
+                    value.dsn_notify = Some(v.parse().map_err(|e: DsnError| {
+                        err(ConnectionStringErrorKind::Invalid(e.to_string()))
+                    })?);
+                }
+                Some(Key::DsnRet) => {
+                    value.dsn_ret = Some(v.parse().map_err(|e: DsnError| {
+                        err(ConnectionStringErrorKind::Invalid(e.to_string()))
+                    })?);
+                }
                 Some(Key::TargetName) => value.target_name = text(),
                 Some(Key::UserName) => value.user_name = text(),
                 Some(Key::PasswordEnv) => value.password_env = text(),
@@ -683,6 +718,20 @@ impl fmt::Display for ConnectionString {
         if self.allow_insecure_auth {
             f.write_str("AllowInsecureAuth=True;")?;
         }
+        if !self.disable_extensions.is_empty() {
+            let names: Vec<&str> = self
+                .disable_extensions
+                .iter()
+                .map(|e| e.keyword())
+                .collect();
+            write!(f, "DisableExtensions={};", names.join(","))?;
+        }
+        if let Some(notify) = self.dsn_notify {
+            write!(f, "DsnNotify={notify};")?;
+        }
+        if let Some(ret) = self.dsn_ret {
+            write!(f, "DsnRet={ret};")?;
+        }
         for (key, value) in &self.extra {
             write!(f, "{key}=")?;
             write_value(f, value)?;
@@ -810,6 +859,34 @@ mod tests {
             err("AuthMechanism=CRAM-MD5").kind,
             ConnectionStringErrorKind::NotMechanism(_)
         ));
+    }
+
+    #[test]
+    fn extension_and_dsn_keys_parse_and_round_trip() {
+        let p = ConnectionString::parse(
+            "SmtpServer=h;DisableExtensions=pipelining, CHUNKING;DsnNotify=failure,delay;DsnRet=hdrs",
+        )
+        .unwrap();
+        assert!(p.warnings.is_empty());
+        assert_eq!(
+            p.value.disable_extensions,
+            [Extension::Pipelining, Extension::Chunking]
+        );
+        assert_eq!(
+            p.value.to_string(),
+            "SmtpServer=h;UseWindowsAuthentication=False;EnableSsl=False;\
+             DisableExtensions=PIPELINING,CHUNKING;DsnNotify=FAILURE,DELAY;DsnRet=HDRS;"
+        );
+        let e = err("SmtpServer=h;DisableExtensions=PIPELINING,TURBO");
+        assert_eq!(e.key.as_deref(), Some("DisableExtensions"));
+        assert!(
+            e.to_string().contains("\"TURBO\" is not an extension"),
+            "{e}"
+        );
+        let e = err("SmtpServer=h;DsnNotify=ALWAYS");
+        assert!(e.to_string().contains("NOTIFY"), "{e}");
+        let e = err("SmtpServer=h;DsnRet=BODY");
+        assert!(e.to_string().contains("FULL or HDRS"), "{e}");
     }
 
     #[test]
