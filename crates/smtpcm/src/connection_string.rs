@@ -862,34 +862,6 @@ mod tests {
     }
 
     #[test]
-    fn extension_and_dsn_keys_parse_and_round_trip() {
-        let p = ConnectionString::parse(
-            "SmtpServer=h;DisableExtensions=pipelining, CHUNKING;DsnNotify=failure,delay;DsnRet=hdrs",
-        )
-        .unwrap();
-        assert!(p.warnings.is_empty());
-        assert_eq!(
-            p.value.disable_extensions,
-            [Extension::Pipelining, Extension::Chunking]
-        );
-        assert_eq!(
-            p.value.to_string(),
-            "SmtpServer=h;UseWindowsAuthentication=False;EnableSsl=False;\
-             DisableExtensions=PIPELINING,CHUNKING;DsnNotify=FAILURE,DELAY;DsnRet=HDRS;"
-        );
-        let e = err("SmtpServer=h;DisableExtensions=PIPELINING,TURBO");
-        assert_eq!(e.key.as_deref(), Some("DisableExtensions"));
-        assert!(
-            e.to_string().contains("\"TURBO\" is not an extension"),
-            "{e}"
-        );
-        let e = err("SmtpServer=h;DsnNotify=ALWAYS");
-        assert!(e.to_string().contains("NOTIFY"), "{e}");
-        let e = err("SmtpServer=h;DsnRet=BODY");
-        assert!(e.to_string().contains("FULL or HDRS"), "{e}");
-    }
-
-    #[test]
     fn secrets_are_refused_without_echo() {
         let e = err("SmtpServer=h;Password=hunter2");
         assert_eq!(e.kind, ConnectionStringErrorKind::SecretNotAllowed);

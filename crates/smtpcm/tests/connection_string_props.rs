@@ -181,3 +181,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn extension_and_dsn_keys_parse_and_round_trip() {
+    let p = ConnectionString::parse(
+        "SmtpServer=h;DisableExtensions=pipelining, CHUNKING;DsnNotify=failure,delay;DsnRet=hdrs",
+    )
+    .unwrap();
+    assert!(p.warnings.is_empty());
+    assert_eq!(
+        p.value.disable_extensions,
+        [Extension::Pipelining, Extension::Chunking]
+    );
+    assert_eq!(
+        p.value.to_string(),
+        "SmtpServer=h;UseWindowsAuthentication=False;EnableSsl=False;\
+         DisableExtensions=PIPELINING,CHUNKING;DsnNotify=FAILURE,DELAY;DsnRet=HDRS;"
+    );
+    let e = ConnectionString::parse("SmtpServer=h;DisableExtensions=PIPELINING,TURBO").unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("DisableExtensions"));
+    assert!(
+        e.to_string().contains("\"TURBO\" is not an extension"),
+        "{e}"
+    );
+    let e = ConnectionString::parse("SmtpServer=h;DsnNotify=ALWAYS").unwrap_err();
+    assert!(e.to_string().contains("NOTIFY"), "{e}");
+    let e = ConnectionString::parse("SmtpServer=h;DsnRet=BODY").unwrap_err();
+    assert!(e.to_string().contains("FULL or HDRS"), "{e}");
+}
