@@ -129,6 +129,7 @@ async fn demo(dir: &Path, attachment_size: usize) -> Result<(), (Exit, String)> 
         priority: Priority::High,
         file_attachments: attachment.to_string_lossy().into_owned(),
         body_is_html: false,
+        ..SendMailTask::default()
     };
     let report = task
         .execute(&cm, &NoPackage)

@@ -91,7 +91,7 @@ pub fn of_smtp(e: &SmtpError) -> Exit {
         return Exit::Unknown;
     }
     // A reply outside 4xx/5xx is not a refusal: the server broke the protocol.
-    if e.is_protocol_violation() {
+    if e.is_protocol() {
         return Exit::Connection;
     }
     // 421 is the server closing the session: temporary at whatever stage it comes.
@@ -127,10 +127,15 @@ pub fn of_connection(e: &ConnectionError) -> Exit {
         ConnectionError::Config(_) | ConnectionError::NoServer(_) => Exit::Usage,
         ConnectionError::Auth(a) => of_auth(a),
         ConnectionError::Smtp(s) => of_smtp(s),
-        // While a message is being sent, a failed write is the connection's (a reset or a
-        // timeout on the socket): the file-side failures have variants of their own.
-        ConnectionError::Mime(MimeError::Io(_)) => Exit::Connection,
+        // A failed write to the server carries its SmtpError (a reset mid-body: 3); an I/O
+        // error without one still happened on the way to the server (file-side failures
+        // have MimeError variants of their own).
+        ConnectionError::Mime(MimeError::Io(io)) => {
+            SmtpError::from_io_error(io).map_or(Exit::Connection, of_smtp)
+        }
         ConnectionError::Mime(_) => Exit::Usage,
+        // ConnectionError is non_exhaustive: a kind added later is a bug until mapped here.
+        _ => Exit::Internal,
     }
 }
 
@@ -166,6 +171,7 @@ pub fn of_task(e: &TaskError) -> Exit {
             Exit::Usage
         }
         TaskError::Connection(c) => of_connection(c),
+        _ => Exit::Internal,
     }
 }
 
@@ -194,11 +200,11 @@ pub fn explain_connection(e: &ConnectionError) -> (Exit, String) {
 
 fn is_protocol_error(e: &ConnectionError) -> bool {
     match e {
-        ConnectionError::Smtp(s) => s.is_protocol_violation(),
+        ConnectionError::Smtp(s) => s.is_protocol(),
         ConnectionError::Auth(AuthError::Mechanism(MechanismError::BadChallenge { .. })) => true,
         ConnectionError::Auth(AuthError::Transport(t)) => t
             .downcast_ref::<SmtpError>()
-            .is_some_and(SmtpError::is_protocol_violation),
+            .is_some_and(SmtpError::is_protocol),
         _ => false,
     }
 }
@@ -299,7 +305,7 @@ mod tests {
                 ),
                 Exit::Connection,
             ),
-            // The body writer's failure as DataWriter reports it today (issue 8.5).
+            // A bare I/O failure while the message is written.
             (ConnectionError::Mime(MimeError::Io(io())), Exit::Connection),
             (
                 smtp(Stage::StartTls, ErrorKind::StartTlsNotOffered),

@@ -8,7 +8,7 @@ use smtpcm::connection_manager::{SmtpConnectionManager, send_on_with_progress};
 use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask, TaskError, check_attachment};
 use smtpcm_engine::mime::{Attachment, BodyFile, PreparedMessage};
 use smtpcm_engine::pool::{Pool, PoolConfig, RetryPolicy};
-use smtpcm_engine::smtp::SendReport;
+use smtpcm_engine::smtp::{Dsn, DsnNotify, DsnRet, SendReport};
 
 use crate::exit::{self, Exit};
 use crate::{PriorityArg, TlsArgs};
@@ -63,6 +63,16 @@ pub struct SendArgs {
     /// Send N copies of the message (mail merge, load tests).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     count: u64,
+    /// Ask for delivery status notifications (RFC 3461): NEVER, or a comma-separated
+    /// list of SUCCESS, FAILURE, DELAY. Sent only when the server offers DSN.
+    #[arg(long, value_name = "WHEN")]
+    dsn_notify: Option<DsnNotify>,
+    /// What a failure report returns: FULL (the message) or HDRS (its headers).
+    #[arg(long, value_name = "FULL|HDRS")]
+    dsn_ret: Option<DsnRet>,
+    /// An envelope ID the reports quote back (printable ASCII, at most 100 characters).
+    #[arg(long, value_name = "ID")]
+    dsn_envid: Option<String>,
     /// Spread the copies over K reused connections.
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     parallel: u64,
@@ -103,6 +113,14 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
     }
     crate::preflight::check(&cm, args.tls.ca_file.as_deref()).map_err(|e| (Exit::Usage, e))?;
     cm.set_extra_ca_file(args.tls.ca_file.clone());
+    let dsn = Dsn {
+        notify: args.dsn_notify,
+        ret: args.dsn_ret,
+        envid: args.dsn_envid.clone(),
+    };
+    dsn.check()
+        .map_err(|e| (Exit::Usage, format!("--dsn-envid: {e}")))?;
+    cm.set_dsn(dsn);
 
     // A --body-file is streamed by the message writer, like an attachment.
     let (body, body_file) = match (&args.body, &args.body_file) {
@@ -125,6 +143,7 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
         // go straight into the message instead of through the `|`-separated SSIS field.
         file_attachments: String::new(),
         body_is_html: args.html,
+        ..SendMailTask::default()
     };
     let composed = Composed {
         task,

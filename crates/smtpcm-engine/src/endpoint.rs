@@ -99,6 +99,7 @@ pub fn envelope_for(message: &PreparedMessage) -> Envelope {
         size: Some(message.size()),
         eight_bit: message.needs_8bitmime(),
         smtputf8: message.needs_smtputf8(),
+        dsn: Default::default(),
     }
 }
 
@@ -119,7 +120,16 @@ pub async fn send_on_with_progress<F: FnMut(u64) + Unpin>(
     let envelope = envelope_for(message);
     let mut writer = client.begin(&envelope).await?;
     let mut counted = ProgressWriter::new(&mut writer, on_progress);
-    message.write_to(&mut counted).await?;
+    let written = message.write_to(&mut counted).await;
     drop(counted);
+    if let Err(e) = written {
+        // A write that failed on the connection (reset, timeout mid-body) is an SMTP
+        // connection error at the message-transfer stage, retried per policy; only a
+        // failure of the message itself (an attachment) stays a MIME error.
+        return Err(match writer.take_error() {
+            Some(smtp) => SendError::Smtp(smtp),
+            None => SendError::Mime(e),
+        });
+    }
     Ok(writer.finish().await?)
 }

@@ -15,6 +15,7 @@ use std::str::FromStr;
 /// assert_eq!(TlsMode::StartTls.to_string(), "StartTls");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum TlsMode {
     /// Plain text for the whole session (SSIS `EnableSsl=False`).
     #[default]

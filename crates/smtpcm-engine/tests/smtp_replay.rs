@@ -7,7 +7,7 @@ mod script_server;
 
 use std::time::Duration;
 
-use script_server::{Delivery, Script, Step, replay, step, text};
+use script_server::{Delivery, Script, Step, check_all, replay, step, text};
 use smtpcm_engine::auth::{AuthChannel, ServerStep};
 use smtpcm_engine::smtp::{
     Client, ClientConfig, Envelope, ErrorKind, SmtpError, Stage, Timeouts, TlsMode,
@@ -31,26 +31,6 @@ fn config(port: u16) -> ClientConfig {
     cfg.helo_name = Some("client.test".into());
     cfg.timeouts = Timeouts::uniform(Duration::from_secs(5));
     cfg
-}
-
-/// Runs the client on every delivery mode and checks its bytes against the script.
-async fn check_all<T, F, Fut>(script: Script, client: F) -> Vec<T>
-where
-    F: Fn(u16) -> Fut,
-    Fut: Future<Output = T>,
-{
-    let mut results = Vec::new();
-    for delivery in Delivery::ALL {
-        let expected = script.expected_client_bytes();
-        let (result, sent) = replay(script.clone(), delivery, &client).await;
-        assert_eq!(
-            text(&sent),
-            text(&expected),
-            "client bytes differ ({delivery:?})"
-        );
-        results.push(result);
-    }
-    results
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use smtpcm_engine::auth::{AuthConfig, AuthError};
 use smtpcm_engine::mime::{MimeError, PreparedMessage};
 use smtpcm_engine::security::TlsMode;
-use smtpcm_engine::smtp::{ClientConfig, SendReport, SmtpError};
+use smtpcm_engine::smtp::{ClientConfig, Dsn, SendReport, SmtpError};
 use smtpcm_engine::{Endpoint, SendError};
 
 use crate::auth_settings;
@@ -57,10 +57,12 @@ pub struct SmtpConnectionManager {
     settings: ConnectionString,
     extra_ca_file: Option<PathBuf>,
     sensitive_secret: Option<SecretString>,
+    dsn: Dsn,
 }
 
 /// Why a connection could not be acquired or a message not sent.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectionError {
     /// The connection string is malformed.
     #[error(transparent)]
@@ -136,10 +138,14 @@ impl SmtpConnectionManager {
                 token_env: None,
                 token_file: None,
                 allow_insecure_auth: false,
+                disable_extensions: Vec::new(),
+                dsn_notify: None,
+                dsn_ret: None,
                 extra: Vec::new(),
             },
             extra_ca_file: None,
             sensitive_secret: None,
+            dsn: Dsn::default(),
         }
     }
 
@@ -240,6 +246,13 @@ impl SmtpConnectionManager {
         self.extra_ca_file = path;
     }
 
+    /// DSN settings for every message sent through this manager (from a task or the
+    /// command line); each one not set falls back to `DsnNotify`/`DsnRet` in the
+    /// connection string. Sent only to a server that offers DSN.
+    pub fn set_dsn(&mut self, dsn: Dsn) {
+        self.dsn = dsn;
+    }
+
     /// Set the password or OAuth2 token as a sensitive property (never saved, never logged).
     ///
     /// It takes precedence over `PasswordEnv`/`PasswordFile`/`TokenEnv`/`TokenFile`.
@@ -264,6 +277,13 @@ impl SmtpConnectionManager {
         cfg.extra_ca_file = self.extra_ca_file.clone();
         // SSIS's single limit (100 s by default) unless Timeouts=Rfc5321 asks for per-stage ones.
         cfg.timeouts = self.settings.timeouts();
+        cfg.disabled_extensions = self.settings.disable_extensions.clone();
+        let from_string = Dsn {
+            notify: self.settings.dsn_notify,
+            ret: self.settings.dsn_ret,
+            envid: None,
+        };
+        cfg.dsn = self.dsn.or(&from_string);
         Ok(cfg)
     }
 

@@ -27,9 +27,13 @@ use std::fmt;
 use std::str::FromStr;
 
 use smtpcm_engine::security::TlsMode;
+use smtpcm_engine::smtp::{DsnError, DsnNotify, DsnRet, Extension};
 
 mod edit;
+mod error;
 mod tokenize;
+
+pub use error::{ConnectionStringError, ConnectionStringErrorKind, Warning};
 
 pub use edit::{REDACTED, get_key, is_secret_key, redact, set_key};
 use tokenize::segments;
@@ -91,6 +95,13 @@ pub struct ConnectionString {
     /// `AllowInsecureAuth` (extension): allow passwords, tokens and NTLM responses over
     /// plain text, to any host; a warning is logged on every use.
     pub allow_insecure_auth: bool,
+    /// `DisableExtensions` (extension): ESMTP extensions not to use even when offered,
+    /// e.g. `PIPELINING,CHUNKING` for a server that implements them badly.
+    pub disable_extensions: Vec<Extension>,
+    /// `DsnNotify` (extension): DSN `NOTIFY`, `NEVER` or a list of `SUCCESS`, `FAILURE`, `DELAY`.
+    pub dsn_notify: Option<DsnNotify>,
+    /// `DsnRet` (extension): DSN `RET`, `FULL` or `HDRS`.
+    pub dsn_ret: Option<DsnRet>,
     /// Unknown keys, as written and in order, so that a round trip keeps them.
     pub extra: Vec<(String, String)>,
 }
@@ -102,131 +113,6 @@ pub struct Parsed {
     pub value: ConnectionString,
     /// Things that parsed but deserve a look (unknown keys, a suspiciously short timeout).
     pub warnings: Vec<Warning>,
-}
-
-/// Something in a connection string that parsed but is probably not what was meant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    /// The key as written.
-    pub key: String,
-    /// 1-based character position of the key.
-    pub position: usize,
-    /// What is suspicious.
-    pub message: String,
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "connection string: key {:?} at position {}: {}",
-            self.key, self.position, self.message
-        )
-    }
-}
-
-/// A connection string that cannot be used, with the key and position at fault.
-///
-/// ```
-/// use smtpcm::connection_string::ConnectionString;
-/// let err = ConnectionString::parse("SmtpServer=h;Port=abc").unwrap_err();
-/// assert_eq!(
-///     err.to_string(),
-///     r#"connection string: key "Port" at position 14: "abc" is not a port number (1-65535)"#
-/// );
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("connection string: {}at position {position}: {kind}", key_prefix(key.as_deref()))]
-pub struct ConnectionStringError {
-    /// The key as written, when the problem belongs to one.
-    pub key: Option<String>,
-    /// 1-based character position of the key (or of the offending text).
-    pub position: usize,
-    /// What is wrong.
-    pub kind: ConnectionStringErrorKind,
-}
-
-fn key_prefix(key: Option<&str>) -> String {
-    key.map(|k| format!("key {k:?} ")).unwrap_or_default()
-}
-
-/// What is wrong in a [`ConnectionStringError`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConnectionStringErrorKind {
-    /// A segment has text but no `=` (and other segments do).
-    #[error("segment {0:?} has no \"=\"")]
-    MissingEquals(String),
-    /// `=value` with nothing before the `=`.
-    #[error("empty key")]
-    EmptyKey,
-    /// A quoted value never ends.
-    #[error("quoted value is not closed")]
-    UnterminatedQuote,
-    /// Text after the closing quote of a value.
-    #[error("unexpected text {0:?} after the closing quote")]
-    TextAfterQuote(String),
-    /// The key appeared before (possibly under an alias).
-    #[error("duplicate key (first given at position {first_position})")]
-    Duplicate {
-        /// 1-based position of the first occurrence.
-        first_position: usize,
-    },
-    /// Not `True` or `False`.
-    #[error("{0:?} is not a boolean (True or False)")]
-    NotBoolean(String),
-    /// Not a port number.
-    #[error("{0:?} is not a port number (1-65535)")]
-    NotPort(String),
-    /// Not a timeout in milliseconds.
-    #[error("{0:?} is not a timeout in milliseconds (1-4294967295)")]
-    NotTimeout(String),
-    /// Not a TLS mode name.
-    #[error("{0:?} is not a TLS mode (None, StartTls, StartTlsWhenAvailable or Implicit)")]
-    NotTlsMode(String),
-    /// Not a SASL mechanism we implement.
-    #[error(
-        "{0:?} is not an authentication mechanism (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER, GSSAPI or NTLM)"
-    )]
-    NotMechanism(String),
-    /// `SmtpServer` is not `host`, `host:port`, `[v6]` or `[v6]:port`.
-    #[error("{server:?} is not a server name: {reason}")]
-    BadServer {
-        /// The value as written.
-        server: String,
-        /// Why it is not usable.
-        reason: String,
-    },
-    /// `Port=` contradicts the port written in `SmtpServer`.
-    #[error("port {port} contradicts port {server_port} given in SmtpServer")]
-    PortConflict {
-        /// The `Port=` value.
-        port: u16,
-        /// The port inside `SmtpServer`.
-        server_port: u16,
-    },
-    /// `Timeout=0`.
-    #[error(
-        "0 is not a usable timeout; give milliseconds (e.g. 100000, SSIS's default) or leave Timeout out"
-    )]
-    ZeroTimeout,
-    /// Not a `Timeouts=` policy.
-    #[error("{0:?} is not a timeout policy (Rfc5321 or Ssis)")]
-    NotTimeoutPolicy(String),
-    /// `Timeout=` and `Timeouts=Rfc5321` both given: one limit for every stage, or RFC 5321's
-    /// per-stage limits, not both.
-    #[error("Timeout={0} contradicts Timeouts=Rfc5321 (per-stage limits); keep one of them")]
-    TimeoutConflict(u32),
-    /// `EnableSsl=True` (TLS required) with a `TlsMode` that allows plain text.
-    #[error(
-        "TlsMode={0} contradicts EnableSsl=True, which requires TLS; use TlsMode=StartTls or Implicit, or EnableSsl=False"
-    )]
-    TlsConflict(TlsMode),
-    /// A secret was put in the connection string; its value is deliberately not repeated.
-    #[error(
-        "secrets are not allowed in a connection string; use PasswordEnv, PasswordFile, TokenEnv or TokenFile"
-    )]
-    SecretNotAllowed,
 }
 
 /// The SASL mechanisms `AuthMechanism=` may name, in canonical spelling.
@@ -249,6 +135,9 @@ enum Key {
     TokenFile,
     AllowInsecureAuth,
     Timeouts,
+    DisableExtensions,
+    DsnNotify,
+    DsnRet,
 }
 
 impl Key {
@@ -269,6 +158,9 @@ impl Key {
             "tokenfile" => Key::TokenFile,
             "allowinsecureauth" => Key::AllowInsecureAuth,
             "timeouts" => Key::Timeouts,
+            "disableextensions" => Key::DisableExtensions,
+            "dsnnotify" => Key::DsnNotify,
+            "dsnret" => Key::DsnRet,
             _ => return None,
         })
     }
@@ -505,6 +397,24 @@ impl ConnectionString {
                         .ok_or_else(|| err(ConnectionStringErrorKind::NotMechanism(v.clone())))?;
                     value.auth_mechanism = Some((*canonical).to_string());
                 }
+                Some(Key::DisableExtensions) => {
+                    value.disable_extensions = v
+                        .split(',')
+                        .filter(|e| !e.trim().is_empty())
+                        .map(|e| e.parse::<Extension>())
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| err(ConnectionStringErrorKind::Invalid(e.to_string())))?;
+                }
+                Some(Key::DsnNotify) => {
+                    value.dsn_notify = Some(v.parse().map_err(|e: DsnError| {
+                        err(ConnectionStringErrorKind::Invalid(e.to_string()))
+                    })?);
+                }
+                Some(Key::DsnRet) => {
+                    value.dsn_ret = Some(v.parse().map_err(|e: DsnError| {
+                        err(ConnectionStringErrorKind::Invalid(e.to_string()))
+                    })?);
+                }
                 Some(Key::TargetName) => value.target_name = text(),
                 Some(Key::UserName) => value.user_name = text(),
                 Some(Key::PasswordEnv) => value.password_env = text(),
@@ -737,6 +647,20 @@ impl fmt::Display for ConnectionString {
         }
         if self.allow_insecure_auth {
             f.write_str("AllowInsecureAuth=True;")?;
+        }
+        if !self.disable_extensions.is_empty() {
+            let names: Vec<&str> = self
+                .disable_extensions
+                .iter()
+                .map(|e| e.keyword())
+                .collect();
+            write!(f, "DisableExtensions={};", names.join(","))?;
+        }
+        if let Some(notify) = self.dsn_notify {
+            write!(f, "DsnNotify={notify};")?;
+        }
+        if let Some(ret) = self.dsn_ret {
+            write!(f, "DsnRet={ret};")?;
         }
         for (key, value) in &self.extra {
             write!(f, "{key}=")?;

@@ -13,7 +13,7 @@ use smtpcm_engine::address::{self, AddressError};
 use smtpcm_engine::mime::{
     Attachment, BodyFile, MAX_UNSIZED_BODY, Message, MimeError, PreparedMessage, Priority,
 };
-use smtpcm_engine::smtp::SendReport;
+use smtpcm_engine::smtp::{Dsn, SendReport};
 
 /// Where the message body comes from (`SendMailMessageSourceType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,6 +119,7 @@ impl fmt::Display for SsisCode {
 
 /// Why the task failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TaskError {
     /// A validation failure with its SSIS code, e.g. no recipient.
     #[error("{code} ({symbol}): {message}", symbol = code.symbol())]
@@ -274,6 +275,10 @@ pub struct SendMailTask {
     pub file_attachments: String,
     /// Extension: send the body as HTML (SSIS only sends plain text).
     pub body_is_html: bool,
+    /// Extension: DSN settings for this task's message (RFC 3461); each one not set falls
+    /// back to the connection string's `DsnNotify`/`DsnRet`. Sent only to a server that
+    /// offers DSN.
+    pub dsn: Dsn,
 }
 
 impl SendMailTask {
@@ -447,6 +452,12 @@ impl SendMailTask {
         resolver: &dyn MessageSourceResolver,
     ) -> Result<SendReport, TaskError> {
         let message = self.prepare(Some(connection), resolver)?;
-        Ok(connection.send(&message).await?)
+        let mut endpoint = connection.endpoint()?;
+        // The task's DSN settings win over its connection's.
+        endpoint.client.dsn = self.dsn.or(&endpoint.client.dsn);
+        Ok(endpoint
+            .send(&message)
+            .await
+            .map_err(ConnectionError::from)?)
     }
 }

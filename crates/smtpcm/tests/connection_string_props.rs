@@ -7,6 +7,7 @@ use corpus_support::corpus;
 use proptest::prelude::*;
 use smtpcm::connection_string::{ConnectionString, MECHANISMS};
 use smtpcm_engine::security::TlsMode;
+use smtpcm_engine::smtp::{DsnNotify, DsnRet, Extension};
 
 /// Every `SmtpConnectionManager/@ConnectionString` in the corpus, with the file it came from.
 fn corpus_connection_strings(dir: &std::path::Path) -> Vec<(String, String)> {
@@ -76,6 +77,22 @@ fn known_or_secret(key: &str) -> bool {
         .map_or(true, |p| p.warnings.is_empty() || p.value.extra.is_empty())
 }
 
+/// `DisableExtensions`, `DsnNotify` and `DsnRet`.
+fn extensions_and_dsn() -> impl Strategy<Value = (Vec<Extension>, Option<DsnNotify>, Option<DsnRet>)>
+{
+    (
+        proptest::sample::subsequence(Extension::ALL.to_vec(), 0..=3),
+        proptest::option::of((any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(success, failure, delay)| DsnNotify {
+                success,
+                failure,
+                delay,
+            },
+        )),
+        proptest::option::of(prop_oneof![Just(DsnRet::Full), Just(DsnRet::Hdrs)]),
+    )
+}
+
 prop_compose! {
     fn connection_string()(
         host in host(),
@@ -93,6 +110,7 @@ prop_compose! {
         texts in proptest::collection::vec(proptest::option::of(text_value()), 6),
         mechanism in proptest::option::of(proptest::sample::select(MECHANISMS.to_vec())),
         allow_insecure_auth in any::<bool>(),
+        (disable_extensions, dsn_notify, dsn_ret) in extensions_and_dsn(),
         extra in proptest::collection::vec(("[A-Za-z][A-Za-z0-9 ]{0,8}[A-Za-z0-9]", text_value()), 0..4),
     ) -> ConnectionString {
         // A bare IPv6 address cannot carry a port; bracketed and named hosts can.
@@ -133,6 +151,9 @@ prop_compose! {
             token_env: texts[4].clone(),
             token_file: texts[5].clone(),
             allow_insecure_auth,
+            disable_extensions,
+            dsn_notify,
+            dsn_ret,
             extra,
         }
     }
@@ -167,4 +188,32 @@ proptest! {
             prop_assert!(e.position >= 1 && e.position <= s.chars().count().max(1), "{}", e);
         }
     }
+}
+
+#[test]
+fn extension_and_dsn_keys_parse_and_round_trip() {
+    let p = ConnectionString::parse(
+        "SmtpServer=h;DisableExtensions=pipelining, CHUNKING;DsnNotify=failure,delay;DsnRet=hdrs",
+    )
+    .unwrap();
+    assert!(p.warnings.is_empty());
+    assert_eq!(
+        p.value.disable_extensions,
+        [Extension::Pipelining, Extension::Chunking]
+    );
+    assert_eq!(
+        p.value.to_string(),
+        "SmtpServer=h;UseWindowsAuthentication=False;EnableSsl=False;\
+         DisableExtensions=PIPELINING,CHUNKING;DsnNotify=FAILURE,DELAY;DsnRet=HDRS;"
+    );
+    let e = ConnectionString::parse("SmtpServer=h;DisableExtensions=PIPELINING,TURBO").unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("DisableExtensions"));
+    assert!(
+        e.to_string().contains("\"TURBO\" is not an extension"),
+        "{e}"
+    );
+    let e = ConnectionString::parse("SmtpServer=h;DsnNotify=ALWAYS").unwrap_err();
+    assert!(e.to_string().contains("NOTIFY"), "{e}");
+    let e = ConnectionString::parse("SmtpServer=h;DsnRet=BODY").unwrap_err();
+    assert!(e.to_string().contains("FULL or HDRS"), "{e}");
 }

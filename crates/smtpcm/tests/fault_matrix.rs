@@ -274,7 +274,6 @@ async fn every_stage_times_every_fault() {
 /// error, retried by the pool. Today the client flattens the failed write into an I/O error
 /// that is never retried ("writing the message: ... Broken pipe").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "client side pending: issue 8.5"]
 async fn mid_body_losses_are_retried_connection_errors() {
     let kinds = [Kind::Disconnect, Kind::Reset, Kind::Stall];
     let failures = run_matrix(&[MID_DATA], &kinds).await;

@@ -21,6 +21,7 @@ pub struct AuthConfig {
 
 /// The kinds of authentication. `Debug` never shows a password or token.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum AuthMethod {
     /// No `AUTH` at all (SSIS `UseWindowsAuthentication=False`).
     Anonymous,

@@ -27,6 +27,7 @@ pub const ENV_NTLM_SELECT_USER: &str = "NTLMUSER";
 
 /// A credential could not be read from where the configuration says it is.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CredentialError {
     /// The environment variable named by a key is not set (or not valid UTF-8).
     ///
@@ -277,6 +278,7 @@ fn split_account(account: &str) -> (String, String) {
 /// assert!(!format!("{s:?}").contains("t0ken"));
 /// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum SecretSource {
     /// The environment variable with this name; `key` is the connection-string key that named it.
     Env { var: String, key: String },

@@ -11,6 +11,7 @@ use super::{Mechanism, MechanismError, ServerInfo};
 
 /// Why the GSSAPI mechanism cannot be prepared.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum GssapiError {
     /// No system GSSAPI library could be loaded.
     #[error(
@@ -39,6 +40,7 @@ pub enum GssapiError {
 /// assert_eq!(TargetName::from_spn("smtp/mx@CORP.EXAMPLE"), TargetName::Principal("smtp/mx@CORP.EXAMPLE".into()));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TargetName {
     /// `service@host`, resolved to a principal by the library (realm from krb5.conf).
     HostBased(String),

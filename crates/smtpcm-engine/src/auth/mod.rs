@@ -49,6 +49,7 @@ pub(crate) enum Candidate {
 
 /// What the server said in answer to an `AUTH` command or a response line.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ServerStep {
     /// `334`: a challenge, already base64-decoded.
     Challenge(Vec<u8>),
@@ -73,6 +74,7 @@ pub struct ServerInfo {
 
 /// A failure inside a mechanism (not a server rejection).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MechanismError {
     /// The mechanism cannot run here (no ticket, no credentials, library missing ...).
     #[error("{mechanism} unavailable: {reason}")]

@@ -68,6 +68,7 @@ pub fn normalize_crlf(text: &str) -> String {
 
 /// How a text body is put on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TextEncoding {
     /// As is: ASCII, no control characters but tab, no line over 998 bytes.
     SevenBit,

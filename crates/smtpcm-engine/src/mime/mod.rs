@@ -69,6 +69,7 @@ pub const ATTACHMENT_CHUNK_BYTES: usize = BASE64_LINE_BYTES * 1024;
 /// assert_eq!(Priority::Normal.to_string(), "Normal");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[non_exhaustive]
 pub enum Priority {
     /// `X-Priority: 1 (Highest)`, `Importance: High`.
     High,

@@ -44,7 +44,118 @@ pub struct Capabilities {
     pub lines: Vec<String>,
 }
 
+/// An ESMTP extension the client can be told not to use, for a server whose
+/// implementation of it is broken (as MailKit allows).
+///
+/// ```
+/// use smtpcm_engine::smtp::Extension;
+/// let e: Extension = "chunking".parse().unwrap();
+/// assert_eq!(e, Extension::Chunking);
+/// assert_eq!(Extension::EightBitMime.to_string(), "8BITMIME");
+/// assert!("BINARYMIME".parse::<Extension>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Extension {
+    /// RFC 2920 `PIPELINING`.
+    Pipelining,
+    /// RFC 3030 `CHUNKING` (`BDAT`).
+    Chunking,
+    /// RFC 1870 `SIZE`.
+    Size,
+    /// RFC 6152 `8BITMIME`.
+    EightBitMime,
+    /// RFC 6531 `SMTPUTF8`.
+    SmtpUtf8,
+    /// RFC 3207 `STARTTLS`.
+    StartTls,
+    /// RFC 3461 `DSN`.
+    Dsn,
+    /// RFC 2034 `ENHANCEDSTATUSCODES`.
+    EnhancedStatusCodes,
+    /// RFC 4954 `AUTH`.
+    Auth,
+}
+
+impl Extension {
+    /// Every extension, in the order they are listed in messages.
+    pub const ALL: [Extension; 9] = [
+        Extension::Pipelining,
+        Extension::Chunking,
+        Extension::Size,
+        Extension::EightBitMime,
+        Extension::SmtpUtf8,
+        Extension::StartTls,
+        Extension::Dsn,
+        Extension::EnhancedStatusCodes,
+        Extension::Auth,
+    ];
+
+    /// The EHLO keyword.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Extension::Pipelining => "PIPELINING",
+            Extension::Chunking => "CHUNKING",
+            Extension::Size => "SIZE",
+            Extension::EightBitMime => "8BITMIME",
+            Extension::SmtpUtf8 => "SMTPUTF8",
+            Extension::StartTls => "STARTTLS",
+            Extension::Dsn => "DSN",
+            Extension::EnhancedStatusCodes => "ENHANCEDSTATUSCODES",
+            Extension::Auth => "AUTH",
+        }
+    }
+}
+
+impl std::fmt::Display for Extension {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.keyword())
+    }
+}
+
+/// A name that is not an [`Extension`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not an extension that can be disabled (PIPELINING, CHUNKING, SIZE, 8BITMIME, \
+     SMTPUTF8, STARTTLS, DSN, ENHANCEDSTATUSCODES or AUTH)"
+)]
+pub struct UnknownExtension(pub String);
+
+impl std::str::FromStr for Extension {
+    type Err = UnknownExtension;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Extension::ALL
+            .into_iter()
+            .find(|e| e.keyword().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownExtension(s.to_string()))
+    }
+}
+
 impl Capabilities {
+    /// Acts as if the server had not offered `extension` (the EHLO lines stay as received).
+    ///
+    /// ```
+    /// use smtpcm_engine::smtp::{Capabilities, Extension, Reply};
+    /// let ehlo = Reply::new(250, None, vec!["mx".into(), "PIPELINING".into(), "CHUNKING".into()]);
+    /// let mut caps = Capabilities::from_ehlo(&ehlo);
+    /// caps.disable(Extension::Chunking);
+    /// assert!(caps.pipelining && !caps.chunking);
+    /// ```
+    pub fn disable(&mut self, extension: Extension) {
+        match extension {
+            Extension::Pipelining => self.pipelining = false,
+            Extension::Chunking => self.chunking = false,
+            Extension::Size => self.size = None,
+            Extension::EightBitMime => self.eight_bit_mime = false,
+            Extension::SmtpUtf8 => self.smtputf8 = false,
+            Extension::StartTls => self.starttls = false,
+            Extension::Dsn => self.dsn = false,
+            Extension::EnhancedStatusCodes => self.enhanced_status_codes = false,
+            Extension::Auth => self.auth_mechanisms.clear(),
+        }
+    }
+
     /// Reads the capabilities from a `250` EHLO reply.
     pub fn from_ehlo(reply: &Reply) -> Self {
         // smtp-proto parses the wire form, so rebuild it from the decoded lines.

@@ -4,36 +4,23 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 
-use super::capabilities::Capabilities;
+use super::capabilities::{Capabilities, Extension};
 use super::command::{self, Command};
 use super::config::{ClientConfig, Timeouts};
 use super::data::DataWriter;
+use super::dsn::Dsn;
 use super::envelope::{Envelope, MailParams, SendReport};
 use super::error::{ErrorKind, RecipientRejection, SmtpError, Stage};
-use super::reply::{Reply, ReplyDecoder};
+use super::reply::Reply;
+use super::session::{Session, TRANSCRIPT_TARGET};
 use super::stream::Stream;
 use super::tls;
 use crate::security::TlsMode;
-
-/// The tracing target of the SMTP transcript (commands and replies, at debug level).
-pub const TRANSCRIPT_TARGET: &str = "smtpcm::transcript";
-
-/// Where the session stands between commands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SessionState {
-    /// At a command boundary with no mail transaction open.
-    Ready,
-    /// `MAIL FROM` was accepted and the transaction has not ended: `RSET` before the next `MAIL`.
-    InTransaction,
-    /// The byte stream is in an unknown place (abandoned data, I/O error, timeout, 421):
-    /// nothing more may be sent on it.
-    Unusable(&'static str),
-}
 
 /// A connected, greeted SMTP session.
 ///
@@ -47,9 +34,12 @@ pub(crate) enum SessionState {
 /// client.quit().await
 /// # }
 /// ```
+///
+/// Cancel safety: a command future dropped before its reply was read (by a timeout or
+/// `select!`) leaves the session poisoned; every later command then fails at once, and
+/// [`quit`](Self::quit) only closes the connection.
 pub struct Client {
-    stream: Stream,
-    decoder: ReplyDecoder,
+    session: Session,
     host: String,
     helo_name: String,
     greeting: String,
@@ -57,7 +47,8 @@ pub struct Client {
     tls_config: Option<Arc<rustls::ClientConfig>>,
     peer_is_loopback: bool,
     timeouts: Timeouts,
-    state: SessionState,
+    disabled: Vec<Extension>,
+    dsn: Dsn,
 }
 
 impl std::fmt::Debug for Client {
@@ -65,7 +56,7 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("host", &self.host)
             .field("tls", &self.is_tls())
-            .field("state", &self.state)
+            .field("usable", &self.session.is_usable())
             .finish_non_exhaustive()
     }
 }
@@ -80,14 +71,7 @@ impl Client {
     /// [`TlsMode::StartTlsWhenAvailable`], STARTTLS is used when offered, and a failure
     /// once it is attempted is an error, not a fallback to plain text.
     pub async fn connect(cfg: &ClientConfig) -> Result<Client, SmtpError> {
-        let t = cfg.timeouts;
-        let tls_config = match cfg.tls {
-            TlsMode::None => None,
-            _ => Some(
-                tls::client_config(cfg.extra_ca_file.as_deref())
-                    .map_err(|m| SmtpError::new(Stage::TlsHandshake, ErrorKind::Tls(m)))?,
-            ),
-        };
+        let tls_config = tls_config_for(cfg)?;
         if let Some(name) = &cfg.helo_name {
             check_helo_name(name)?;
         }
@@ -95,13 +79,64 @@ impl Client {
         let peer_is_loopback = tcp
             .peer_addr()
             .is_ok_and(|a| crate::security::is_loopback_ip(a.ip()));
+        let local = tcp.local_addr().ok().map(|a| a.ip());
+        Client::start(Box::new(tcp), cfg, tls_config, peer_is_loopback, local).await
+    }
+
+    /// Runs a session over a stream the caller already connected: a `TcpStream` set up
+    /// its own way, a UNIX socket, a proxy tunnel, or a test duplex.
+    ///
+    /// Everything after the connect is as [`connect`](Self::connect): implicit TLS if
+    /// `cfg.tls` asks, the `220` greeting, `EHLO`, `STARTTLS` as the mode asks.
+    /// `cfg.host` is the name the certificate is checked against; `cfg.port` and the
+    /// connect timeout are not used. The peer is not treated as loopback.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use smtpcm_engine::smtp::{Client, ClientConfig, TlsMode};
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// let (ours, mut theirs) = tokio::io::duplex(4096);
+    /// let server = tokio::spawn(async move {
+    ///     theirs.write_all(b"220 mx ready\r\n").await.unwrap();
+    ///     let mut buf = [0u8; 64];
+    ///     let n = theirs.read(&mut buf).await.unwrap();
+    ///     assert_eq!(&buf[..n], b"EHLO client.test\r\n");
+    ///     theirs.write_all(b"250-mx\r\n250 PIPELINING\r\n").await.unwrap();
+    /// });
+    /// let mut cfg = ClientConfig::new("mx", 25, TlsMode::None);
+    /// cfg.helo_name = Some("client.test".into());
+    /// let client = Client::from_stream(ours, &cfg).await.unwrap();
+    /// assert!(client.capabilities().pipelining);
+    /// server.await.unwrap();
+    /// # });
+    /// ```
+    pub async fn from_stream<S>(stream: S, cfg: &ClientConfig) -> Result<Client, SmtpError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let tls_config = tls_config_for(cfg)?;
+        if let Some(name) = &cfg.helo_name {
+            check_helo_name(name)?;
+        }
+        Client::start(Box::new(stream), cfg, tls_config, false, None).await
+    }
+
+    /// Greets on a connected stream: implicit TLS if the mode asks, the `220`, `EHLO`,
+    /// then `STARTTLS` as the mode asks, and `EHLO` again inside TLS.
+    async fn start(
+        stream: Box<dyn super::stream::Io>,
+        cfg: &ClientConfig,
+        tls_config: Option<Arc<rustls::ClientConfig>>,
+        peer_is_loopback: bool,
+        local: Option<IpAddr>,
+    ) -> Result<Client, SmtpError> {
+        let t = cfg.timeouts;
         let helo_name = match &cfg.helo_name {
             Some(name) => name.trim().to_string(),
-            None => default_helo_name(tcp.local_addr().ok().map(|a| a.ip())),
+            None => default_helo_name(local),
         };
         let mut client = Client {
-            stream: Stream::Plain(tcp),
-            decoder: ReplyDecoder::default(),
+            session: Session::new(Stream::Plain(stream)),
             host: cfg.host.trim().to_string(),
             helo_name,
             greeting: String::new(),
@@ -109,12 +144,16 @@ impl Client {
             tls_config,
             peer_is_loopback,
             timeouts: t,
-            state: SessionState::Ready,
+            disabled: cfg.disabled_extensions.clone(),
+            dsn: cfg.dsn.clone(),
         };
         if cfg.tls == TlsMode::Implicit {
             client.handshake().await?;
         }
-        let greeting = client.read_reply(Stage::Greeting, t.greeting).await?;
+        let greeting = client
+            .session
+            .read_reply(Stage::Greeting, t.greeting)
+            .await?;
         if greeting.code != 220 {
             client.quit_quietly().await;
             return Err(SmtpError::rejected(Stage::Greeting, "connection", greeting));
@@ -145,7 +184,7 @@ impl Client {
 
     /// Whether the session is encrypted.
     pub fn is_tls(&self) -> bool {
-        self.stream.is_tls()
+        self.session.stream().is_tls()
     }
 
     /// The host name as configured.
@@ -165,20 +204,39 @@ impl Client {
 
     /// The TLS version and cipher suite, e.g. `"TLSv1.3 TLS13_AES_256_GCM_SHA384"`.
     pub fn tls_info(&self) -> Option<String> {
-        self.stream.tls_info()
+        self.session.stream().tls_info()
+    }
+
+    /// Whether the TLS handshake resumed an earlier session (a ticket or session ID from an
+    /// earlier connection to this server), so it skipped the certificate exchange.
+    ///
+    /// Connections share one TLS configuration per CA set, so a second connection of a
+    /// connection manager or a pool resumes when the server allows it.
+    pub fn tls_resumed(&self) -> bool {
+        self.session.stream().tls_resumed()
     }
 
     /// Sends `EHLO` and records the capabilities; falls back to `HELO` (no extensions) when the
     /// server answers `500` or `502`.
     pub async fn ehlo(&mut self) -> Result<(), SmtpError> {
-        self.ensure_usable(Stage::Ehlo)?;
+        self.session.ensure_usable(Stage::Ehlo)?;
         let name = self.helo_name.clone();
         let ehlo = command::Ehlo(&name);
         let reply = self.command(&ehlo, Stage::Ehlo, self.timeouts.ehlo).await?;
         if reply.code == 250 {
             self.capabilities = Capabilities::from_ehlo(&reply);
+            for &extension in &self.disabled {
+                if self.capabilities.lines.iter().skip(1).any(|l| {
+                    l.split([' ', '='])
+                        .next()
+                        .is_some_and(|k| k.eq_ignore_ascii_case(extension.keyword()))
+                }) {
+                    tracing::debug!("not using {extension}: disabled by configuration");
+                }
+                self.capabilities.disable(extension);
+            }
             // EHLO also resets any open transaction (RFC 5321 §4.1.4).
-            self.state = SessionState::Ready;
+            self.session.set_in_transaction(false);
             return Ok(());
         }
         if !matches!(reply.code, 500 | 502) {
@@ -190,13 +248,13 @@ impl Client {
             return Err(SmtpError::rejected(Stage::Ehlo, helo.to_string(), reply));
         }
         self.capabilities = Capabilities::default();
-        self.state = SessionState::Ready;
+        self.session.set_in_transaction(false);
         Ok(())
     }
 
     /// Sends `NOOP` (a cheap check that a pooled connection still works).
     pub async fn noop(&mut self) -> Result<(), SmtpError> {
-        self.ensure_usable(Stage::Noop)?;
+        self.session.ensure_usable(Stage::Noop)?;
         let reply = self
             .command(&command::Noop, Stage::Noop, self.timeouts.quit)
             .await?;
@@ -208,28 +266,28 @@ impl Client {
 
     /// Sends `RSET`, abandoning any open mail transaction.
     pub async fn rset(&mut self) -> Result<(), SmtpError> {
-        self.ensure_usable(Stage::Rset)?;
+        self.session.ensure_usable(Stage::Rset)?;
         let reply = self
             .command(&command::Rset, Stage::Rset, self.timeouts.quit)
             .await?;
         if !reply.is_positive() {
             return Err(SmtpError::rejected(Stage::Rset, "RSET", reply));
         }
-        self.state = SessionState::Ready;
+        self.session.set_in_transaction(false);
         Ok(())
     }
 
     /// Sends `QUIT` and closes the connection. A connection left unusable (for example by
     /// an abandoned [`DataWriter`]) is closed without sending anything.
     pub async fn quit(mut self) -> Result<(), SmtpError> {
-        if let SessionState::Unusable(_) = self.state {
-            let _ = timeout(self.timeouts.quit, self.stream.shutdown()).await;
+        if !self.session.is_usable() {
+            self.session.shutdown(self.timeouts.quit).await;
             return Ok(());
         }
         let reply = self
             .command(&command::Quit, Stage::Quit, self.timeouts.quit)
             .await;
-        let _ = timeout(self.timeouts.quit, self.stream.shutdown()).await;
+        self.session.shutdown(self.timeouts.quit).await;
         let reply = reply?;
         if !reply.is_positive() {
             return Err(SmtpError::rejected(Stage::Quit, "QUIT", reply));
@@ -249,15 +307,15 @@ impl Client {
         if !reply.is_positive() {
             return Err(SmtpError::rejected(Stage::Mail, mail.to_string(), reply));
         }
-        self.state = SessionState::InTransaction;
+        self.session.set_in_transaction(true);
         Ok(reply)
     }
 
     /// Sends `RCPT TO:<to>`; a refusal names the recipient.
     pub async fn rcpt(&mut self, to: &str) -> Result<Reply, SmtpError> {
-        self.ensure_usable(Stage::Rcpt)?;
+        self.session.ensure_usable(Stage::Rcpt)?;
         check_address(to, Stage::Rcpt)?;
-        let rcpt = command::Rcpt(to);
+        let rcpt = command::Rcpt::to(to);
         let reply = self.command(&rcpt, Stage::Rcpt, self.timeouts.rcpt).await?;
         if !reply.is_positive() {
             return Err(
@@ -270,6 +328,9 @@ impl Client {
     /// Starts a message: `MAIL`, every `RCPT`, then `DATA` (or nothing more when the
     /// server offers CHUNKING, whose writer sends `BDAT`). When the server offers
     /// PIPELINING, all of these go in one write and the replies are matched in order.
+    ///
+    /// DSN parameters (the envelope's, else the configuration's) go on `MAIL` and each
+    /// `RCPT` when the server offers DSN, and are left out (logged at debug) when not.
     ///
     /// The SIZE limit is checked first. Returns a writer when at least one recipient was
     /// accepted; if none was, fails with [`ErrorKind::AllRecipientsRejected`] naming each.
@@ -288,36 +349,60 @@ impl Client {
             body_8bit: envelope.eight_bit,
             smtputf8: needs_utf8,
         };
-        let mail = self.mail_command(&envelope.from, &params)?;
+        let mut mail = self.mail_command(&envelope.from, &params)?;
         for r in &envelope.recipients {
             check_address(r, Stage::Rcpt)?;
         }
+        let dsn = envelope.dsn.or(&self.dsn);
+        dsn.check()
+            .map_err(|e| SmtpError::new(Stage::Mail, ErrorKind::InvalidInput(e.to_string())))?;
+        let dsn = match (dsn.is_empty(), self.capabilities.dsn) {
+            (false, false) => {
+                tracing::debug!(
+                    "the server does not offer DSN: NOTIFY, RET, ENVID and ORCPT are not sent"
+                );
+                Dsn::default()
+            }
+            _ => dsn,
+        };
+        mail.ret = dsn.ret;
+        mail.envid = dsn.envid.as_deref();
+        let rcpt = |to| command::Rcpt {
+            to,
+            notify: dsn.notify,
+            orcpt: !dsn.is_empty(),
+        };
         self.ensure_ready().await?;
         let chunking = self.capabilities.chunking;
         let t = self.timeouts;
 
         let (mail_reply, rcpt_replies, data_reply) = if self.capabilities.pipelining {
+            let session = &mut self.session;
             let mut wire = Vec::new();
-            self.queue(&mail, &mut wire);
+            session.queue(&mail, &mut wire);
             for r in &envelope.recipients {
-                self.queue(&command::Rcpt(r), &mut wire);
+                session.queue(&rcpt(r), &mut wire);
             }
             if !chunking {
-                self.queue(&command::Data, &mut wire);
+                session.queue(&command::Data, &mut wire);
             }
-            self.write(&wire, Stage::Mail, t.mail).await?;
-            let mail_reply = self.read_reply(Stage::Mail, t.mail).await?;
+            // One exchange from the write to the last reply: cancelled anywhere in between,
+            // the session is poisoned rather than left with replies owed.
+            let armed = session.arm();
+            session.write(&wire, Stage::Mail, t.mail).await?;
+            let mail_reply = session.read_reply(Stage::Mail, t.mail).await?;
             closing(&mail_reply, Stage::Mail, &mail)?;
             let mut rcpt_replies = Vec::with_capacity(envelope.recipients.len());
             for r in &envelope.recipients {
-                let reply = self.read_reply(Stage::Rcpt, t.rcpt).await?;
-                closing(&reply, Stage::Rcpt, &command::Rcpt(r))?;
+                let reply = session.read_reply(Stage::Rcpt, t.rcpt).await?;
+                closing(&reply, Stage::Rcpt, &rcpt(r))?;
                 rcpt_replies.push(reply);
             }
             let data_reply = match chunking {
                 true => None,
-                false => Some(self.read_reply(Stage::Data, t.data_init).await?),
+                false => Some(session.read_reply(Stage::Data, t.data_init).await?),
             };
+            session.disarm(armed);
             (mail_reply, rcpt_replies, data_reply)
         } else {
             let mail_reply = self.command(&mail, Stage::Mail, t.mail).await?;
@@ -328,10 +413,10 @@ impl Client {
                     mail_reply,
                 ));
             }
-            self.state = SessionState::InTransaction;
+            self.session.set_in_transaction(true);
             let mut rcpt_replies = Vec::with_capacity(envelope.recipients.len());
             for r in &envelope.recipients {
-                let rcpt = command::Rcpt(r);
+                let rcpt = rcpt(r);
                 let reply = self.command(&rcpt, Stage::Rcpt, t.rcpt).await?;
                 closing(&reply, Stage::Rcpt, &rcpt)?;
                 rcpt_replies.push(reply);
@@ -358,7 +443,7 @@ impl Client {
                 mail_reply,
             ));
         }
-        self.state = SessionState::InTransaction;
+        self.session.set_in_transaction(true);
         let mut accepted = Vec::new();
         let mut rejected = Vec::new();
         for (recipient, reply) in envelope.recipients.iter().zip(rcpt_replies) {
@@ -385,7 +470,13 @@ impl Client {
         {
             return Err(SmtpError::rejected(Stage::Data, "DATA", reply));
         }
-        Ok(DataWriter::new(self, accepted, rejected, chunking))
+        Ok(DataWriter::new(
+            &mut self.session,
+            self.timeouts,
+            accepted,
+            rejected,
+            chunking,
+        ))
     }
 
     /// Sends one whole message read from `body`: [`begin`](Self::begin), copy, and
@@ -411,25 +502,10 @@ impl Client {
         self.timeouts
     }
 
-    pub(crate) fn set_state(&mut self, state: SessionState) {
-        self.state = state;
-    }
-
-    /// Fails at once if the connection can no longer carry commands.
-    pub(crate) fn ensure_usable(&self, stage: Stage) -> Result<(), SmtpError> {
-        match self.state {
-            SessionState::Unusable(reason) => Err(SmtpError::new(
-                stage,
-                ErrorKind::Protocol(format!("connection cannot be used: {reason}")),
-            )),
-            _ => Ok(()),
-        }
-    }
-
     /// Brings the session to a command boundary with no transaction open.
     async fn ensure_ready(&mut self) -> Result<(), SmtpError> {
-        self.ensure_usable(Stage::Mail)?;
-        if self.state == SessionState::InTransaction {
+        self.session.ensure_usable(Stage::Mail)?;
+        if self.session.in_transaction() {
             self.rset().await?;
         }
         Ok(())
@@ -468,28 +544,21 @@ impl Client {
             size: params.size.filter(|_| caps.size.is_some()),
             body_8bit: params.body_8bit,
             smtputf8: params.smtputf8,
+            ret: None,
+            envid: None,
         })
     }
 
     /// Ends a DATA the server opened although the transaction failed (RFC 2920): the server
     /// then rejects the empty message.
     async fn end_unwanted_data(&mut self) -> Result<(), SmtpError> {
-        self.log_client(&".");
-        self.write(b".\r\n", Stage::DataEnd, self.timeouts.data_end)
-            .await?;
-        self.read_reply(Stage::DataEnd, self.timeouts.data_end)
-            .await?;
+        tracing::debug!(target: TRANSCRIPT_TARGET, "C: .");
+        let limit = self.timeouts.data_end;
+        let armed = self.session.arm();
+        self.session.write(b".\r\n", Stage::DataEnd, limit).await?;
+        self.session.read_reply(Stage::DataEnd, limit).await?;
+        self.session.disarm(armed);
         Ok(())
-    }
-
-    fn log_client(&self, shown: &dyn std::fmt::Display) {
-        tracing::debug!(target: TRANSCRIPT_TARGET, "C: {shown}");
-    }
-
-    /// Encodes a command into `wire` and logs it (redacted) for the transcript.
-    pub(crate) fn queue<C: Command>(&self, cmd: &C, wire: &mut Vec<u8>) {
-        self.log_client(cmd);
-        cmd.encode(wire);
     }
 
     /// Sends one command and reads its reply, whatever the code.
@@ -499,73 +568,7 @@ impl Client {
         stage: Stage,
         limit: Duration,
     ) -> Result<Reply, SmtpError> {
-        self.ensure_usable(stage)?;
-        let mut wire = Vec::new();
-        self.queue(cmd, &mut wire);
-        self.write(&wire, stage, limit).await?;
-        self.read_reply(stage, limit).await
-    }
-
-    /// Writes and flushes `bytes` within `limit`; any failure leaves the session unusable.
-    pub(crate) async fn write(
-        &mut self,
-        bytes: &[u8],
-        stage: Stage,
-        limit: Duration,
-    ) -> Result<(), SmtpError> {
-        let stream = &mut self.stream;
-        let result = timeout(limit, async {
-            stream.write_all(bytes).await?;
-            stream.flush().await
-        })
-        .await;
-        match result {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(self.broken(stage, ErrorKind::Io(e), "a write failed")),
-            Err(_) => Err(self.broken(stage, ErrorKind::Timeout(limit), "a write timed out")),
-        }
-    }
-
-    /// Reads the next complete reply within `limit`.
-    pub(crate) async fn read_reply(
-        &mut self,
-        stage: Stage,
-        limit: Duration,
-    ) -> Result<Reply, SmtpError> {
-        match timeout(limit, self.read_reply_unbounded()).await {
-            Err(_) => Err(self.broken(stage, ErrorKind::Timeout(limit), "a reply timed out")),
-            Ok(Err(kind)) => Err(self.broken(stage, kind, "the reply could not be read")),
-            Ok(Ok(reply)) => {
-                if reply.code == 421 {
-                    self.state = SessionState::Unusable("the server is closing the session (421)");
-                }
-                Ok(reply)
-            }
-        }
-    }
-
-    async fn read_reply_unbounded(&mut self) -> Result<Reply, ErrorKind> {
-        let mut buf = [0u8; 4096];
-        loop {
-            match self.decoder.next_reply() {
-                Ok(Some(reply)) => {
-                    log_reply(&reply);
-                    return Ok(reply);
-                }
-                Ok(None) => {}
-                Err(malformed) => return Err(ErrorKind::Protocol(malformed.to_string())),
-            }
-            let n = self.stream.read(&mut buf).await.map_err(ErrorKind::Io)?;
-            if n == 0 {
-                return Err(ErrorKind::Disconnected);
-            }
-            self.decoder.push(&buf[..n]);
-        }
-    }
-
-    fn broken(&mut self, stage: Stage, kind: ErrorKind, why: &'static str) -> SmtpError {
-        self.state = SessionState::Unusable(why);
-        SmtpError::new(stage, kind)
+        self.session.command(cmd, stage, limit).await
     }
 
     async fn starttls(&mut self) -> Result<(), SmtpError> {
@@ -575,8 +578,8 @@ impl Client {
         if reply.code != 220 {
             return Err(SmtpError::rejected(Stage::StartTls, "STARTTLS", reply));
         }
-        if self.decoder.has_buffered() {
-            return Err(self.broken(
+        if self.session.has_buffered() {
+            return Err(self.session.broken(
                 Stage::StartTls,
                 ErrorKind::Protocol(
                     "server sent more data after its 220 to STARTTLS, before the TLS handshake \
@@ -599,34 +602,29 @@ impl Client {
         };
         let name = tls::server_name(&self.host)
             .map_err(|m| SmtpError::new(Stage::TlsHandshake, ErrorKind::Tls(m)))?;
-        let Some(tcp) = self.stream.take_plain() else {
-            return Err(SmtpError::new(
-                Stage::TlsHandshake,
-                ErrorKind::Protocol("the session is already encrypted".into()),
-            ));
-        };
         let limit = self.timeouts.starttls;
-        match timeout(limit, TlsConnector::from(config).connect(name, tcp)).await {
-            Err(_) => Err(self.broken(
-                Stage::TlsHandshake,
-                ErrorKind::Timeout(limit),
-                "TLS handshake timed out",
-            )),
-            Ok(Err(e)) => Err(self.broken(
-                Stage::TlsHandshake,
-                ErrorKind::Tls(format!("{} (server {:?})", e, self.host)),
-                "TLS handshake failed",
-            )),
-            Ok(Ok(tls)) => {
-                self.stream = Stream::Tls(Box::new(tls));
-                tracing::debug!(
-                    target: TRANSCRIPT_TARGET,
-                    "TLS established: {}",
-                    self.stream.tls_info().unwrap_or_default()
-                );
-                Ok(())
-            }
-        }
+        let host = self.host.clone();
+        self.session
+            .upgrade(async move |plain| {
+                match timeout(limit, TlsConnector::from(config).connect(name, plain)).await {
+                    Err(_) => Err(SmtpError::new(
+                        Stage::TlsHandshake,
+                        ErrorKind::Timeout(limit),
+                    )),
+                    Ok(Err(e)) => Err(SmtpError::new(
+                        Stage::TlsHandshake,
+                        ErrorKind::Tls(format!("{e} (server {host:?})")),
+                    )),
+                    Ok(Ok(tls)) => Ok(Stream::Tls(Box::new(tls))),
+                }
+            })
+            .await?;
+        tracing::debug!(
+            target: TRANSCRIPT_TARGET,
+            "TLS established: {}",
+            self.tls_info().unwrap_or_default()
+        );
+        Ok(())
     }
 
     /// Best-effort `QUIT` on a path that is already failing.
@@ -636,8 +634,18 @@ impl Client {
             .await
             .is_ok()
         {
-            let _ = timeout(self.timeouts.quit, self.stream.shutdown()).await;
+            self.session.shutdown(self.timeouts.quit).await;
         }
+    }
+}
+
+/// The TLS settings a session needs, built before connecting (a bad CA file fails early).
+fn tls_config_for(cfg: &ClientConfig) -> Result<Option<Arc<rustls::ClientConfig>>, SmtpError> {
+    match cfg.tls {
+        TlsMode::None => Ok(None),
+        _ => tls::client_config(cfg.extra_ca_file.as_deref())
+            .map(Some)
+            .map_err(|m| SmtpError::new(Stage::TlsHandshake, ErrorKind::Tls(m))),
     }
 }
 
@@ -689,18 +697,6 @@ fn closing(reply: &Reply, stage: Stage, cmd: &dyn std::fmt::Display) -> Result<(
         return Err(SmtpError::rejected(stage, cmd.to_string(), reply.clone()));
     }
     Ok(())
-}
-
-fn log_reply(reply: &Reply) {
-    let enhanced = reply
-        .enhanced
-        .map(|(class, subject, detail)| format!("{class}.{subject}.{detail} "))
-        .unwrap_or_default();
-    let last = reply.lines.len().saturating_sub(1);
-    for (i, line) in reply.lines.iter().enumerate() {
-        let sep = if i == last { ' ' } else { '-' };
-        tracing::debug!(target: TRANSCRIPT_TARGET, "S: {}{sep}{enhanced}{line}", reply.code);
-    }
 }
 
 /// Refuses addresses that would break the command line (CR, LF, other controls, angle brackets).

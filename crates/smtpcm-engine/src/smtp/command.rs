@@ -7,6 +7,7 @@
 use std::fmt;
 use std::io::Write as _;
 
+use super::dsn::{DsnNotify, DsnRet, xtext};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
@@ -45,8 +46,11 @@ pub struct Quit;
 ///
 /// ```
 /// use smtpcm_engine::smtp::command::Mail;
-/// let m = Mail { from: "a@x", size: Some(1200), body_8bit: true, smtputf8: false };
+/// use smtpcm_engine::smtp::DsnRet;
+/// let m = Mail { from: "a@x", size: Some(1200), body_8bit: true, smtputf8: false, ret: None, envid: None };
 /// assert_eq!(m.to_string(), "MAIL FROM:<a@x> SIZE=1200 BODY=8BITMIME");
+/// let m = Mail { ret: Some(DsnRet::Hdrs), envid: Some("job 7"), ..m };
+/// assert_eq!(m.to_string(), "MAIL FROM:<a@x> SIZE=1200 BODY=8BITMIME RET=HDRS ENVID=job+207");
 /// ```
 #[derive(Debug, Clone)]
 pub struct Mail<'a> {
@@ -58,11 +62,40 @@ pub struct Mail<'a> {
     pub body_8bit: bool,
     /// `SMTPUTF8` (RFC 6531).
     pub smtputf8: bool,
+    /// DSN `RET=` (RFC 3461).
+    pub ret: Option<DsnRet>,
+    /// DSN `ENVID=`, as given (sent xtext-encoded).
+    pub envid: Option<&'a str>,
 }
 
-/// `RCPT TO:<addr>`.
+/// `RCPT TO:<addr>` with its DSN parameters (RFC 3461).
+///
+/// ```
+/// use smtpcm_engine::smtp::command::Rcpt;
+/// assert_eq!(Rcpt::to("b@x").to_string(), "RCPT TO:<b@x>");
+/// let r = Rcpt { notify: Some("FAILURE,DELAY".parse().unwrap()), orcpt: true, ..Rcpt::to("b+1@x") };
+/// assert_eq!(r.to_string(), "RCPT TO:<b+1@x> NOTIFY=FAILURE,DELAY ORCPT=rfc822;b+2B1@x");
+/// ```
 #[derive(Debug, Clone)]
-pub struct Rcpt<'a>(pub &'a str);
+pub struct Rcpt<'a> {
+    /// The forward path without angle brackets.
+    pub to: &'a str,
+    /// DSN `NOTIFY=`.
+    pub notify: Option<DsnNotify>,
+    /// Send DSN `ORCPT=rfc822;<to>` (only for an ASCII address).
+    pub orcpt: bool,
+}
+
+impl<'a> Rcpt<'a> {
+    /// `RCPT TO:<to>` without parameters.
+    pub fn to(to: &'a str) -> Self {
+        Rcpt {
+            to,
+            notify: None,
+            orcpt: false,
+        }
+    }
+}
 
 /// `BDAT <size> [LAST]` (RFC 3030); the chunk bytes follow the command line.
 #[derive(Debug, Clone)]
@@ -132,6 +165,12 @@ impl fmt::Display for Mail<'_> {
         if self.smtputf8 {
             f.write_str(" SMTPUTF8")?;
         }
+        if let Some(ret) = self.ret {
+            write!(f, " RET={ret}")?;
+        }
+        if let Some(envid) = self.envid {
+            write!(f, " ENVID={}", xtext(envid))?;
+        }
         Ok(())
     }
 }
@@ -139,7 +178,15 @@ impl Command for Mail<'_> {}
 
 impl fmt::Display for Rcpt<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RCPT TO:<{}>", self.0)
+        write!(f, "RCPT TO:<{}>", self.to)?;
+        if let Some(notify) = self.notify {
+            write!(f, " NOTIFY={notify}")?;
+        }
+        // RFC 3461 `rfc822` ORCPT holds an ASCII address; a UTF-8 one would need RFC 6533.
+        if self.orcpt && self.to.is_ascii() {
+            write!(f, " ORCPT=rfc822;{}", xtext(self.to))?;
+        }
+        Ok(())
     }
 }
 impl Command for Rcpt<'_> {}
@@ -215,7 +262,7 @@ mod tests {
     #[test]
     fn commands_encode_with_crlf() {
         assert_eq!(wire(&Ehlo("client.test")), "EHLO client.test\r\n");
-        assert_eq!(wire(&Rcpt("bob@x")), "RCPT TO:<bob@x>\r\n");
+        assert_eq!(wire(&Rcpt::to("bob@x")), "RCPT TO:<bob@x>\r\n");
         assert_eq!(
             wire(&Bdat {
                 size: 12,
@@ -228,7 +275,9 @@ mod tests {
                 from: "",
                 size: None,
                 body_8bit: false,
-                smtputf8: true
+                smtputf8: true,
+                ret: None,
+                envid: None,
             }),
             "MAIL FROM:<> SMTPUTF8\r\n"
         );

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::capabilities::Extension;
+use super::dsn::Dsn;
 use crate::security::TlsMode;
 
 /// How long the client waits at each stage of a session.
@@ -110,6 +112,12 @@ pub struct ClientConfig {
     pub helo_name: Option<String>,
     /// Per-stage timeouts.
     pub timeouts: Timeouts,
+    /// Extensions not to use even when offered, for servers whose PIPELINING or CHUNKING
+    /// is broken.
+    pub disabled_extensions: Vec<Extension>,
+    /// DSN settings for every message, unless its [`Envelope`](super::Envelope) says
+    /// otherwise (sent only to a server that offers DSN).
+    pub dsn: Dsn,
 }
 
 impl ClientConfig {
@@ -122,6 +130,8 @@ impl ClientConfig {
             extra_ca_file: None,
             helo_name: None,
             timeouts: Timeouts::default(),
+            disabled_extensions: Vec::new(),
+            dsn: Dsn::default(),
         }
     }
 }

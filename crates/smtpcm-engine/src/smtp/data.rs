@@ -1,7 +1,7 @@
-//! The streaming message writer returned by [`Client::begin`].
+//! The streaming message writer returned by [`Client::begin`](super::Client::begin).
 //!
 //! Bytes written are encoded (CRLF, dot-stuffing for DATA) into a block buffer.
-//! When a block is full it is sent by a future that borrows the client and hands
+//! When a block is full it is sent by a future that borrows the session core and hands
 //! it back when done; while that future runs, writes return `Pending`, which is
 //! the backpressure. Each block has its own timeout (`Timeouts::data_block`), so a
 //! large message is never cut off by a whole-message deadline.
@@ -13,29 +13,30 @@ use std::task::{Context, Poll, ready};
 
 use tokio::io::AsyncWrite;
 
-use super::client::{Client, SessionState};
 use super::command;
+use super::config::Timeouts;
 use super::encoder::DataEncoder;
 use super::envelope::SendReport;
 use super::error::{ErrorKind, RecipientRejection, SmtpError, Stage};
 use super::reply::Reply;
+use super::session::{Session, TRANSCRIPT_TARGET};
 
 /// Bytes gathered before a block (or BDAT chunk) is sent.
 const BLOCK_SIZE: usize = 64 * 1024;
 
 type BlockFuture<'a> =
-    Pin<Box<dyn Future<Output = (&'a mut Client, Vec<u8>, Result<(), SmtpError>)> + Send + 'a>>;
+    Pin<Box<dyn Future<Output = (&'a mut Session, Vec<u8>, Result<(), SmtpError>)> + Send + 'a>>;
 
 enum State<'a> {
-    /// No block in flight; the client is ours to use.
-    Idle(&'a mut Client),
-    /// A block is being sent; the future holds the client until it completes.
+    /// No block in flight; the session is ours to use.
+    Idle(&'a mut Session),
+    /// A block is being sent; the future holds the session until it completes.
     Busy(BlockFuture<'a>),
-    /// Only between taking the client out of `Idle` and putting it into `Busy`.
+    /// Only between taking the session out of `Idle` and putting it into `Busy`.
     Moving,
 }
 
-/// Writes the message content of one transaction (see [`Client::begin`]).
+/// Writes the message content of one transaction (see [`Client::begin`](super::Client::begin)).
 ///
 /// It implements [`AsyncWrite`]: line endings are normalised to CRLF and, for DATA,
 /// leading dots are doubled; with CHUNKING the content goes in BDAT chunks.
@@ -46,6 +47,7 @@ enum State<'a> {
 /// which then just closes the connection).
 pub struct DataWriter<'a> {
     state: State<'a>,
+    timeouts: Timeouts,
     encoder: DataEncoder,
     block: Vec<u8>,
     chunked: bool,
@@ -67,17 +69,17 @@ impl std::fmt::Debug for DataWriter<'_> {
 
 impl<'a> DataWriter<'a> {
     pub(crate) fn new(
-        client: &'a mut Client,
+        session: &'a mut Session,
+        timeouts: Timeouts,
         accepted: Vec<String>,
         rejected: Vec<RecipientRejection>,
         chunked: bool,
     ) -> Self {
         // Until the final reply is read, the stream is mid-message.
-        client.set_state(SessionState::Unusable(
-            "a message transfer was abandoned before its end",
-        ));
+        session.poison("a message transfer was abandoned before its end");
         DataWriter {
-            state: State::Idle(client),
+            state: State::Idle(session),
+            timeouts,
             encoder: if chunked {
                 DataEncoder::line_endings_only()
             } else {
@@ -113,11 +115,11 @@ impl<'a> DataWriter<'a> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        let State::Idle(client) = std::mem::replace(&mut self.state, State::Moving) else {
+        let State::Idle(session) = std::mem::replace(&mut self.state, State::Moving) else {
             return Err(internal_error());
         };
         self.encoder.finish(&mut self.block);
-        let reply = end_message(client, &self.block, self.chunked).await?;
+        let reply = end_message(session, self.timeouts, &self.block, self.chunked).await?;
         if !reply.is_positive() {
             let shown = if self.chunked {
                 command::Bdat {
@@ -138,18 +140,18 @@ impl<'a> DataWriter<'a> {
         })
     }
 
-    /// The typed error behind a failed write, if any (the `io::Error` only carries its text).
+    /// The typed error behind a failed write, if any (the `io::Error` carries a copy).
     pub fn take_error(&mut self) -> Option<SmtpError> {
         self.error.take()
     }
 
-    /// Drives a block in flight to completion; `Ready` when the client is idle again.
+    /// Drives a block in flight to completion; `Ready` when the session is idle again.
     fn poll_block(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let State::Busy(future) = &mut self.state else {
             return Poll::Ready(());
         };
-        let (client, mut buffer, result) = ready!(future.as_mut().poll(cx));
-        self.state = State::Idle(client);
+        let (session, mut buffer, result) = ready!(future.as_mut().poll(cx));
+        self.state = State::Idle(session);
         buffer.clear();
         // Reuse the allocation: nothing was encoded while the block was in flight.
         if self.block.is_empty() {
@@ -162,21 +164,25 @@ impl<'a> DataWriter<'a> {
     }
 
     fn start_block(&mut self) {
-        let State::Idle(client) = std::mem::replace(&mut self.state, State::Moving) else {
+        let State::Idle(session) = std::mem::replace(&mut self.state, State::Moving) else {
             return;
         };
         let block = std::mem::take(&mut self.block);
         let chunked = self.chunked;
+        let limit = self.timeouts.data_block;
         self.state = State::Busy(Box::pin(async move {
-            let result = send_block(client, &block, chunked).await;
-            (client, block, result)
+            let result = send_block(session, limit, &block, chunked).await;
+            (session, block, result)
         }));
     }
 
+    /// Fails once a block has failed. The `io::Error` carries a copy of the typed error
+    /// ([`SmtpError::from_io_error`]), and the writer keeps the original for
+    /// [`take_error`](Self::take_error) and [`finish`](Self::finish).
     fn check(&self) -> io::Result<()> {
         match (&self.error, &self.state) {
-            (Some(e), _) => Err(io::Error::other(e.to_string())),
-            (None, State::Moving) => Err(io::Error::other(internal_error().to_string())),
+            (Some(e), _) => Err(e.to_io_error()),
+            (None, State::Moving) => Err(internal_error().to_io_error()),
             _ => Ok(()),
         }
     }
@@ -233,21 +239,27 @@ impl AsyncWrite for DataWriter<'_> {
 }
 
 /// Sends one DATA block, or one BDAT chunk and its reply, within the per-block timeout.
-async fn send_block(client: &mut Client, block: &[u8], chunked: bool) -> Result<(), SmtpError> {
-    let limit = client.timeouts().data_block;
-    tracing::trace!(target: super::TRANSCRIPT_TARGET, "C: <{} bytes of message data>", block.len());
+async fn send_block(
+    session: &mut Session,
+    limit: std::time::Duration,
+    block: &[u8],
+    chunked: bool,
+) -> Result<(), SmtpError> {
+    tracing::trace!(target: TRANSCRIPT_TARGET, "C: <{} bytes of message data>", block.len());
     if !chunked {
-        return client.write(block, Stage::DataTransfer, limit).await;
+        return session.write(block, Stage::DataTransfer, limit).await;
     }
     let bdat = command::Bdat {
         size: block.len(),
         last: false,
     };
     let mut wire = Vec::with_capacity(block.len() + 16);
-    client.queue(&bdat, &mut wire);
+    session.queue(&bdat, &mut wire);
     wire.extend_from_slice(block);
-    client.write(&wire, Stage::DataTransfer, limit).await?;
-    let reply = client.read_reply(Stage::DataTransfer, limit).await?;
+    let armed = session.arm();
+    session.write(&wire, Stage::DataTransfer, limit).await?;
+    let reply = session.read_reply(Stage::DataTransfer, limit).await?;
+    session.disarm(armed);
     if !reply.is_positive() {
         return Err(SmtpError::rejected(
             Stage::DataTransfer,
@@ -263,11 +275,15 @@ async fn send_block(client: &mut Client, block: &[u8], chunked: bool) -> Result<
 /// A failed write means the end marker did not fully leave this host, so the server
 /// cannot have accepted the message. Once it has, a lost or silent connection leaves
 /// the outcome unknown.
-async fn end_message(client: &mut Client, tail: &[u8], chunked: bool) -> Result<Reply, SmtpError> {
-    let t = client.timeouts();
+async fn end_message(
+    session: &mut Session,
+    t: Timeouts,
+    tail: &[u8],
+    chunked: bool,
+) -> Result<Reply, SmtpError> {
     let mut wire = Vec::with_capacity(tail.len() + 16);
     if chunked {
-        client.queue(
+        session.queue(
             &command::Bdat {
                 size: tail.len(),
                 last: true,
@@ -275,17 +291,22 @@ async fn end_message(client: &mut Client, tail: &[u8], chunked: bool) -> Result<
             &mut wire,
         );
     } else {
-        tracing::debug!(target: super::TRANSCRIPT_TARGET, "C: .");
+        tracing::debug!(target: TRANSCRIPT_TARGET, "C: .");
     }
     wire.extend_from_slice(tail);
-    client.write(&wire, Stage::DataEnd, t.data_block).await?;
-    match client.read_reply(Stage::DataEnd, t.data_end).await {
+    session.write(&wire, Stage::DataEnd, t.data_block).await?;
+    match session.read_reply(Stage::DataEnd, t.data_end).await {
         Ok(reply) => {
+            // The verdict puts the stream back in step, unless the server is closing (421).
             if reply.code != 421 {
-                client.set_state(SessionState::Ready);
+                session.clear_poison();
+                session.set_in_transaction(false);
             }
             Ok(reply)
         }
+        // A well-formed reply with an impossible code (a 354 after the dot) is the server
+        // breaking the protocol, reported as such rather than as a lost connection.
+        Err(e) if matches!(e.kind(), ErrorKind::UnexpectedReply(_)) => Err(e),
         Err(e) => Err(
             SmtpError::new(Stage::DataEnd, ErrorKind::DeliveryUnknown).with_detail(
                 match e.kind() {

@@ -1,5 +1,6 @@
 //! The envelope of one message, and what the server said about it.
 
+use super::dsn::Dsn;
 use super::error::RecipientRejection;
 use super::reply::Reply;
 
@@ -23,6 +24,9 @@ pub struct Envelope {
     pub eight_bit: bool,
     /// The message or an address needs `SMTPUTF8` (the server must offer it).
     pub smtputf8: bool,
+    /// DSN settings for this message; each one not set falls back to
+    /// [`ClientConfig::dsn`](super::ClientConfig::dsn).
+    pub dsn: Dsn,
 }
 
 impl Envelope {

@@ -7,6 +7,7 @@ use super::reply::Reply;
 
 /// The point in the session at which something failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Stage {
     /// Opening the TCP connection.
     Connect,
@@ -97,6 +98,10 @@ pub enum ErrorKind {
     StartTlsNotOffered,
     /// The server broke the protocol, or the session cannot be used any more.
     Protocol(String),
+    /// A well-formed reply whose code the stage cannot have: `600` or `999` anywhere, `354`
+    /// after the final dot, `250` to `DATA`. The server and the client are out of step, so
+    /// the session is closed; this is a protocol error, never a refusal.
+    UnexpectedReply(Reply),
     /// The server closed the connection.
     Disconnected,
     /// The connection was lost after the end of the message was sent but before the
@@ -134,9 +139,10 @@ pub enum ErrorKind {
 pub struct SmtpError {
     stage: Stage,
     kind: ErrorKind,
-    command: Option<String>,
-    recipient: Option<String>,
-    detail: Option<String>,
+    // Boxed strings keep the error small: it travels in every `Result` of the client.
+    command: Option<Box<str>>,
+    recipient: Option<Box<str>>,
+    detail: Option<Box<str>>,
 }
 
 impl SmtpError {
@@ -154,21 +160,79 @@ impl SmtpError {
     /// The server refused `command` (as shown in the transcript, never with secrets).
     pub fn rejected(stage: Stage, command: impl Into<String>, reply: Reply) -> Self {
         SmtpError {
-            command: Some(command.into()),
+            command: Some(command.into().into_boxed_str()),
             ..SmtpError::new(stage, ErrorKind::Rejected(reply))
         }
     }
 
     /// Names the recipient this error concerns.
     pub fn with_recipient(mut self, recipient: impl Into<String>) -> Self {
-        self.recipient = Some(recipient.into());
+        self.recipient = Some(recipient.into().into_boxed_str());
         self
     }
 
     /// Adds context such as the underlying cause of a lost delivery.
     pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        self.detail = Some(detail.into().into_boxed_str());
         self
+    }
+
+    /// The `SmtpError` carried inside an `io::Error`, if there is one.
+    ///
+    /// [`DataWriter`](super::DataWriter) is an `AsyncWrite`, so a failure while the body is
+    /// being written reaches the caller as an `io::Error`; it wraps the typed error, and
+    /// this gets it back (a reset mid-body is still a connection error at the
+    /// message-transfer stage, not an opaque I/O failure).
+    ///
+    /// ```
+    /// use smtpcm_engine::smtp::{ErrorKind, SmtpError, Stage};
+    /// let e = std::io::Error::other(SmtpError::new(Stage::DataTransfer, ErrorKind::Disconnected));
+    /// assert_eq!(SmtpError::from_io_error(&e).map(|s| s.stage()), Some(Stage::DataTransfer));
+    /// assert!(SmtpError::from_io_error(&std::io::Error::other("plain")).is_none());
+    /// ```
+    pub fn from_io_error(e: &std::io::Error) -> Option<&SmtpError> {
+        e.get_ref()?.downcast_ref::<SmtpError>()
+    }
+
+    /// A copy for a second owner (an `io::Error` handed to a writer's caller while the
+    /// writer keeps the original). An I/O cause keeps its kind and text.
+    pub(crate) fn duplicate(&self) -> SmtpError {
+        let kind = match &self.kind {
+            ErrorKind::Io(e) => ErrorKind::Io(std::io::Error::new(e.kind(), e.to_string())),
+            ErrorKind::Timeout(d) => ErrorKind::Timeout(*d),
+            ErrorKind::Rejected(r) => ErrorKind::Rejected(r.clone()),
+            ErrorKind::Tls(m) => ErrorKind::Tls(m.clone()),
+            ErrorKind::StartTlsNotOffered => ErrorKind::StartTlsNotOffered,
+            ErrorKind::Protocol(m) => ErrorKind::Protocol(m.clone()),
+            ErrorKind::UnexpectedReply(r) => ErrorKind::UnexpectedReply(r.clone()),
+            ErrorKind::Disconnected => ErrorKind::Disconnected,
+            ErrorKind::DeliveryUnknown => ErrorKind::DeliveryUnknown,
+            ErrorKind::MessageTooLarge { size, limit } => ErrorKind::MessageTooLarge {
+                size: *size,
+                limit: *limit,
+            },
+            ErrorKind::AllRecipientsRejected(all) => ErrorKind::AllRecipientsRejected(all.clone()),
+            ErrorKind::ExtensionNotOffered(x) => ErrorKind::ExtensionNotOffered(x),
+            ErrorKind::InvalidInput(m) => ErrorKind::InvalidInput(m.clone()),
+        };
+        SmtpError {
+            stage: self.stage,
+            kind,
+            command: self.command.clone(),
+            recipient: self.recipient.clone(),
+            detail: self.detail.clone(),
+        }
+    }
+
+    /// This error as an `io::Error` that carries it (see [`from_io_error`](Self::from_io_error)).
+    pub(crate) fn to_io_error(&self) -> std::io::Error {
+        let kind = match &self.kind {
+            ErrorKind::Io(e) => e.kind(),
+            ErrorKind::Timeout(_) => std::io::ErrorKind::TimedOut,
+            ErrorKind::Disconnected => std::io::ErrorKind::ConnectionAborted,
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, self.duplicate())
     }
 
     /// Where the session failed.
@@ -227,26 +291,30 @@ impl SmtpError {
         ) || self.stage == Stage::Connect
     }
 
-    /// TLS could not be set up, or STARTTLS was required and not offered.
+    /// TLS could not be set up: the handshake failed, STARTTLS was required and not
+    /// offered, or the server refused `STARTTLS` (a `454` as much as a `554`: the session
+    /// cannot be encrypted, so it is a TLS-class failure, not a refusal of the message).
     pub fn is_tls(&self) -> bool {
         matches!(self.kind, ErrorKind::Tls(_) | ErrorKind::StartTlsNotOffered)
+            || (self.stage == Stage::StartTls && matches!(self.kind, ErrorKind::Rejected(_)))
     }
 
-    /// The server broke the protocol: an [`ErrorKind::Protocol`] failure, or a reply whose code
-    /// is neither `4xx` nor `5xx` where a refusal was expected (`600`, `999`, a `354` after the
-    /// final dot, a `250` to `DATA`). Not a rejection: the server's answer cannot be trusted.
+    /// The server broke the protocol: a malformed reply, a reply code its command cannot
+    /// have ([`ErrorKind::UnexpectedReply`]: `600`, `999`, a `354` after the final dot, a
+    /// `250` to `DATA`), or a refusal whose code is neither `4xx` nor `5xx`. Not a rejection:
+    /// the server's answer cannot be trusted.
     ///
     /// ```
-    /// use smtpcm::smtp::{Reply, SmtpError, Stage};
-    /// let odd = SmtpError::rejected(Stage::DataEnd, "end of data", Reply::new(354, None, vec![]));
-    /// assert!(odd.is_protocol_violation() && !odd.is_permanent() && !odd.is_transient());
+    /// use smtpcm_engine::smtp::{ErrorKind, Reply, SmtpError, Stage};
+    /// let e = SmtpError::new(Stage::DataEnd, ErrorKind::UnexpectedReply(Reply::new(354, None, vec![])));
+    /// assert!(e.is_protocol() && !e.is_permanent() && !e.is_retryable());
     /// let refused = SmtpError::rejected(Stage::Mail, "MAIL FROM:<a@x>", Reply::new(550, None, vec![]));
-    /// assert!(!refused.is_protocol_violation());
+    /// assert!(!refused.is_protocol());
     /// ```
-    pub fn is_protocol_violation(&self) -> bool {
+    pub fn is_protocol(&self) -> bool {
         let out_of_class = |r: &Reply| !(r.is_transient() || r.is_permanent());
         match &self.kind {
-            ErrorKind::Protocol(_) => true,
+            ErrorKind::Protocol(_) | ErrorKind::UnexpectedReply(_) => true,
             ErrorKind::Rejected(reply) => out_of_class(reply),
             ErrorKind::AllRecipientsRejected(all) => all.iter().any(|r| out_of_class(&r.reply)),
             _ => false,
@@ -260,15 +328,15 @@ impl SmtpError {
 
     /// Whether sending again later may succeed: the one retry predicate of the project.
     ///
-    /// Yes for a `4xx` reply at any stage ([`is_transient`](Self::is_transient)) and for a
-    /// connection that dropped or stalled before the final dot. Never for a `5xx`, a TLS
-    /// failure (it will fail the same way), or a loss after the final dot
+    /// Yes for a `4xx` reply at any stage ([`is_transient`](Self::is_transient), `454` to
+    /// `STARTTLS` included) and for a connection that dropped or stalled before the final
+    /// dot. Never for a `5xx`, a TLS handshake or certificate failure (it will fail the same
+    /// way), a protocol error, or a loss after the final dot
     /// ([`is_delivery_unknown`](Self::is_delivery_unknown)): the server may already have
     /// the message, and sending it again could deliver it twice.
     pub fn is_retryable(&self) -> bool {
         !self.is_delivery_unknown()
-            && !self.is_tls()
-            && (self.is_transient() || self.is_connection())
+            && (self.is_transient() || (self.is_connection() && !self.is_tls()))
     }
 }
 
@@ -290,6 +358,11 @@ impl fmt::Display for SmtpError {
             }
             ErrorKind::Tls(msg) => write!(f, "{stage}: TLS error: {msg}")?,
             ErrorKind::Protocol(msg) => write!(f, "{stage}: {msg}")?,
+            ErrorKind::UnexpectedReply(reply) => write!(
+                f,
+                "{stage}: protocol error: the server replied {reply}, a code this stage \
+                 cannot have; the session was closed"
+            )?,
             ErrorKind::Disconnected => write!(f, "{stage}: server closed the connection")?,
             ErrorKind::DeliveryUnknown => write!(
                 f,
@@ -399,6 +472,18 @@ mod tests {
             t.to_string(),
             "greeting: no answer from server within 1500 ms"
         );
+    }
+
+    #[test]
+    fn a_refused_starttls_is_tls_class_and_454_is_still_retried() {
+        let t = SmtpError::rejected(Stage::StartTls, "STARTTLS", reply(454));
+        assert!(t.is_tls() && t.is_transient() && t.is_retryable());
+        let p = SmtpError::rejected(Stage::StartTls, "STARTTLS", reply(554));
+        assert!(p.is_tls() && !p.is_retryable());
+        let h = SmtpError::new(Stage::TlsHandshake, ErrorKind::Tls("bad cert".into()));
+        assert!(h.is_connection() && !h.is_retryable());
+        let m = SmtpError::rejected(Stage::Mail, "MAIL FROM:<a@x>", reply(454));
+        assert!(!m.is_tls());
     }
 
     #[test]

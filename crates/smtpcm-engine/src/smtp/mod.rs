@@ -7,11 +7,12 @@
 //! is what the transcript shows, never a secret.
 //!
 //! Every command and reply is logged at `debug` level under the tracing target
-//! [`TRANSCRIPT_TARGET`] (`smtpcm_engine::transcript`), with AUTH payloads redacted.
+//! [`TRANSCRIPT_TARGET`] (`smtpcm::transcript`), with AUTH payloads redacted.
 //!
 //! Module map: [`reply`] (replies, decoder), [`command`] (typed commands),
-//! `capabilities` (EHLO), `config` (where, how, how long), `client` (the session),
-//! `data` (the message writer), `encoder` (CRLF and dot-stuffing), `tls`, `stream`,
+//! `capabilities` (EHLO), `config` (where, how, how long), `session` (the stream,
+//! decoder and cancel-safety core shared by the client and the writer), `client` (the
+//! verbs), `data` (the message writer), `encoder` (CRLF and dot-stuffing), `tls`, `stream`,
 //! `auth_channel` (SASL transport), `error`.
 
 mod auth_channel;
@@ -20,19 +21,23 @@ mod client;
 pub mod command;
 mod config;
 mod data;
+mod dsn;
 mod encoder;
 mod envelope;
 mod error;
 pub mod reply;
+mod session;
 mod stream;
 mod tls;
 
 pub use crate::security::TlsMode;
-pub use capabilities::Capabilities;
-pub use client::{Client, TRANSCRIPT_TARGET};
+pub use capabilities::{Capabilities, Extension, UnknownExtension};
+pub use client::Client;
 pub use config::{ClientConfig, Timeouts};
 pub use data::DataWriter;
+pub use dsn::{Dsn, DsnError, DsnNotify, DsnRet, xtext};
 pub use encoder::DataEncoder;
 pub use envelope::{Envelope, MailParams, SendReport};
 pub use error::{ErrorKind, RecipientRejection, SmtpError, Stage};
 pub use reply::{MalformedReply, Reply, ReplyDecoder};
+pub use session::TRANSCRIPT_TARGET;

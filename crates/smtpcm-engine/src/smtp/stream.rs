@@ -1,17 +1,21 @@
-//! The socket under a session: plain TCP, or TLS over TCP once upgraded.
+//! The byte stream under a session: plain (a TCP socket, or any stream the caller
+//! connected), or TLS over it once upgraded.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
+
+/// Any byte stream a session can run over: a `TcpStream`, a UNIX socket, a test duplex.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// A connection that starts plain and may be upgraded to TLS in place.
 pub(crate) enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Plain(Box<dyn Io>),
+    Tls(Box<TlsStream<Box<dyn Io>>>),
     /// Left behind while the TCP stream is handed to the TLS handshake; a failed
     /// handshake leaves the session here, and every read or write then fails.
     Closed,
@@ -22,8 +26,8 @@ impl Stream {
         matches!(self, Stream::Tls(_))
     }
 
-    /// Takes the TCP stream out for a STARTTLS upgrade.
-    pub(crate) fn take_plain(&mut self) -> Option<TcpStream> {
+    /// Takes the plain stream out for a STARTTLS upgrade.
+    pub(crate) fn take_plain(&mut self) -> Option<Box<dyn Io>> {
         match std::mem::replace(self, Stream::Closed) {
             Stream::Plain(tcp) => Some(tcp),
             other => {
@@ -31,6 +35,14 @@ impl Stream {
                 None
             }
         }
+    }
+
+    /// Whether the TLS handshake resumed an earlier session instead of a full handshake.
+    pub(crate) fn tls_resumed(&self) -> bool {
+        let Stream::Tls(tls) = self else {
+            return false;
+        };
+        tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
     }
 
     /// `"TLSv1.3 TLS13_AES_256_GCM_SHA384"`, or `None` for a plain session.
@@ -70,7 +82,7 @@ impl AsyncRead for Stream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Plain(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Stream::Closed => Poll::Ready(Err(closed())),
         }
@@ -84,7 +96,7 @@ impl AsyncWrite for Stream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Plain(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Stream::Closed => Poll::Ready(Err(closed())),
         }
@@ -92,7 +104,7 @@ impl AsyncWrite for Stream {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Plain(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Stream::Closed => Poll::Ready(Ok(())),
         }
@@ -100,7 +112,7 @@ impl AsyncWrite for Stream {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Plain(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Stream::Closed => Poll::Ready(Ok(())),
         }

@@ -205,6 +205,7 @@ pub(crate) fn resolve_task(
         priority,
         file_attachments: mapped.join("|"),
         body_is_html: false,
+        ..SendMailTask::default()
     };
     if smtp_ref.trim().is_empty() {
         return Ok(ResolvedTask {
