@@ -2,6 +2,7 @@
 
 use smtpcm::connection_manager::ConnectionError;
 use smtpcm::send_mail::TaskError;
+use smtpcm_engine::SendError;
 use smtpcm_engine::auth::{AuthError, MechanismError};
 use smtpcm_engine::mime::MimeError;
 use smtpcm_engine::smtp::{ErrorKind, SendReport, SmtpError, Stage};
@@ -125,15 +126,15 @@ pub fn of_smtp(e: &SmtpError) -> Exit {
 pub fn of_connection(e: &ConnectionError) -> Exit {
     match e {
         ConnectionError::Config(_) | ConnectionError::NoServer(_) => Exit::Usage,
-        ConnectionError::Auth(a) => of_auth(a),
-        ConnectionError::Smtp(s) => of_smtp(s),
+        ConnectionError::Send(SendError::Auth(a)) => of_auth(a),
+        ConnectionError::Send(SendError::Smtp(s)) => of_smtp(s),
         // A failed write to the server carries its SmtpError (a reset mid-body: 3); an I/O
         // error without one still happened on the way to the server (file-side failures
         // have MimeError variants of their own).
-        ConnectionError::Mime(MimeError::Io(io)) => {
+        ConnectionError::Send(SendError::Mime(MimeError::Io(io))) => {
             SmtpError::from_io_error(io).map_or(Exit::Connection, of_smtp)
         }
-        ConnectionError::Mime(_) => Exit::Usage,
+        ConnectionError::Send(SendError::Mime(_)) => Exit::Usage,
         // ConnectionError is non_exhaustive: a kind added later is a bug until mapped here.
         _ => Exit::Internal,
     }
@@ -200,9 +201,11 @@ pub fn explain_connection(e: &ConnectionError) -> (Exit, String) {
 
 fn is_protocol_error(e: &ConnectionError) -> bool {
     match e {
-        ConnectionError::Smtp(s) => s.is_protocol(),
-        ConnectionError::Auth(AuthError::Mechanism(MechanismError::BadChallenge { .. })) => true,
-        ConnectionError::Auth(AuthError::Transport(t)) => t
+        ConnectionError::Send(SendError::Smtp(s)) => s.is_protocol(),
+        ConnectionError::Send(SendError::Auth(AuthError::Mechanism(
+            MechanismError::BadChallenge { .. },
+        ))) => true,
+        ConnectionError::Send(SendError::Auth(AuthError::Transport(t))) => t
             .downcast_ref::<SmtpError>()
             .is_some_and(SmtpError::is_protocol),
         _ => false,
@@ -222,11 +225,15 @@ mod tests {
     }
 
     fn smtp(stage: Stage, kind: ErrorKind) -> ConnectionError {
-        ConnectionError::Smtp(SmtpError::new(stage, kind))
+        ConnectionError::Send(SendError::Smtp(SmtpError::new(stage, kind)))
     }
 
     fn rejected(stage: Stage, code: u16) -> ConnectionError {
-        ConnectionError::Smtp(SmtpError::rejected(stage, "CMD", reply(code)))
+        ConnectionError::Send(SendError::Smtp(SmtpError::rejected(
+            stage,
+            "CMD",
+            reply(code),
+        )))
     }
 
     fn all_rcpts(codes: &[u16]) -> ConnectionError {
@@ -242,7 +249,7 @@ mod tests {
     }
 
     fn auth(e: AuthError) -> ConnectionError {
-        ConnectionError::Auth(e)
+        ConnectionError::Send(SendError::Auth(e))
     }
 
     fn auth_rejected(code: u16) -> ConnectionError {
@@ -306,7 +313,10 @@ mod tests {
                 Exit::Connection,
             ),
             // A bare I/O failure while the message is written.
-            (ConnectionError::Mime(MimeError::Io(io())), Exit::Connection),
+            (
+                ConnectionError::Send(SendError::Mime(MimeError::Io(io()))),
+                Exit::Connection,
+            ),
             (
                 smtp(Stage::StartTls, ErrorKind::StartTlsNotOffered),
                 Exit::Connection,

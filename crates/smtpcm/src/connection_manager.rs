@@ -72,46 +72,47 @@ pub enum ConnectionError {
         "0xC00291C4: the SMTP server is not specified in connection manager \"{0}\"; provide a valid name or IP address"
     )]
     NoServer(String),
-    /// Authentication could not be set up or was refused.
+    /// Connecting, authenticating or sending failed: the engine's error, whose
+    /// [`SendError::is_retryable`] is the one retry predicate.
     #[error(transparent)]
-    Auth(#[from] AuthError),
-    /// The SMTP conversation failed.
-    #[error(transparent)]
-    Smtp(#[from] SmtpError),
-    /// The message could not be written.
-    #[error(transparent)]
-    Mime(#[from] MimeError),
+    Send(#[from] SendError),
 }
 
 impl ConnectionError {
-    /// Whether sending again later may succeed: the engine's one retry predicate
-    /// ([`SendError::is_retryable`]); a configuration error never is.
+    /// Whether sending again later may succeed ([`SendError::is_retryable`]); a
+    /// configuration error never is.
     pub fn is_retryable(&self) -> bool {
+        matches!(self, ConnectionError::Send(e) if e.is_retryable())
+    }
+
+    /// The SMTP failure, if that is what this is.
+    pub fn smtp(&self) -> Option<&SmtpError> {
         match self {
-            ConnectionError::Smtp(e) => e.is_retryable(),
-            ConnectionError::Auth(e) => e.is_retryable(),
-            ConnectionError::Config(_)
-            | ConnectionError::NoServer(_)
-            | ConnectionError::Mime(_) => false,
+            ConnectionError::Send(SendError::Smtp(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The authentication failure, if that is what this is.
+    pub fn auth(&self) -> Option<&AuthError> {
+        match self {
+            ConnectionError::Send(SendError::Auth(e)) => Some(e),
+            _ => None,
         }
     }
 }
 
-impl From<SendError> for ConnectionError {
-    fn from(e: SendError) -> Self {
-        match e {
-            SendError::Auth(e) => ConnectionError::Auth(e),
-            SendError::Smtp(e) => ConnectionError::Smtp(e),
-            SendError::Mime(e) => ConnectionError::Mime(e),
-            // SendError is non_exhaustive; a future kind is still a failure to send.
-            #[allow(unreachable_patterns)]
-            other => ConnectionError::Smtp(SmtpError::new(
-                smtpcm_engine::smtp::Stage::Connect,
-                smtpcm_engine::smtp::ErrorKind::InvalidInput(other.to_string()),
-            )),
+/// Lets `?` lift the engine's failures straight into a [`ConnectionError`].
+macro_rules! from_send_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ConnectionError {
+            fn from(e: $t) -> Self {
+                ConnectionError::Send(e.into())
+            }
         }
-    }
+    )*};
 }
+from_send_error!(AuthError, SmtpError, MimeError);
 
 impl SmtpConnectionManager {
     /// The connection manager type, as in `DTS:CreationName`.

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use smtpcm::connection_manager::{ConnectionError, SmtpConnectionManager};
+use smtpcm_engine::SendError;
 use smtpcm_engine::auth::AuthError;
 use smtpcm_sink::{Sink, SinkAuth, SinkConfig, SinkHandle};
 
@@ -144,12 +145,12 @@ fn bad_token_fails_cleanly(mechanism: &str, reply_text: &str) {
         Ok(ref outcome) => panic!("{mechanism}: a bad token authenticated: {outcome:?}"),
     };
     match err {
-        ConnectionError::Auth(AuthError::Rejected {
+        ConnectionError::Send(SendError::Auth(AuthError::Rejected {
             user,
             mechanism: used,
             code,
             message,
-        }) => {
+        })) => {
             assert_eq!(
                 (user.as_str(), used.as_str(), *code),
                 (USER, mechanism, 535)

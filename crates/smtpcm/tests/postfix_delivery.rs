@@ -15,6 +15,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 use servers::TestServers;
 use smtpcm::connection_manager::{ConnectionError, SmtpConnectionManager};
 use smtpcm::send_mail::{NoPackage, SendMailTask, TaskError};
+use smtpcm_engine::SendError;
 use smtpcm_engine::mime::Priority;
 use smtpcm_engine::smtp::ErrorKind;
 
@@ -241,7 +242,7 @@ async fn enable_ssl_against_a_server_without_starttls_fails_and_sends_nothing() 
         .await
         .expect_err("a downgrade must fail");
     match &err {
-        TaskError::Connection(ConnectionError::Smtp(e)) => {
+        TaskError::Connection(ConnectionError::Send(SendError::Smtp(e))) => {
             assert!(matches!(e.kind(), ErrorKind::StartTlsNotOffered), "{e}");
         }
         other => panic!("unexpected error: {other}"),
