@@ -187,7 +187,11 @@ impl Session {
     }
 
     async fn read_unguarded(&mut self, stage: Stage, limit: Duration) -> Result<Reply, SmtpError> {
-        match timeout(limit, self.read_reply_unbounded()).await {
+        let read = timeout(limit, self.read_reply_unbounded()).await;
+        if let Ok(Ok(reply)) = &read {
+            log_reply(reply, stage);
+        }
+        match read {
             Err(_) => Err(self.broken(stage, ErrorKind::Timeout(limit), "a reply timed out")),
             Ok(Err(kind)) => Err(self.broken(stage, kind, "the reply could not be read")),
             Ok(Ok(reply)) if !stage_allows(stage, reply.code) => Err(self.broken(
@@ -203,10 +207,7 @@ impl Session {
         let mut buf = [0u8; 4096];
         loop {
             match self.decoder.next_reply() {
-                Ok(Some(reply)) => {
-                    log_reply(&reply);
-                    return Ok(reply);
-                }
+                Ok(Some(reply)) => return Ok(reply),
                 Ok(None) => {}
                 Err(malformed) => return Err(ErrorKind::Protocol(malformed.to_string())),
             }
@@ -276,11 +277,21 @@ fn stage_allows(stage: Stage, code: u16) -> bool {
     }
 }
 
-fn log_reply(reply: &Reply) {
+/// Logs a reply to the transcript. The text of a failed `AUTH` is withheld: careless servers
+/// echo the credentials they refused (the driver redacts the same text in the error it returns).
+fn log_reply(reply: &Reply, stage: Stage) {
     let enhanced = reply
         .enhanced
         .map(|(class, subject, detail)| format!("{class}.{subject}.{detail} "))
         .unwrap_or_default();
+    if stage == Stage::Auth && !matches!(reply.code, 235 | 334) {
+        tracing::debug!(
+            target: TRANSCRIPT_TARGET,
+            "S: {} {enhanced}[text withheld: a failed AUTH reply may echo credentials]",
+            reply.code
+        );
+        return;
+    }
     let last = reply.lines.len().saturating_sub(1);
     for (i, line) in reply.lines.iter().enumerate() {
         let sep = if i == last { ' ' } else { '-' };
