@@ -72,10 +72,33 @@ impl fmt::Display for Reply {
         }
         let message = self.message();
         if !message.is_empty() {
-            write!(f, " {message}")?;
+            write!(f, " {}", escape_controls(&message))?;
         }
         Ok(())
     }
+}
+
+/// `text` with control characters escaped (`\u{1b}`), so that a server's reply never puts
+/// a raw ESC, BEL or NUL on a user's terminal through an error, a report or the transcript.
+///
+/// ```
+/// use smtpcm_engine::smtp::reply::escape_controls;
+/// assert_eq!(escape_controls("ok \u{1b}[2J\u{7}"), "ok \\u{1b}[2J\\u{7}");
+/// assert_eq!(escape_controls("plain"), "plain");
+/// ```
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The server sent something that is not an SMTP reply.
@@ -170,6 +193,13 @@ fn to_reply(response: smtp_proto::Response<String>) -> Reply {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn display_escapes_control_characters_from_the_server() {
+        let reply = super::Reply::new(550, None, vec!["no \u{1b}[2J\u{7}\0 way".into()]);
+        let shown = reply.to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(shown, "550 no \\u{1b}[2J\\u{7}\\u{0} way");
+    }
     use super::*;
     use proptest::prelude::*;
 

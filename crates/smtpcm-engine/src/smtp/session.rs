@@ -295,6 +295,7 @@ fn log_reply(reply: &Reply, stage: Stage) {
     let last = reply.lines.len().saturating_sub(1);
     for (i, line) in reply.lines.iter().enumerate() {
         let sep = if i == last { ' ' } else { '-' };
+        let line = super::reply::escape_controls(line);
         tracing::debug!(target: TRANSCRIPT_TARGET, "S: {}{sep}{enhanced}{line}", reply.code);
     }
 }
