@@ -182,37 +182,31 @@ struct Normalizer {
 }
 
 impl Normalizer {
-    fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        for &b in input {
-            if std::mem::take(&mut self.after_cr) && b == b'\n' {
+    /// Feeds `input` through CRLF normalisation, handing each output piece to `emit`
+    /// (a lone CR or LF becomes CRLF; the LF of a CRLF split across calls is dropped).
+    fn each(&mut self, input: &[u8], mut emit: impl FnMut(&[u8])) {
+        for b in input {
+            if std::mem::take(&mut self.after_cr) && *b == b'\n' {
                 continue;
             }
             match b {
                 b'\r' => {
                     self.after_cr = true;
-                    out.extend_from_slice(b"\r\n");
+                    emit(b"\r\n");
                 }
-                b'\n' => out.extend_from_slice(b"\r\n"),
-                _ => out.push(b),
+                b'\n' => emit(b"\r\n"),
+                _ => emit(std::slice::from_ref(b)),
             }
         }
     }
 
+    fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        self.each(input, |piece| out.extend_from_slice(piece));
+    }
+
     fn count(&mut self, input: &[u8]) -> u64 {
         let mut n = 0u64;
-        for &b in input {
-            if std::mem::take(&mut self.after_cr) && b == b'\n' {
-                continue;
-            }
-            match b {
-                b'\r' => {
-                    self.after_cr = true;
-                    n += 2;
-                }
-                b'\n' => n += 2,
-                _ => n += 1,
-            }
-        }
+        self.each(input, |piece| n += piece.len() as u64);
         n
     }
 }

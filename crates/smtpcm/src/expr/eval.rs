@@ -173,12 +173,7 @@ fn binary(op: BinOp, a: Value, b: Value, col: usize) -> R {
                 joined.push_str(y);
                 Ok(Value::Str(joined))
             }
-            BinOp::Eq => Ok(Value::Bool(x == y)),
-            BinOp::Ne => Ok(Value::Bool(x != y)),
-            BinOp::Lt => Ok(Value::Bool(x < y)),
-            BinOp::Gt => Ok(Value::Bool(x > y)),
-            BinOp::Le => Ok(Value::Bool(x <= y)),
-            BinOp::Ge => Ok(Value::Bool(x >= y)),
+            _ if is_comparison(op) => Ok(Value::Bool(compare(op, x.cmp(y)))),
             _ => Err(type_err()),
         };
     }
@@ -193,14 +188,10 @@ fn binary(op: BinOp, a: Value, b: Value, col: usize) -> R {
         };
     }
     if let (Value::Date(_, x), Value::Date(_, y)) = (&a, &b) {
-        return match op {
-            BinOp::Eq => Ok(Value::Bool(x == y)),
-            BinOp::Ne => Ok(Value::Bool(x != y)),
-            BinOp::Lt => Ok(Value::Bool(x < y)),
-            BinOp::Gt => Ok(Value::Bool(x > y)),
-            BinOp::Le => Ok(Value::Bool(x <= y)),
-            BinOp::Ge => Ok(Value::Bool(x >= y)),
-            _ => Err(type_err()),
+        return if is_comparison(op) {
+            Ok(Value::Bool(compare(op, x.cmp(y))))
+        } else {
+            Err(type_err())
         };
     }
     let (Some(x), Some(y)) = (num(&a), num(&b)) else {
@@ -265,6 +256,13 @@ fn real(n: Num) -> (f64, Option<u8>) {
         Num::Int(i, _) => (i as f64, None),
         Num::Real(f, s) => (f, s),
     }
+}
+
+fn is_comparison(op: BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Gt | BinOp::Le | BinOp::Ge
+    )
 }
 
 fn compare(op: BinOp, ord: std::cmp::Ordering) -> bool {
