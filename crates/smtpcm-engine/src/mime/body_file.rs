@@ -32,8 +32,8 @@ const CHUNK: usize = BASE64_LINE_BYTES * 1024;
 /// The body of a message, read from a file (UTF-8 text, any line endings).
 ///
 /// ```
-/// use smtpcm::address::Mailbox;
-/// use smtpcm::mime::{BodyFile, Message};
+/// use smtpcm_engine::address::Mailbox;
+/// use smtpcm_engine::mime::{BodyFile, Message};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("body.txt");
