@@ -38,13 +38,21 @@ pub fn encode_base64_lines(input: &[u8], out: &mut Vec<u8>) {
     if input.is_empty() {
         return;
     }
-    let mut text = String::with_capacity(base64_encoded_len(input.len() as u64) as usize);
-    // Writing into a String cannot fail.
-    let _ = email_encoding::body::base64::encode(input, &mut text);
+    /// Appends straight to the output buffer: this runs per attachment chunk, so no
+    /// intermediate String is allocated and copied.
+    struct Append<'a>(&'a mut Vec<u8>);
+    impl std::fmt::Write for Append<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.extend_from_slice(s.as_bytes());
+            Ok(())
+        }
+    }
+    out.reserve(base64_encoded_len(input.len() as u64) as usize);
+    // Appending to a Vec cannot fail.
+    let _ = email_encoding::body::base64::encode(input, &mut Append(out));
     // email-encoding leaves the last line open; every line here ends with CRLF, so that
     // pieces encoded one after another join into the same bytes as the whole.
-    text.push_str("\r\n");
-    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Rewrites every line ending (`\r\n`, lone `\r` or lone `\n`) as CRLF.
