@@ -24,6 +24,9 @@
 #   SMTP_SINK_BIG_PORT      24029  smtp-sink, dumps to SMTP_SINK_BIG_DIR: only for the 1 GiB test,
 #                                  so its long transfer never delays the small dump tests
 #   KRB5_KDC_PORT           24088  MIT KDC for realm TEST.LOCAL (UDP and TCP)
+#   OIDC_PORT               24850  oidc-provider (OAuth2 token issuer), see scripts/servers/oidc.sh
+#   DOVECOT_SUBMISSION_PORT 24851  Dovecot submission, STARTTLS (scripts/servers/dovecot.sh)
+#   DOVECOT_SUBMISSIONS_PORT 24852 Dovecot submission, implicit TLS
 # The resulting facts are written to $REPO/.test-servers/env as KEY=value lines.
 set -euo pipefail
 
@@ -53,7 +56,9 @@ STOP_TIMEOUT_SECONDS=20
 
 PACKAGES=(postfix sasl2-bin libsasl2-modules libsasl2-modules-gssapi-mit krb5-kdc
   krb5-admin-server krb5-user gss-ntlmssp libgssapi-krb5-2 swaks openssl ca-certificates
-  libnet-ssleay-perl libauthen-ntlm-perl)
+  libnet-ssleay-perl libauthen-ntlm-perl
+  nodejs dovecot-core dovecot-submissiond dovecot-gssapi curl)
+SERVERS="$REPO/scripts/servers"
 
 log() { printf 'test-servers: %s\n' "$*" >&2; }
 die() {
@@ -571,6 +576,7 @@ SASL_REALM=$REALM
 SASL_PASSWORD=$TEST_USER_PASSWORD
 POSTFIX_LOG=$LOG_DIR/postfix.log
 EOF
+  cat "$S/oidc/env" "$S/dovecot/env" >>"$tmp"
   chmod 644 "$tmp"
   mv "$tmp" "$ENV_FILE"
 }
@@ -707,6 +713,11 @@ cmd_start() {
   wait_for_port "$SMTP_SINK_BIG_PORT" "SMTP_SINK_BIG" "$LOG_DIR/sink-big.log" || failed=1
   ((failed == 0)) || die "some listeners did not come up (run '$0 stop' to clean up)"
 
+  "$SERVERS/oidc.sh" start "$S/oidc"
+  SMTP_SINK_DUMP_PORT="$SMTP_SINK_DUMP_PORT" TLS_DIR="$TLS_DIR" KEYTAB="$KEYTAB" \
+    KRB5_CONFIG="$KRB_DIR/krb5.conf" OIDC_ENV="$S/oidc/env" TEST_USER_PASSWORD="$TEST_USER_PASSWORD" \
+    "$SERVERS/dovecot.sh" start "$S/dovecot"
+
   write_env_file
   log "all listeners up; env file: $ENV_FILE"
 }
@@ -731,6 +742,8 @@ cmd_stop() {
   kill_pidfile "$SINK_DIR/sink-dump.pid" smtp-sink
   kill_pidfile "$SINK_DIR/sink-big.pid" smtp-sink
   kill_pidfile "$KRB_DIR/kdc.pid" krb5kdc
+  "$SERVERS/dovecot.sh" stop "$S/dovecot"
+  "$SERVERS/oidc.sh" stop "$S/oidc"
   log "stopped"
 }
 
@@ -749,6 +762,8 @@ cmd_status() {
     port="${name}_PORT"
     report "$name" "${!port}"
   done
+  "$SERVERS/oidc.sh" status "$S/oidc" || ok=1
+  "$SERVERS/dovecot.sh" status "$S/dovecot" || ok=1
   if [[ -s "$ENV_FILE" ]]; then
     printf 'env file            %s\n' "$ENV_FILE"
   else
