@@ -3,7 +3,11 @@
 //! The SSIS layer builds an [`AuthConfig`] from its connection string; the engine
 //! only reads it.
 
+use std::sync::Arc;
+
 use secrecy::SecretString;
+
+use super::token::TokenCache;
 
 use super::credentials::NtlmCredentials;
 
@@ -47,6 +51,16 @@ pub enum AuthMethod {
         user: String,
         /// The OAuth 2.0 access token.
         token: SecretString,
+        /// Force one mechanism (`AuthMechanism=`); otherwise OAUTHBEARER, then XOAUTH2.
+        mechanism: Option<String>,
+    },
+    /// XOAUTH2 or OAUTHBEARER with access tokens fetched at run time and cached: a token
+    /// the server rejects is replaced by a fresh one once (see [`TokenCache`]).
+    OAuth2Fetched {
+        /// The mailbox the token belongs to.
+        user: String,
+        /// Where tokens come from; shared by every connection that clones this config.
+        tokens: Arc<TokenCache>,
         /// Force one mechanism (`AuthMechanism=`); otherwise OAUTHBEARER, then XOAUTH2.
         mechanism: Option<String>,
     },

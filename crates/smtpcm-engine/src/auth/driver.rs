@@ -1,5 +1,7 @@
 //! The driver: choose mechanisms for a configuration, guard secrets, run the exchange.
 
+use secrecy::SecretString;
+
 use super::login::Login;
 use super::oauthbearer::OAuthBearer;
 use super::plain::Plain;
@@ -163,6 +165,11 @@ fn plan(server: &ServerInfo, cfg: &AuthConfig) -> Result<Vec<Candidate>, AuthErr
             )?;
             Ok(candidates)
         }
+        // `authenticate` resolves fetched tokens into `OAuth2` before planning.
+        AuthMethod::OAuth2Fetched { .. } => Err(AuthError::InvalidConfig {
+            key: "AuthMechanism".into(),
+            reason: "internal error: OAuth2 token not fetched before planning".into(),
+        }),
     }
 }
 
@@ -188,7 +195,49 @@ fn transport<E: std::error::Error + Send + Sync + 'static>(err: E) -> AuthError 
 /// * Candidates are tried in order; one that fails before `AUTH` is sent, or that the
 ///   server answers with `504`, gives way to the next, and the outcome says so.
 /// * Any other failure reply ends the attempt with [`AuthError::Rejected`].
+///
+/// With [`AuthMethod::OAuth2Fetched`] the token comes from its cache; when the server
+/// rejects (`5xx`, including XOAUTH2's error challenge that ends in `535`) a token that came
+/// from the cache, a fresh one is fetched and the exchange runs once more. A failure then is
+/// final ([`AuthError::Rejected`], naming the mechanism and the server's reply). A token that
+/// cannot be fetched is [`AuthError::Token`].
 pub async fn authenticate<C: AuthChannel>(
+    chan: &mut C,
+    cfg: &AuthConfig,
+) -> Result<Option<AuthOutcome>, AuthError> {
+    let AuthMethod::OAuth2Fetched {
+        user,
+        tokens,
+        mechanism,
+    } = &cfg.method
+    else {
+        return authenticate_fixed(chan, cfg).await;
+    };
+    let with_token = |token: SecretString| AuthConfig {
+        method: AuthMethod::OAuth2 {
+            user: user.clone(),
+            token,
+            mechanism: mechanism.clone(),
+        },
+        target_name: cfg.target_name.clone(),
+        allow_insecure: cfg.allow_insecure,
+    };
+    let (token, cached) = tokens.token().await?;
+    match authenticate_fixed(chan, &with_token(token.clone())).await {
+        Err(e) if cached && e.is_credentials_rejected() => {
+            tracing::info!(
+                "the server rejected the cached OAuth2 access token ({e}); fetching a fresh \
+                 token from {} and authenticating once more",
+                tokens.describe()
+            );
+            let fresh = tokens.renew(&token).await?;
+            authenticate_fixed(chan, &with_token(fresh)).await
+        }
+        other => other,
+    }
+}
+
+async fn authenticate_fixed<C: AuthChannel>(
     chan: &mut C,
     cfg: &AuthConfig,
 ) -> Result<Option<AuthOutcome>, AuthError> {

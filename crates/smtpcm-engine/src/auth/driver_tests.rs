@@ -663,3 +663,104 @@ fn debug_of_configs_redacts_secrets() {
         assert!(!shown.contains("Sup3r"), "{shown}");
     }
 }
+
+// --- tokens fetched at run time: one fresh token after a rejected cached one ---
+
+#[derive(Debug)]
+struct Numbered(std::sync::atomic::AtomicUsize);
+
+impl crate::auth::token::TokenProvider for Numbered {
+    fn fetch(&self) -> crate::auth::token::TokenFuture<'_> {
+        Box::pin(async move {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            Ok(crate::auth::token::AccessToken {
+                secret: format!("tok-{n}").into(),
+                expires_in: Some(std::time::Duration::from_secs(3600)),
+            })
+        })
+    }
+    fn describe(&self) -> String {
+        "numbered tokens".into()
+    }
+}
+
+fn fetched() -> (std::sync::Arc<Numbered>, AuthConfig) {
+    let provider = std::sync::Arc::new(Numbered(Default::default()));
+    let cfg = AuthConfig {
+        method: AuthMethod::OAuth2Fetched {
+            user: "bob@example.com".into(),
+            tokens: crate::auth::token::TokenCache::new(provider.clone()),
+            mechanism: Some("XOAUTH2".into()),
+        },
+        target_name: None,
+        allow_insecure: false,
+    };
+    (provider, cfg)
+}
+
+fn xoauth2_line(token: &str) -> String {
+    format!(
+        "AUTH XOAUTH2 {}",
+        b64(format!("user=bob@example.com\x01auth=Bearer {token}\x01\x01").as_bytes())
+    )
+}
+
+#[test]
+fn rejected_cached_token_is_replaced_once() {
+    let (provider, cfg) = fetched();
+    // First connection: tok-1 fetched and accepted.
+    let mut chan = FakeChannel::new("mx", true, false, "XOAUTH2", vec![ServerStep::Success]);
+    block(authenticate(&mut chan, &cfg)).unwrap();
+    assert_eq!(chan.sent, vec![xoauth2_line("tok-1")]);
+    // Second connection: the cached tok-1 is rejected (error challenge, then 535); tok-2 works.
+    let mut chan = FakeChannel::new(
+        "mx",
+        true,
+        false,
+        "XOAUTH2",
+        vec![
+            ServerStep::Challenge(br#"{"status":"401"}"#.to_vec()),
+            fail(535, "5.7.8 Authentication failed."),
+            ServerStep::Success,
+        ],
+    );
+    let outcome = block(authenticate(&mut chan, &cfg)).unwrap().unwrap();
+    assert_eq!(outcome.mechanism, "XOAUTH2");
+    assert_eq!(
+        chan.sent,
+        vec![xoauth2_line("tok-1"), String::new(), xoauth2_line("tok-2")]
+    );
+    assert_eq!(provider.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[test]
+fn fresh_token_rejected_is_final_and_names_mechanism_and_reply() {
+    let (provider, cfg) = fetched();
+    let mut chan = FakeChannel::new(
+        "mx",
+        true,
+        false,
+        "XOAUTH2",
+        vec![fail(535, "5.7.8 Authentication failed.")],
+    );
+    let err = block(authenticate(&mut chan, &cfg)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "authentication failed for bob@example.com with XOAUTH2 (server replied 535 5.7.8 \
+         Authentication failed.)"
+    );
+    assert_eq!(chan.sent.len(), 1, "a token fetched just now is not fetched again");
+    // Cached, rejected, replaced, rejected again: final, after exactly one more fetch.
+    let mut chan = FakeChannel::new(
+        "mx",
+        true,
+        false,
+        "XOAUTH2",
+        vec![fail(535, "5.7.8 no"), fail(535, "5.7.8 still no")],
+    );
+    let err = block(authenticate(&mut chan, &cfg)).unwrap_err();
+    assert!(err.is_credentials_rejected(), "{err}");
+    assert!(err.to_string().contains("535 5.7.8 still no"), "{err}");
+    assert_eq!(chan.sent.len(), 2);
+    assert_eq!(provider.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

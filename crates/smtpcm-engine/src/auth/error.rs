@@ -1,6 +1,7 @@
 //! Why authentication did not succeed, and what a caller may do about it.
 
 use super::MechanismError;
+use super::token::TokenError;
 use crate::smtp::SmtpError;
 
 /// Why authentication did not succeed.
@@ -43,6 +44,9 @@ pub enum AuthError {
     /// A credential the configuration needs is not available.
     #[error("missing credentials: {what}")]
     MissingCredentials { what: String },
+    /// No OAuth2 access token could be obtained (token endpoint, refresh token, command).
+    #[error("cannot get an OAuth2 access token: {0}")]
+    Token(#[from] TokenError),
     /// A mechanism failed on our side.
     #[error(transparent)]
     Mechanism(#[from] MechanismError),

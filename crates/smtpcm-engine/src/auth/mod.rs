@@ -34,6 +34,7 @@ pub mod login;
 pub mod ntlm;
 pub mod oauthbearer;
 pub mod plain;
+pub mod token;
 pub mod windows;
 pub mod xoauth2;
 

@@ -29,6 +29,8 @@ pub mod reply;
 mod session;
 mod stream;
 mod tls;
+/// For HTTP clients of token endpoints (`auth::token::tls_client_config`).
+pub(crate) use tls::client_config as tls_client_config;
 
 pub use crate::security::TlsMode;
 pub use capabilities::{Capabilities, Extension, UnknownExtension};
