@@ -30,7 +30,8 @@ pub enum Exit {
     /// The connection dropped after the final dot: the message may or may not have been delivered.
     Unknown = 7,
     /// No credentials to authenticate with: no Kerberos ticket, no NTLM credentials, no
-    /// password or token, or no GSSAPI library.
+    /// password or token, or no GSSAPI library; or no OAuth2 token could be obtained (the
+    /// token endpoint refused our credentials or could not be used, or TokenCommand failed).
     NoCredentials = 8,
     /// The server offers no authentication mechanism we may use.
     NoSharedMechanism = 9,
@@ -57,7 +58,9 @@ Exit codes:
   6  partial: some recipients rejected or deferred (4xx), the others accepted
   7  delivery status unknown (connection lost after the final dot; not retried)
   8  no credentials: no Kerberos ticket (run kinit or set KRB5CCNAME), no NTLM credentials,
-     no password/token, or no system GSSAPI library
+     no password/token, or no system GSSAPI library; or no OAuth2 token could be obtained
+     (the message gives the OAuth error code and whether our credentials or the endpoint
+     failed)
   9  the server offers no authentication mechanism we share (the error lists what it offered)
  10  refused to send credentials over an unencrypted connection
  75  temporary failure, try again later: 4xx to the message or to every recipient, or 421
@@ -150,6 +153,9 @@ pub fn of_auth(e: &AuthError) -> Exit {
         | AuthError::GssapiLibraryMissing { .. }
         | AuthError::MissingCredentials { .. }
         | AuthError::Mechanism(MechanismError::Unavailable { .. }) => Exit::NoCredentials,
+        // No OAuth2 token could be had: the endpoint refused our credentials or failed
+        // (the message says which, with the OAuth error code), or the command failed.
+        AuthError::Token(_) => Exit::NoCredentials,
         AuthError::NoSharedMechanism { .. } => Exit::NoSharedMechanism,
         AuthError::InsecureChannel { .. } => Exit::InsecureAuth,
         AuthError::InvalidConfig { .. } => Exit::Usage,

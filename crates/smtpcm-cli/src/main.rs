@@ -6,6 +6,7 @@ mod check;
 mod demo;
 mod exit;
 mod inspect;
+mod oauth;
 mod preflight;
 mod run_cmd;
 mod send;
@@ -52,6 +53,9 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// List every SMTP connection manager and Send Mail task with resolved values.
     Inspect(inspect::InspectArgs),
+    /// OAuth2: `oauth login` signs in with the device flow and stores the refresh token.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Oauth(oauth::OAuthArgs),
     /// Set one connection manager's connection string in many packages, changing only those bytes.
     SetConnection(set_connection::SetConnectionArgs),
     /// Write the man pages and shell completions into a directory (for packaging).
@@ -169,6 +173,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await.code(),
             Command::Run(args) => run_cmd::run(args).await,
             Command::Inspect(args) => inspect::run(args),
+            Command::Oauth(args) => oauth::run(args).await.code(),
             Command::SetConnection(args) => set_connection::run(args),
             Command::GenerateAssets(args) => assets::run(args, Cli::command()).code(),
         }

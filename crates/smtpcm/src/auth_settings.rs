@@ -37,6 +37,17 @@ pub fn auth_config_with(
     cs: &ConnectionString,
     sensitive: Option<&SecretString>,
 ) -> Result<AuthConfig, AuthError> {
+    auth_config_for(cs, sensitive, None)
+}
+
+/// As [`auth_config_with`], with the extra CA file that token endpoints (the OAuth keys,
+/// see [`crate::oauth`]) are checked against, as SMTP servers are. With OAuth keys the
+/// method is [`AuthMethod::OAuth2Fetched`] with a new token cache; nothing is fetched yet.
+pub fn auth_config_for(
+    cs: &ConnectionString,
+    sensitive: Option<&SecretString>,
+    extra_ca_file: Option<&std::path::Path>,
+) -> Result<AuthConfig, AuthError> {
     let invalid = |key: &str, reason: String| AuthError::InvalidConfig {
         key: key.to_string(),
         reason,
@@ -55,7 +66,52 @@ pub fn auth_config_with(
         .map(str::trim)
         .filter(|u| !u.is_empty());
 
-    let method = if cs.use_windows_authentication {
+    let oauth_keys = cs.oauth.is_set();
+    let method = if oauth_keys {
+        let Some(user) = user else {
+            return Err(invalid(
+                "UserName",
+                "the OAuth keys need UserName= (the mailbox the token is for)".into(),
+            ));
+        };
+        if cs.use_windows_authentication {
+            return Err(invalid(
+                "UseWindowsAuthentication",
+                "OAuth keys cannot be combined with UseWindowsAuthentication=True".into(),
+            ));
+        }
+        if let Some(key) = [
+            (cs.token_env.is_some(), "TokenEnv"),
+            (cs.token_file.is_some(), "TokenFile"),
+            (password_keys, "PasswordEnv/PasswordFile"),
+        ]
+        .iter()
+        .find_map(|(set, key)| set.then_some(*key))
+        {
+            return Err(invalid(
+                key,
+                "cannot be combined with the OAuth keys, which fetch the token themselves".into(),
+            ));
+        }
+        if let Some(m) = mechanism.as_deref()
+            && !matches!(m, "XOAUTH2" | "OAUTHBEARER")
+        {
+            return Err(invalid(
+                "AuthMechanism",
+                format!("{m} cannot be used with OAuth tokens (use XOAUTH2 or OAUTHBEARER)"),
+            ));
+        }
+        // Contradictory or incomplete keys (and a plain-http endpoint) are found here, before
+        // anything connects: a usage error, not a failed token request.
+        let tokens = crate::oauth::token_cache(cs, extra_ca_file)
+            .map_err(|e| invalid("OAuth", e.message))?
+            .ok_or_else(|| invalid("OAuth", "internal error: OAuth keys without a plan".into()))?;
+        AuthMethod::OAuth2Fetched {
+            user: user.to_string(),
+            tokens,
+            mechanism,
+        }
+    } else if cs.use_windows_authentication {
         if let Some(user) = user {
             return Err(invalid(
                 "UserName",

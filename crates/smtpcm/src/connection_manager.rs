@@ -7,10 +7,12 @@
 //! keeps the SSIS contract for code that expects the string.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use secrecy::SecretString;
 
-use smtpcm_engine::auth::{AuthConfig, AuthError};
+use smtpcm_engine::auth::token::TokenCache;
+use smtpcm_engine::auth::{AuthConfig, AuthError, AuthMethod};
 use smtpcm_engine::mime::{MimeError, PreparedMessage};
 use smtpcm_engine::security::TlsMode;
 use smtpcm_engine::smtp::{ClientConfig, Dsn, SendReport, SmtpError};
@@ -58,6 +60,9 @@ pub struct SmtpConnectionManager {
     extra_ca_file: Option<PathBuf>,
     sensitive_secret: Option<SecretString>,
     dsn: Dsn,
+    /// The OAuth token cache shared by every connection of this manager (and its clones),
+    /// with the settings it was made for: changed settings get a new cache.
+    tokens: Arc<Mutex<Option<(String, Arc<TokenCache>)>>>,
 }
 
 /// Why a connection could not be acquired or a message not sent.
@@ -142,11 +147,13 @@ impl SmtpConnectionManager {
                 disable_extensions: Vec::new(),
                 dsn_notify: None,
                 dsn_ret: None,
+                oauth: Default::default(),
                 extra: Vec::new(),
             },
             extra_ca_file: None,
             sensitive_secret: None,
             dsn: Dsn::default(),
+            tokens: Default::default(),
         }
     }
 
@@ -294,11 +301,27 @@ impl SmtpConnectionManager {
     }
 
     /// The authentication settings, with the sensitive property applied.
+    ///
+    /// With OAuth keys, every call returns the same token cache (until the OAuth settings,
+    /// the user or the CA file change), so one token serves every connection and send.
     pub fn auth_config(&self) -> Result<AuthConfig, ConnectionError> {
-        Ok(auth_settings::auth_config_with(
+        let mut cfg = auth_settings::auth_config_for(
             &self.settings,
             self.sensitive_secret.as_ref(),
-        )?)
+            self.extra_ca_file.as_deref(),
+        )?;
+        if let AuthMethod::OAuth2Fetched { tokens, .. } = &mut cfg.method {
+            let key = format!(
+                "{:?}|{:?}|{:?}",
+                self.settings.oauth, self.settings.user_name, self.extra_ca_file
+            );
+            let mut shared = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+            match shared.as_ref() {
+                Some((k, cache)) if *k == key => *tokens = cache.clone(),
+                _ => *shared = Some((key, tokens.clone())),
+            }
+        }
+        Ok(cfg)
     }
 
     /// What the engine needs to connect: the client and authentication settings.

@@ -31,9 +31,11 @@ use smtpcm_engine::smtp::{DsnError, DsnNotify, DsnRet, Extension};
 
 mod edit;
 mod error;
+mod oauth_keys;
 mod tokenize;
 
 pub use error::{ConnectionStringError, ConnectionStringErrorKind, Warning};
+pub use oauth_keys::{OAuthKeys, OAuthProviderName};
 
 pub use edit::{REDACTED, get_key, is_secret_key, redact, set_key};
 use tokenize::segments;
@@ -102,6 +104,10 @@ pub struct ConnectionString {
     pub dsn_notify: Option<DsnNotify>,
     /// `DsnRet` (extension): DSN `RET`, `FULL` or `HDRS`.
     pub dsn_ret: Option<DsnRet>,
+    /// The OAuth2 token-acquisition keys (extension): `OAuthTokenUrl`, `OAuthClientId`,
+    /// `OAuthClientSecretEnv`/`OAuthClientSecretFile`, `OAuthScope`, `OAuthIssuer`,
+    /// `OAuthRefreshTokenFile`, `TokenCommand`, `OAuthProvider`, `OAuthTenant`.
+    pub oauth: OAuthKeys,
     /// Unknown keys, as written and in order, so that a round trip keeps them.
     pub extra: Vec<(String, String)>,
 }
@@ -138,6 +144,16 @@ enum Key {
     DisableExtensions,
     DsnNotify,
     DsnRet,
+    OAuthTokenUrl,
+    OAuthClientId,
+    OAuthClientSecretEnv,
+    OAuthClientSecretFile,
+    OAuthScope,
+    OAuthIssuer,
+    OAuthRefreshTokenFile,
+    TokenCommand,
+    OAuthProvider,
+    OAuthTenant,
 }
 
 impl Key {
@@ -161,8 +177,24 @@ impl Key {
             "disableextensions" => Key::DisableExtensions,
             "dsnnotify" => Key::DsnNotify,
             "dsnret" => Key::DsnRet,
+            "oauthtokenurl" => Key::OAuthTokenUrl,
+            "oauthclientid" => Key::OAuthClientId,
+            "oauthclientsecretenv" => Key::OAuthClientSecretEnv,
+            "oauthclientsecretfile" => Key::OAuthClientSecretFile,
+            "oauthscope" => Key::OAuthScope,
+            "oauthissuer" => Key::OAuthIssuer,
+            "oauthrefreshtokenfile" => Key::OAuthRefreshTokenFile,
+            "tokencommand" => Key::TokenCommand,
+            "oauthprovider" => Key::OAuthProvider,
+            "oauthtenant" => Key::OAuthTenant,
             _ => return None,
         })
+    }
+
+    /// Keys whose value is shown as `***` although it is allowed: a `TokenCommand` command
+    /// line may carry a secret argument.
+    fn is_redacted(lower: &str) -> bool {
+        Key::is_secret(lower) || lower == "tokencommand"
     }
 
     fn is_secret(lower: &str) -> bool {
@@ -421,6 +453,22 @@ impl ConnectionString {
                 Some(Key::PasswordFile) => value.password_file = text(),
                 Some(Key::TokenEnv) => value.token_env = text(),
                 Some(Key::TokenFile) => value.token_file = text(),
+                Some(Key::OAuthTokenUrl) => value.oauth.token_url = text(),
+                Some(Key::OAuthClientId) => value.oauth.client_id = text(),
+                Some(Key::OAuthClientSecretEnv) => value.oauth.client_secret_env = text(),
+                Some(Key::OAuthClientSecretFile) => value.oauth.client_secret_file = text(),
+                Some(Key::OAuthScope) => value.oauth.scope = text(),
+                Some(Key::OAuthIssuer) => value.oauth.issuer = text(),
+                Some(Key::OAuthRefreshTokenFile) => value.oauth.refresh_token_file = text(),
+                Some(Key::TokenCommand) => value.oauth.token_command = text(),
+                Some(Key::OAuthTenant) => value.oauth.tenant = text(),
+                Some(Key::OAuthProvider) => {
+                    value.oauth.provider = Some(OAuthProviderName::parse(&v).ok_or_else(|| {
+                        err(ConnectionStringErrorKind::Invalid(format!(
+                            "{v:?} is not an OAuth provider (Microsoft or Google)"
+                        )))
+                    })?);
+                }
             }
         }
         if let (Some(port), Ok((_, Some(server_port)))) =
@@ -639,6 +687,16 @@ impl fmt::Display for ConnectionString {
             ("TokenFile", &self.token_file),
         ];
         for (key, value) in texts {
+            if let Some(v) = value {
+                write!(f, "{key}=")?;
+                write_value(f, v)?;
+                f.write_str(";")?;
+            }
+        }
+        if let Some(provider) = self.oauth.provider {
+            write!(f, "OAuthProvider={};", provider.as_str())?;
+        }
+        for (key, value) in self.oauth.texts() {
             if let Some(v) = value {
                 write!(f, "{key}=")?;
                 write_value(f, v)?;

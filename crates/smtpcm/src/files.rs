@@ -391,6 +391,30 @@ pub fn atomic_write(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), WriteErr
     stage(path, bytes)?.commit()
 }
 
+/// As [`atomic_write`], for a file that holds a secret (a refresh token): the new file has
+/// mode 0600 whatever the old one had, from before its first byte is written.
+pub fn atomic_write_private(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), WriteError> {
+    let mut file = AtomicFile::create(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let private = std::fs::Permissions::from_mode(0o600);
+        if let Err(source) = file.temp.as_file().set_permissions(private) {
+            return Err(WriteError::Temp {
+                path: file.shown.display().to_string(),
+                source,
+            });
+        }
+    }
+    if let Err(source) = file.write_all(bytes) {
+        return Err(WriteError::Temp {
+            path: file.shown.display().to_string(),
+            source,
+        });
+    }
+    file.commit()
+}
+
 /// How far [`write_batch`] got before it failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{error}")]

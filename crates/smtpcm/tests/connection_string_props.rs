@@ -154,6 +154,7 @@ prop_compose! {
             disable_extensions,
             dsn_notify,
             dsn_ret,
+            oauth: Default::default(),
             extra,
         }
     }

@@ -21,7 +21,12 @@ pub fn is_secret_key(key: &str) -> bool {
     Key::is_secret(&key.trim().to_ascii_lowercase())
 }
 
-/// `s` with the value of every secret key ([`is_secret_key`]) replaced by `***`; everything
+fn is_redacted_key(key: &str) -> bool {
+    Key::is_redacted(&key.trim().to_ascii_lowercase())
+}
+
+/// `s` with the value of every secret key (and of `TokenCommand`, whose command line may
+/// carry one) ([`is_secret_key`]) replaced by `***`; everything
 /// else is kept as written. A string that does not tokenize (an unclosed quote, say) is cut
 /// after the first secret key's `=`, so a malformed string never shows a secret either.
 ///
@@ -38,7 +43,7 @@ pub fn redact(s: &str) -> String {
         Ok(segs) => {
             let mut out = s.to_owned();
             for seg in segs.iter().rev() {
-                if is_secret_key(&seg.key) && !seg.value_range.is_empty() {
+                if is_redacted_key(&seg.key) && !seg.value_range.is_empty() {
                     out.replace_range(seg.value_range.clone(), REDACTED);
                 }
             }
@@ -48,7 +53,7 @@ pub fn redact(s: &str) -> String {
             let mut at = 0;
             for piece in s.split(';') {
                 if let Some((key, _)) = piece.split_once('=')
-                    && is_secret_key(key)
+                    && is_redacted_key(key)
                 {
                     return format!("{}{REDACTED}", &s[..at + key.len() + 1]);
                 }
