@@ -93,6 +93,12 @@ passdb {
   mechanisms = xoauth2 oauthbearer
   args = $STATE/oauth2.conf.ext
 }
+# GSSAPI has no password, but Dovecot still asks a passdb whether the user may log in.
+passdb {
+  driver = static
+  mechanisms = gssapi
+  args = nopassword=y
+}
 passdb {
   driver = passwd-file
   mechanisms = plain login
@@ -119,8 +125,16 @@ service submission-login {
     ssl = yes
   }
 }
+# Tests fail authentication on purpose (revoked and expired tokens, wrong passwords); the
+# per-IP penalty (2 s doubling to 15 s before each later attempt) and the failure delay would
+# make every later test on 127.0.0.1 wait, and let a short-lived token expire while it waits.
+auth_failure_delay = 0
 service anvil {
   chroot =
+  # Nobody but root may open it, so the auth process runs without the penalty.
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
 }
 service imap-urlauth-login {
   chroot =

@@ -9,13 +9,13 @@
 # provider.js on 127.0.0.1:$OIDC_PORT and writes STATE_DIR/env (KEY=value lines that
 # test-servers.sh appends to its env file). Ports and lifetimes from the environment:
 #   OIDC_PORT               24850  the provider (http on loopback)
-#   OIDC_SHORT_TTL_SECONDS  3      access-token lifetime of client smtpcm-short (expired-token test)
+#   OIDC_SHORT_TTL_SECONDS  5      access-token lifetime of client smtpcm-short (expired-token test)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 APP="$HERE/oidc"
 : "${OIDC_PORT:=24850}"
-: "${OIDC_SHORT_TTL_SECONDS:=3}"
+: "${OIDC_SHORT_TTL_SECONDS:=5}"
 LISTEN=127.0.0.1
 START_TIMEOUT_SECONDS=60
 

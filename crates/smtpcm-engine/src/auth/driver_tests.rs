@@ -749,7 +749,11 @@ fn fresh_token_rejected_is_final_and_names_mechanism_and_reply() {
         "authentication failed for bob@example.com with XOAUTH2 (server replied 535 5.7.8 \
          Authentication failed.)"
     );
-    assert_eq!(chan.sent.len(), 1, "a token fetched just now is not fetched again");
+    assert_eq!(
+        chan.sent.len(),
+        1,
+        "a token fetched just now is not fetched again"
+    );
     // Cached, rejected, replaced, rejected again: final, after exactly one more fetch.
     let mut chan = FakeChannel::new(
         "mx",

@@ -74,7 +74,8 @@ impl TokenError {
 }
 
 /// A boxed future, so that [`TokenProvider`] stays object-safe.
-pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, TokenError>> + Send + 'a>>;
+pub type TokenFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<AccessToken, TokenError>> + Send + 'a>>;
 
 /// Something that fetches a fresh access token each time it is asked.
 ///
@@ -152,7 +153,9 @@ impl TokenCache {
     pub async fn token(&self) -> Result<(SecretString, bool), TokenError> {
         let mut state = self.state.lock().await;
         if let Some(cached) = state.as_ref()
-            && cached.valid_until.is_none_or(|until| Instant::now() < until)
+            && cached
+                .valid_until
+                .is_none_or(|until| Instant::now() < until)
         {
             tracing::debug!(source = %self.provider.describe(), "using the cached OAuth2 access token");
             return Ok((cached.secret.clone(), true));
@@ -167,7 +170,9 @@ impl TokenCache {
         let mut state = self.state.lock().await;
         if let Some(cached) = state.as_ref()
             && cached.secret.expose_secret() != rejected.expose_secret()
-            && cached.valid_until.is_none_or(|until| Instant::now() < until)
+            && cached
+                .valid_until
+                .is_none_or(|until| Instant::now() < until)
         {
             return Ok(cached.secret.clone());
         }

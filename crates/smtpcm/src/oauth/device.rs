@@ -84,8 +84,18 @@ pub fn login(
         form.push(("scope", scope));
     }
     let secrets: Vec<&SecretString> = secret.iter().collect();
-    let answer = http.post_form(&device_url, "device_authorization_endpoint", &form, &secrets)?;
-    let text = |name: &str| answer.get(name).and_then(|v| v.as_str()).map(str::to_string);
+    let answer = http.post_form(
+        &device_url,
+        "device_authorization_endpoint",
+        &form,
+        &secrets,
+    )?;
+    let text = |name: &str| {
+        answer
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
     let number = |name: &str| answer.get(name).and_then(|v| v.as_u64());
     let bad = |what: &str| {
         err(
@@ -140,7 +150,10 @@ pub fn login(
                 store_refresh_token(file, &SecretString::from(refresh.to_string()))?;
                 return Ok(LoginOutcome {
                     refresh_token_file: file.clone(),
-                    scope: json.get("scope").and_then(|v| v.as_str()).map(str::to_string),
+                    scope: json
+                        .get("scope")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string),
                 });
             }
             Err(e) if e.oauth_error.as_deref() == Some("authorization_pending") => {}

@@ -251,7 +251,12 @@ mod tests {
         let err = oauth_error("https://idp/token", 503, b"<html>down</html>", &[]);
         assert_eq!(err.failure, TokenFailure::Endpoint);
         assert_eq!(err.oauth_error, None);
-        let err = oauth_error("https://idp/token", 500, br#"{"error":"server_error"}"#, &[]);
+        let err = oauth_error(
+            "https://idp/token",
+            500,
+            br#"{"error":"server_error"}"#,
+            &[],
+        );
         assert_eq!(err.failure, TokenFailure::Endpoint);
         assert_eq!(err.oauth_error.as_deref(), Some("server_error"));
     }

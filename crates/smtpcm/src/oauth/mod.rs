@@ -132,7 +132,11 @@ impl OAuthPlan {
         match keys.provider {
             Some(OAuthProviderName::Microsoft) => {
                 let tenant = keys.tenant.as_deref().unwrap_or("organizations");
-                if tenant.is_empty() || !tenant.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) {
+                if tenant.is_empty()
+                    || !tenant
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+                {
                     return Err(config(format!(
                         "OAuthTenant: {tenant:?} is not a tenant id or domain"
                     )));
@@ -140,7 +144,11 @@ impl OAuthPlan {
                 let base = format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0");
                 token_url = Some(format!("{base}/token"));
                 device_url = Some(format!("{base}/devicecode"));
-                scope = Some(if delegated { MICROSOFT_DELEGATED_SCOPE } else { MICROSOFT_APP_SCOPE });
+                scope = Some(if delegated {
+                    MICROSOFT_DELEGATED_SCOPE
+                } else {
+                    MICROSOFT_APP_SCOPE
+                });
             }
             Some(OAuthProviderName::Google) => {
                 token_url = Some("https://oauth2.googleapis.com/token".into());
@@ -221,7 +229,10 @@ impl OAuthPlan {
     pub(crate) fn load_client_secret(&self) -> Result<Option<SecretString>, TokenError> {
         self.client_secret
             .as_ref()
-            .map(|s| s.load("OAuth client secret").map_err(|e| config(e.to_string())))
+            .map(|s| {
+                s.load("OAuth client secret")
+                    .map_err(|e| config(e.to_string()))
+            })
             .transpose()
     }
 

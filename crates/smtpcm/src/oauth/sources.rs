@@ -103,7 +103,9 @@ impl Endpoint {
                 }
                 let secrets: Vec<&SecretString> =
                     std::iter::once(&refresh).chain(secret.as_ref()).collect();
-                let json = self.http.post_form(&url, "OAuthTokenUrl", &form, &secrets)?;
+                let json = self
+                    .http
+                    .post_form(&url, "OAuthTokenUrl", &form, &secrets)?;
                 let token = access_token(&url, &json)?;
                 if let Some(rotated) = json.get("refresh_token").and_then(|v| v.as_str())
                     && rotated != refresh.expose_secret()
@@ -155,7 +157,10 @@ pub(crate) fn access_token(url: &str, json: &serde_json::Value) -> Result<Access
         })?;
     let expires_in = json
         .get("expires_in")
-        .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
         .map(Duration::from_secs);
     Ok(AccessToken {
         secret: SecretString::from(secret.to_string()),
@@ -209,7 +214,11 @@ impl std::fmt::Debug for CommandProvider {
 }
 
 fn command_error(message: String) -> TokenError {
-    TokenError::new(TokenFailure::Command, None, format!("TokenCommand {message}"))
+    TokenError::new(
+        TokenFailure::Command,
+        None,
+        format!("TokenCommand {message}"),
+    )
 }
 
 impl TokenProvider for CommandProvider {
@@ -232,10 +241,8 @@ impl TokenProvider for CommandProvider {
             let run = async {
                 let (mut out, mut err) = (Vec::new(), Vec::new());
                 let (mut stdout, mut stderr) = (stdout.take(cap), stderr.take(cap));
-                let (a, b) = tokio::join!(
-                    stdout.read_to_end(&mut out),
-                    stderr.read_to_end(&mut err)
-                );
+                let (a, b) =
+                    tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
                 a.and(b)?;
                 let status = child.wait().await?;
                 Ok::<_, std::io::Error>((status, out, err))
@@ -260,7 +267,13 @@ impl TokenProvider for CommandProvider {
             if !status.success() {
                 let secret = SecretString::from(token);
                 let first = String::from_utf8_lossy(&err);
-                let first = first.lines().next().unwrap_or("").chars().take(200).collect::<String>();
+                let first = first
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(200)
+                    .collect::<String>();
                 return Err(command_error(format!(
                     "failed ({status}){}",
                     if first.is_empty() {
@@ -297,14 +310,20 @@ mod tests {
 
     #[tokio::test]
     async fn token_command_output_status_and_cap() {
-        let t = command("printf 'tok-123\\nignored\\n'").fetch().await.unwrap();
+        let t = command("printf 'tok-123\\nignored\\n'")
+            .fetch()
+            .await
+            .unwrap();
         assert_eq!(t.secret.expose_secret(), "tok-123");
         let e = command("echo oops >&2; exit 3").fetch().await.unwrap_err();
         assert_eq!(e.failure, TokenFailure::Command);
         assert!(e.to_string().contains("oops"), "{e}");
         let e = command("true").fetch().await.unwrap_err();
         assert_eq!(e.to_string(), "TokenCommand printed no token");
-        let e = command("head -c 70000 /dev/zero | tr '\\0' a").fetch().await.unwrap_err();
+        let e = command("head -c 70000 /dev/zero | tr '\\0' a")
+            .fetch()
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("more than 65536 bytes"), "{e}");
     }
 
