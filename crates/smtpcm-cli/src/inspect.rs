@@ -27,6 +27,9 @@ fn print_connection(c: &InspectConnection) {
     if c.connection_string != c.stored_connection_string {
         println!("    (stored: {})", c.stored_connection_string);
     }
+    if let Some(oauth) = &c.oauth {
+        println!("    OAuth: {oauth}");
+    }
     for (p, e) in &c.expressions {
         println!("    expression {p}: {e}");
     }

@@ -506,3 +506,58 @@ fn plain_http_token_endpoint_off_loopback_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("must use https"), "{stderr}");
 }
+
+/// `inspect` shows where tokens come from: grant, endpoint, client, scope and the names of
+/// the variable and file holding secrets; a TokenCommand's command line (which may carry a
+/// secret) is shown as `***`.
+#[test]
+fn inspect_shows_oauth_settings_never_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let conmgr = |name: &str, conn: &str| {
+        let path = dir.path().join(format!("{name}.conmgr"));
+        std::fs::write(
+            &path,
+            format!(
+                "<?xml version=\"1.0\"?>\n<DTS:ConnectionManager \
+                 xmlns:DTS=\"www.microsoft.com/SqlServer/Dts\" DTS:ObjectName=\"{name}\" \
+                 DTS:DTSID=\"{{DF17110E-14D9-4F59-AAC4-AFB7AD480629}}\" DTS:CreationName=\"SMTP\">\n\
+                 <DTS:ObjectData><SmtpConnectionManager ConnectionString=\"{conn}\" />\
+                 </DTS:ObjectData></DTS:ConnectionManager>"
+            ),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_smtpcm"))
+            .arg("inspect")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let stdout = conmgr(
+        "O365",
+        "SmtpServer=smtp.office365.com;UseWindowsAuthentication=False;EnableSsl=True;\
+         UserName=app@contoso.com;OAuthProvider=Microsoft;OAuthTenant=contoso.onmicrosoft.com;\
+         OAuthClientId=11111111-2222;OAuthClientSecretEnv=O365_SECRET;",
+    );
+    assert!(
+        stdout.contains(
+            "OAuth: client credentials, provider Microsoft, token endpoint \
+             https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token, \
+             client 11111111-2222, client secret from $O365_SECRET, \
+             scope \"https://outlook.office365.com/.default\""
+        ),
+        "{stdout}"
+    );
+    let stdout = conmgr(
+        "Cmd",
+        "SmtpServer=smtp.gmail.com;UseWindowsAuthentication=False;EnableSsl=True;\
+         UserName=me@gmail.com;TokenCommand=get-token --secret hunter2;",
+    );
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+    assert!(stdout.contains("TokenCommand=***;"), "{stdout}");
+    assert!(
+        stdout.contains("OAuth: TokenCommand (command line not shown)"),
+        "{stdout}"
+    );
+}

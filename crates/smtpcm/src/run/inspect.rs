@@ -35,6 +35,9 @@ pub struct InspectConnection {
     pub use_windows_authentication: Option<bool>,
     /// Property expressions, `(property, expression)`, secret values redacted.
     pub expressions: Vec<(String, String)>,
+    /// Where OAuth2 tokens come from (grant, endpoint, client, scope, and the names of the
+    /// variables and files holding secrets, never their values), when OAuth keys are set.
+    pub oauth: Option<String>,
     /// Problems: not Microsoft's SMTP type, an expression that fails, a malformed string.
     pub warnings: Vec<String>,
 }
@@ -122,6 +125,16 @@ fn inspect_connection(
     } else {
         None
     };
+    let oauth =
+        parsed.as_ref().and_then(|p| {
+            match crate::oauth::OAuthPlan::from_connection_string(p, false) {
+                Ok(plan) => plan.map(|plan| plan.describe()),
+                Err(e) => {
+                    warnings.push(format!("OAuth keys: {e}"));
+                    None
+                }
+            }
+        });
     // A package may hold a `Password=` (ours refuses one, a look-alike's may need one): the
     // report is printed and serialised, so no secret value goes into it.
     InspectConnection {
@@ -140,6 +153,7 @@ fn inspect_connection(
             .iter()
             .map(|p| (p.property.clone(), redact(&p.expression)))
             .collect(),
+        oauth,
         warnings,
     }
 }
