@@ -319,3 +319,43 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod oauth_tests {
+    use super::*;
+
+    fn cfg(s: &str) -> Result<AuthConfig, AuthError> {
+        auth_config(&s.parse().unwrap())
+    }
+
+    #[test]
+    fn oauth_keys_give_fetched_tokens_and_refuse_mixtures() {
+        let ok = cfg(
+            "SmtpServer=h;UserName=u@x;OAuthTokenUrl=https://t;OAuthClientId=c;\
+             OAuthClientSecretEnv=E;AuthMechanism=XOAUTH2",
+        )
+        .unwrap();
+        assert!(matches!(
+            ok.method,
+            AuthMethod::OAuth2Fetched { ref user, mechanism: Some(ref m), .. }
+                if user == "u@x" && m == "XOAUTH2"
+        ));
+        let base = "SmtpServer=h;OAuthTokenUrl=https://t;OAuthClientId=c;OAuthClientSecretEnv=E";
+        for (extra, key) in [
+            ("", "UserName"),
+            (";UserName=u;TokenEnv=T", "TokenEnv"),
+            (";UserName=u;PasswordEnv=P", "PasswordEnv/PasswordFile"),
+            (";UserName=u;AuthMechanism=PLAIN", "AuthMechanism"),
+            (
+                ";UserName=u;UseWindowsAuthentication=True",
+                "UseWindowsAuthentication",
+            ),
+        ] {
+            let err = cfg(&format!("{base}{extra}")).unwrap_err();
+            assert!(
+                matches!(err, AuthError::InvalidConfig { key: ref k, .. } if k == key),
+                "{extra}: {err}"
+            );
+        }
+    }
+}

@@ -245,3 +245,37 @@ fn extensions_written_in_fixed_order() {
          UserName=u;AuthMechanism=XOAUTH2;TokenEnv=TOK;AllowInsecureAuth=True;"
     );
 }
+
+/// The OAuth keys (issue 13) parse case-insensitively, write back canonically, round-trip,
+/// and a TokenCommand command line is redacted.
+#[test]
+fn oauth_keys_round_trip_and_token_command_is_redacted() {
+    let written = "SmtpServer=smtp.gmail.com;UseWindowsAuthentication=False;EnableSsl=True;\
+                   UserName=me@gmail.com;OAuthProvider=Google;OAuthTenant=t;OAuthIssuer=https://i;\
+                   OAuthTokenUrl=https://t/token;OAuthClientId=c;OAuthClientSecretEnv=E;\
+                   OAuthClientSecretFile=/s;OAuthScope=a b;OAuthRefreshTokenFile=/r;\
+                   TokenCommand=\"pass show x; echo\";";
+    let cs: ConnectionString = written.parse().unwrap();
+    assert_eq!(cs.to_string(), written);
+    assert_eq!(cs.oauth.provider, Some(OAuthProviderName::Google));
+    assert_eq!(cs.oauth.scope.as_deref(), Some("a b"));
+    let lower: ConnectionString = "SmtpServer=h;oauthprovider=MICROSOFT;oauthclientid=c"
+        .parse()
+        .unwrap();
+    assert_eq!(lower.oauth.provider, Some(OAuthProviderName::Microsoft));
+    assert_eq!(lower.oauth.client_id.as_deref(), Some("c"));
+    let err = "SmtpServer=h;OAuthProvider=Yahoo"
+        .parse::<ConnectionString>()
+        .unwrap_err();
+    assert!(err.to_string().contains("Microsoft or Google"), "{err}");
+    assert_eq!(
+        redact("SmtpServer=h;TokenCommand=get --secret s3cr3t;OAuthClientSecretEnv=E;"),
+        "SmtpServer=h;TokenCommand=***;OAuthClientSecretEnv=E;"
+    );
+    // A secret value itself is still refused.
+    assert!(
+        "SmtpServer=h;ClientSecret=x"
+            .parse::<ConnectionString>()
+            .is_err()
+    );
+}

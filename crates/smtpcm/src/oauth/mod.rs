@@ -279,3 +279,93 @@ pub fn token_cache(
     let provider = sources::provider(plan, extra_ca_file)?;
     Ok(Some(TokenCache::new(provider)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(s: &str) -> Result<Option<OAuthPlan>, TokenError> {
+        OAuthPlan::from_connection_string(&s.parse().unwrap(), false)
+    }
+
+    #[test]
+    fn providers_fill_endpoints_and_documented_scopes() {
+        let ms =
+            plan("SmtpServer=h;OAuthProvider=Microsoft;OAuthClientId=c;OAuthClientSecretEnv=E")
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            ms.token_url.as_deref(),
+            Some("https://login.microsoftonline.com/organizations/oauth2/v2.0/token")
+        );
+        assert_eq!(ms.scope.as_deref(), Some(MICROSOFT_APP_SCOPE));
+        assert_eq!(ms.grant, Grant::ClientCredentials);
+        let ms = plan(
+            "SmtpServer=h;OAuthProvider=Microsoft;OAuthTenant=contoso.com;OAuthClientId=c;\
+             OAuthRefreshTokenFile=/tmp/rt",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            ms.device_url.as_deref(),
+            Some("https://login.microsoftonline.com/contoso.com/oauth2/v2.0/devicecode")
+        );
+        assert_eq!(ms.scope.as_deref(), Some(MICROSOFT_DELEGATED_SCOPE));
+        let g = plan("SmtpServer=h;OAuthProvider=Google;OAuthClientId=c;OAuthRefreshTokenFile=/r")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            g.token_url.as_deref(),
+            Some("https://oauth2.googleapis.com/token")
+        );
+        assert_eq!(g.scope.as_deref(), Some(GOOGLE_SCOPE));
+        // OAuthScope wins over the provider's default.
+        let g = plan(
+            "SmtpServer=h;OAuthProvider=Google;OAuthClientId=c;OAuthRefreshTokenFile=/r;OAuthScope=x",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(g.scope.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn incomplete_or_contradictory_keys_are_named() {
+        assert!(plan("SmtpServer=h").unwrap().is_none());
+        let cases = [
+            (
+                "OAuthClientId=c;OAuthTokenUrl=https://t",
+                "OAuthClientSecretEnv=",
+            ),
+            (
+                "OAuthTokenUrl=https://t;OAuthClientSecretEnv=E",
+                "OAuthClientId=",
+            ),
+            ("OAuthClientId=c;OAuthClientSecretEnv=E", "OAuthTokenUrl="),
+            (
+                "OAuthClientId=c;OAuthTokenUrl=https://t;OAuthClientSecretEnv=E;OAuthClientSecretFile=f",
+                "not both",
+            ),
+            (
+                "TokenCommand=x;OAuthRefreshTokenFile=f",
+                "TokenCommand cannot",
+            ),
+            (
+                "OAuthTenant=t;OAuthClientId=c;OAuthClientSecretEnv=E",
+                "OAuthProvider=Microsoft",
+            ),
+            (
+                "OAuthClientId=c;OAuthTokenUrl=http://idp.example.com/t;OAuthClientSecretEnv=E",
+                "must use https",
+            ),
+            (
+                "OAuthProvider=Microsoft;OAuthTenant=a/b;OAuthClientId=c;OAuthClientSecretEnv=E",
+                "OAuthTenant",
+            ),
+        ];
+        for (keys, expected) in cases {
+            let err = plan(&format!("SmtpServer=h;{keys}")).unwrap_err();
+            assert!(err.to_string().contains(expected), "{keys}: {err}");
+            assert_eq!(err.failure, TokenFailure::Config);
+        }
+    }
+}
