@@ -24,6 +24,9 @@ use crate::connection_string::{ConnectionString, ConnectionStringError, Warning}
 pub use smtpcm_engine::Connection;
 pub use smtpcm_engine::endpoint::{envelope_for, send_on, send_on_with_progress};
 
+/// A token cache and the OAuth settings (as text) it was made for.
+type SharedTokens = (String, Arc<TokenCache>);
+
 /// The connection string SSIS's designer writes for a new SMTP connection manager.
 pub const DEFAULT_CONNECTION_STRING: &str =
     "SmtpServer=;UseWindowsAuthentication=False;EnableSsl=False;";
@@ -62,7 +65,7 @@ pub struct SmtpConnectionManager {
     dsn: Dsn,
     /// The OAuth token cache shared by every connection of this manager (and its clones),
     /// with the settings it was made for: changed settings get a new cache.
-    tokens: Arc<Mutex<Option<(String, Arc<TokenCache>)>>>,
+    tokens: Arc<Mutex<Option<SharedTokens>>>,
 }
 
 /// Why a connection could not be acquired or a message not sent.
