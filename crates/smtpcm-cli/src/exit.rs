@@ -390,6 +390,27 @@ mod tests {
                 })),
                 Exit::NoCredentials,
             ),
+            // 8: no OAuth2 token, whether our credentials or the endpoint failed.
+            (
+                auth(AuthError::Token(
+                    smtpcm_engine::auth::token::TokenError::new(
+                        smtpcm_engine::auth::token::TokenFailure::Credentials,
+                        Some("invalid_client".into()),
+                        "x".into(),
+                    ),
+                )),
+                Exit::NoCredentials,
+            ),
+            (
+                auth(AuthError::Token(
+                    smtpcm_engine::auth::token::TokenError::new(
+                        smtpcm_engine::auth::token::TokenFailure::Endpoint,
+                        None,
+                        "x".into(),
+                    ),
+                )),
+                Exit::NoCredentials,
+            ),
             // 9, 10.
             (
                 auth(AuthError::NoSharedMechanism {
