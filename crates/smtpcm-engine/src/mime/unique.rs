@@ -61,7 +61,10 @@ mod tests {
         assert_eq!(many.len(), 10_000);
         for t in many.iter().take(10) {
             assert_eq!(t.len(), 32);
-            assert!(t.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+            assert!(
+                t.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            );
         }
     }
 }
