@@ -440,8 +440,17 @@ async fn a_refusal_anywhere_fails_that_message_alone() {
                     // DATA refused after MAIL was accepted leaves a transaction open: the
                     // next MAIL is preceded by RSET.
                     let rsets = r.seen.commands.iter().filter(|c| *c == "RSET").count();
-                    let want = usize::from(at == At::Data && pos + 1 < BATCH);
-                    assert_eq!(rsets, want, "{ctx}: {:?}", r.seen.commands);
+                    if chunking {
+                        // With BDAT, a message queued behind one still in flight starts
+                        // with RSET; the first never does.
+                        let first_mail = r.seen.commands.iter().position(|c| c.starts_with("MAIL"));
+                        let first_rset = r.seen.commands.iter().position(|c| c == "RSET");
+                        assert!(first_rset.is_none_or(|p| Some(p) > first_mail), "{ctx}");
+                        assert!(rsets < BATCH, "{ctx}");
+                    } else {
+                        let want = usize::from(at == At::Data && pos + 1 < BATCH);
+                        assert_eq!(rsets, want, "{ctx}: {:?}", r.seen.commands);
+                    }
                 }
             }
         }

@@ -11,7 +11,9 @@
 //!   is one round trip per message.
 //! - **BDAT** (PIPELINING and CHUNKING): `MAIL`, `RCPT`s and `BDAT <n> LAST` with the
 //!   content go out without waiting at all, up to [`PipelineConfig::window`] messages
-//!   whose replies are still owed.
+//!   whose replies are still owed. A message queued behind one whose verdict is not
+//!   known yet starts with `RSET`, since a refused BDAT leaves the server's state
+//!   indeterminate (RFC 3030 §2).
 //! - Neither: each message is sent in lockstep with [`Client::send`](super::Client::send).
 //!
 //! Replies are matched in order to the message and command they answer, so a refusal at
@@ -85,10 +87,12 @@ pub struct Outcome {
 }
 
 /// What is still owed a reply, in the order the replies will come.
+///
+/// `Rset` ends a transaction the server may have left open: DATA refused after MAIL was
+/// accepted, or (BDAT) one whose verdict is not known when the next message is queued.
 // `Rset` is rare; boxing `InFlight` would cost an allocation per message.
 #[allow(clippy::large_enum_variant)]
 enum Slot {
-    /// An `RSET` ending a transaction the server left open (DATA refused after MAIL).
     Rset,
     Message(InFlight),
 }
@@ -236,7 +240,8 @@ pub struct Pipeline<'c> {
     done: Vec<Outcome>,
     next_id: u64,
     started: bool,
-    /// DATA mode: the last transaction was left open (DATA refused after MAIL accepted).
+    /// The last transaction may be open on the server: DATA refused after MAIL was
+    /// accepted, or a refused BDAT.
     needs_rset: bool,
     /// Why the session broke; later messages are not sent.
     broken: Option<SmtpError>,
@@ -447,6 +452,17 @@ impl Pipeline<'_> {
             self.flush().await?;
             self.read_one().await?;
             self.read_buffered()?;
+        }
+        // After a refused BDAT the server's state is "indeterminate" until RSET (RFC 3030
+        // §2, after RFC 1830): some servers end the transaction, others keep it open and
+        // would take the next MAIL as nested, or worse add the next RCPTs to it. A message
+        // pipelined behind one whose verdict is not known yet therefore starts with RSET
+        // (allowed anywhere in a group, RFC 2920 §3.1); it costs one short reply.
+        if std::mem::take(&mut self.needs_rset) || self.messages_in_flight > 0 {
+            self.client
+                .session_mut()
+                .queue(&command::Rset, &mut self.out);
+            self.slots.push_back(Slot::Rset);
         }
         self.queue_envelope(envelope, params, dsn);
         self.staged.clear();
@@ -680,6 +696,10 @@ impl Pipeline<'_> {
                     Err(e) if closing => Some(e.duplicate()),
                     _ => None,
                 };
+                // A refused BDAT may leave the transaction open (see `submit_chunk`).
+                if self.mode == PipelineMode::Chunking && result.is_err() {
+                    self.needs_rset = true;
+                }
                 match result {
                     Ok(reply) => {
                         if let Some(Slot::Message(m)) = self.slots.pop_front() {
