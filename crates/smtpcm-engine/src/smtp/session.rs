@@ -42,7 +42,13 @@ pub(crate) struct Session {
     poisoned: Option<&'static str>,
     /// `MAIL FROM` was accepted and the transaction has not ended: `RSET` before the next `MAIL`.
     in_transaction: bool,
+    /// Where the socket's bytes land before the decoder takes them: allocated once, not
+    /// a zeroed stack array per read (that memset cost more than parsing the replies).
+    read_buf: Box<[u8]>,
 }
+
+/// Bytes read from the socket at once: a window of pipelined replies fits.
+const READ_BUF: usize = 16 * 1024;
 
 impl Session {
     pub(crate) fn new(stream: Stream) -> Self {
@@ -51,6 +57,7 @@ impl Session {
             decoder: ReplyDecoder::default(),
             poisoned: None,
             in_transaction: false,
+            read_buf: vec![0; READ_BUF].into_boxed_slice(),
         }
     }
 
@@ -278,18 +285,21 @@ impl Session {
     }
 
     async fn read_reply_unbounded(&mut self) -> Result<Reply, ErrorKind> {
-        let mut buf = [0u8; 4096];
         loop {
             match self.decoder.next_reply() {
                 Ok(Some(reply)) => return Ok(reply),
                 Ok(None) => {}
                 Err(malformed) => return Err(ErrorKind::Protocol(malformed.to_string())),
             }
-            let n = self.stream.read(&mut buf).await.map_err(ErrorKind::Io)?;
+            let n = self
+                .stream
+                .read(&mut self.read_buf)
+                .await
+                .map_err(ErrorKind::Io)?;
             if n == 0 {
                 return Err(ErrorKind::Disconnected);
             }
-            self.decoder.push(&buf[..n]);
+            self.decoder.push(&self.read_buf[..n]);
         }
     }
 
