@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use smtpcm::connection_manager::{SmtpConnectionManager, send_on_with_progress};
 use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask, TaskError, check_attachment};
 use smtpcm_engine::endpoint::envelope_for;
-use smtpcm_engine::mime::{Attachment, BodyFile, PreparedMessage};
+use smtpcm_engine::mime::{Attachment, BodyFile, INLINE_BODY_MAX, PreparedMessage};
 use smtpcm_engine::pool::{Pool, PoolConfig, RetryPolicy};
 use smtpcm_engine::smtp::{Dsn, DsnNotify, DsnRet, Outcome, PipelineConfig, SendReport};
 use smtpcm_engine::{Endpoint, SendError};
@@ -180,6 +180,7 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
     if first.size() > PIPELINE_MAX_MESSAGE {
         return batch(&cm, &composed, args.count, args.parallel).await;
     }
+    let composed = composed.body_read_once();
     pipelined(
         &cm,
         &composed,
@@ -201,6 +202,37 @@ struct Composed {
 }
 
 impl Composed {
+    /// For many copies: a `--body-file` small enough to be sent inline (a regular file of
+    /// at most [`INLINE_BODY_MAX`] bytes of UTF-8) is read once and becomes the body text,
+    /// which the engine renders exactly as it renders such a file, instead of being opened
+    /// and read again for every copy. Anything else is left to the engine, as before.
+    fn body_read_once(mut self) -> Self {
+        use std::io::Read;
+        let Some(path) = &self.body_file else {
+            return self;
+        };
+        let Ok(file) = std::fs::File::open(path) else {
+            return self;
+        };
+        if !file
+            .metadata()
+            .is_ok_and(|m| m.is_file() && m.len() <= INLINE_BODY_MAX)
+        {
+            return self;
+        }
+        let mut bytes = Vec::new();
+        if file.take(INLINE_BODY_MAX + 1).read_to_end(&mut bytes).is_err()
+            || bytes.len() as u64 > INLINE_BODY_MAX
+        {
+            return self;
+        }
+        if let Ok(text) = String::from_utf8(bytes) {
+            self.task.message_source = text;
+            self.body_file = None;
+        }
+        self
+    }
+
     /// Validate as SSIS does (each attachment included) and build the streamed message.
     fn prepare(&self, cm: &SmtpConnectionManager) -> Result<PreparedMessage, TaskError> {
         self.task.validate(Some(cm))?;
