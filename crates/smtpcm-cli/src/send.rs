@@ -221,7 +221,10 @@ impl Composed {
             return self;
         }
         let mut bytes = Vec::new();
-        if file.take(INLINE_BODY_MAX + 1).read_to_end(&mut bytes).is_err()
+        if file
+            .take(INLINE_BODY_MAX + 1)
+            .read_to_end(&mut bytes)
+            .is_err()
             || bytes.len() as u64 > INLINE_BODY_MAX
         {
             return self;

@@ -153,7 +153,10 @@ mod tests {
     fn every_line_ending_in_any_split_matches_the_whole() {
         let input: &[u8] = b".a\r\n.b\rc\n\r\n..d\r\r\n.\n\ne\r";
         let whole = encode_in_pieces(&[input], true);
-        assert_eq!(whole, b"..a\r\n..b\r\nc\r\n\r\n...d\r\n\r\n..\r\n\r\ne\r\n.\r\n");
+        assert_eq!(
+            whole,
+            b"..a\r\n..b\r\nc\r\n\r\n...d\r\n\r\n..\r\n\r\ne\r\n.\r\n"
+        );
         for cut in 0..=input.len() {
             let (a, b) = input.split_at(cut);
             assert_eq!(encode_in_pieces(&[a, b], true), whole, "cut at {cut}");
