@@ -15,6 +15,8 @@
 #   BENCH_BIG_RUNS=1        runs per client for case 4 (Python needs minutes for 1 GiB)
 #   BENCH_SINGLE_RUNS=30    runs per client for case 5 (one send, process start to exit)
 #   BENCH_RESULTS=<path>    where the table goes (default: <target dir>/bench/results.md)
+#   BENCH_SKIP_PEERS=1      leave out Python and lettre (and do not build lettre-client and
+#                           smtpcm-client): smtpcm against smtp-source and the reference clients
 #   BENCH_CASES="1 2 3 4 5" which cases to run (e.g. BENCH_CASES="1 3" for the throughput
 #                           cases against the reference clients only)
 #   CARGO_TARGET_DIR        honoured for every build
@@ -64,8 +66,10 @@ build() {
     log "building smtpcm (release) and the Rust peers into $TARGET_DIR"
     export CARGO_TARGET_DIR=$TARGET_DIR
     cargo build --quiet --release -p smtpcm-cli --manifest-path "$ROOT/Cargo.toml"
-    cargo build --quiet --release --manifest-path "$BENCH_DIR/lettre-client/Cargo.toml"
-    cargo build --quiet --release --manifest-path "$BENCH_DIR/smtpcm-client/Cargo.toml"
+    if [[ -z ${BENCH_SKIP_PEERS:-} ]]; then
+        cargo build --quiet --release --manifest-path "$BENCH_DIR/lettre-client/Cargo.toml"
+        cargo build --quiet --release --manifest-path "$BENCH_DIR/smtpcm-client/Cargo.toml"
+    fi
     cargo build --quiet --release --manifest-path "$BENCH_DIR/raw-client/Cargo.toml"
     RAW_CLIENT="$TARGET_DIR/release/raw-client"
     SMTPCM="$TARGET_DIR/release/smtpcm"
@@ -354,8 +358,10 @@ main() {
     if [[ " $CASES " == *" 1 "* ]]; then
         log "case 1: $ONE_COUNT messages over one connection"
         paired 1 "$ONE_COUNT" smtpcm smtp-source push round-trip
-        throughput 1 python "$ONE_COUNT" "$PYTHON" "$PY" "$HOST" "$PORT" one-connection "$ONE_COUNT"
-        throughput 1 lettre "$LETTRE_COUNT" "$LETTRE" "$HOST" "$PORT" one-connection "$LETTRE_COUNT"
+        if [[ -z ${BENCH_SKIP_PEERS:-} ]]; then
+            throughput 1 python "$ONE_COUNT" "$PYTHON" "$PY" "$HOST" "$PORT" one-connection "$ONE_COUNT"
+            throughput 1 lettre "$LETTRE_COUNT" "$LETTRE" "$HOST" "$PORT" one-connection "$LETTRE_COUNT"
+        fi
     fi
 
     if [[ " $CASES " == *" 2 "* ]]; then
