@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use smtpcm::connection_manager::{SmtpConnectionManager, send_on_with_progress};
 use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask, TaskError, check_attachment};
 use smtpcm_engine::endpoint::envelope_for;
-use smtpcm_engine::mime::{Attachment, BodyFile, INLINE_BODY_MAX, PreparedMessage};
+use smtpcm_engine::mime::{Attachment, BodyFile, INLINE_BODY_MAX, Message, PreparedMessage};
 use smtpcm_engine::pool::{Pool, PoolConfig, RetryPolicy};
 use smtpcm_engine::smtp::{Dsn, DsnNotify, DsnRet, Outcome, PipelineConfig, SendReport};
 use smtpcm_engine::{Endpoint, SendError};
@@ -238,6 +238,12 @@ impl Composed {
 
     /// Validate as SSIS does (each attachment included) and build the streamed message.
     fn prepare(&self, cm: &SmtpConnectionManager) -> Result<PreparedMessage, TaskError> {
+        Ok(self.build(cm)?.prepare()?)
+    }
+
+    /// Validate as SSIS does and build the message, not yet prepared: each
+    /// [`Message::prepare`] of it is a new copy, with its own Message-ID and Date.
+    fn build(&self, cm: &SmtpConnectionManager) -> Result<Message, TaskError> {
         self.task.validate(Some(cm))?;
         for path in &self.attachments {
             check_attachment(path)?;
@@ -254,7 +260,7 @@ impl Composed {
                 html: self.task.body_is_html,
             });
         }
-        Ok(message.prepare()?)
+        Ok(message)
     }
 }
 
@@ -412,13 +418,22 @@ async fn pipeline_share(
             return tally;
         }
     };
+    // Validated and built once; each copy is prepared from it (new Message-ID and Date).
+    let template = match composed.build(cm) {
+        Ok(m) => m,
+        Err(e) => {
+            let (exit, message) = exit::explain_task(&e);
+            tally.fail(exit, message);
+            return tally;
+        }
+    };
     let mut pipeline = conn.client.pipeline(PipelineConfig { window });
     let mut content = Vec::new();
     for _ in 0..share {
-        let message = match composed.prepare(cm) {
+        let message = match template.prepare() {
             Ok(m) => m,
             Err(e) => {
-                let (exit, message) = exit::explain_task(&e);
+                let (exit, message) = exit::explain_task(&e.into());
                 tally.fail(exit, message);
                 break;
             }
