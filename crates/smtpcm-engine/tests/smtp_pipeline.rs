@@ -521,3 +521,68 @@ async fn a_connection_lost_mid_window_says_what_was_delivered_unknown_or_retryab
         }
     }
 }
+
+#[tokio::test]
+async fn a_pipeline_dropped_with_replies_owed_leaves_the_session_refusing_commands() {
+    let (ours, theirs) = tokio::io::duplex(1 << 20);
+    let server = tokio::spawn(serve(
+        theirs,
+        Plan {
+            chunking: true,
+            ..Plan::default()
+        },
+    ));
+    let mut cfg = ClientConfig::new("mx.test", 25, TlsMode::None);
+    cfg.helo_name = Some("client.test".into());
+    let mut client = Client::from_stream(ours, &cfg).await.expect("EHLO");
+    {
+        let mut pipeline = client.pipeline(PipelineConfig { window: 8 });
+        pipeline
+            .submit(&Envelope::new("a@x", ["b@x"]), b"Subject: s\r\n\r\nhi\r\n")
+            .await;
+        assert_eq!(pipeline.in_flight(), 1);
+        // Dropped without finish: its replies are still owed.
+    }
+    let e = client
+        .noop()
+        .await
+        .expect_err("out of step with the server");
+    assert!(
+        e.to_string().contains("pipelined batch was abandoned"),
+        "{e}"
+    );
+    drop(client);
+    server.await.expect("server task");
+}
+
+#[tokio::test]
+async fn after_finish_the_session_takes_commands_and_begin_still_works() {
+    let (ours, theirs) = tokio::io::duplex(1 << 20);
+    let server = tokio::spawn(serve(
+        theirs,
+        Plan {
+            refuse: Some((1, At::Data, "554 5.5.1 no")),
+            ..Plan::default()
+        },
+    ));
+    let mut cfg = ClientConfig::new("mx.test", 25, TlsMode::None);
+    cfg.helo_name = Some("client.test".into());
+    let mut client = Client::from_stream(ours, &cfg).await.expect("EHLO");
+    let env = Envelope::new("a@x", ["b@x"]);
+    let body: &[u8] = b"Subject: s\r\n\r\nhi\r\n";
+    let outcomes = client
+        .send_batch([(&env, body), (&env, body)], PipelineConfig::default())
+        .await;
+    assert!(outcomes[0].result.is_ok());
+    assert_eq!(
+        outcomes[1].result.as_ref().unwrap_err().stage(),
+        Stage::Data
+    );
+    // The last transaction was left open by the refused DATA: the next one starts with RSET.
+    let report = client.send(&env, body).await.expect("sent after the batch");
+    assert_eq!(report.reply.code, 250);
+    client.quit().await.expect("QUIT");
+    let seen = server.await.expect("server task");
+    assert_eq!(seen.accepted, [0, 2]);
+    assert_eq!(seen.commands.iter().filter(|c| *c == "RSET").count(), 1);
+}
