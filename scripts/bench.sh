@@ -15,6 +15,10 @@
 #   BENCH_BIG_RUNS=1        runs per client for case 4 (Python needs minutes for 1 GiB)
 #   BENCH_SINGLE_RUNS=30    runs per client for case 5 (one send, process start to exit)
 #   BENCH_RESULTS=<path>    where the table goes (default: <target dir>/bench/results.md)
+#   BENCH_SKIP_PEERS=1      leave out Python and lettre (and do not build lettre-client and
+#                           smtpcm-client): smtpcm against smtp-source and the reference clients
+#   BENCH_CASES="1 2 3 4 5" which cases to run (e.g. BENCH_CASES="1 3" for the throughput
+#                           cases against the reference clients only)
 #   CARGO_TARGET_DIR        honoured for every build
 #
 # Not part of scripts/test.sh or CI: the numbers mean something only on a quiet machine.
@@ -30,6 +34,7 @@ LETTRE_COUNT=${BENCH_LETTRE_COUNT:-500}
 BIG_MIB=${BENCH_BIG_MIB:-1024}
 BIG_RUNS=${BENCH_BIG_RUNS:-1}
 SINGLE_RUNS=${BENCH_SINGLE_RUNS:-30}
+CASES=${BENCH_CASES:-1 2 3 4 5}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 RESULTS=${BENCH_RESULTS:-$TARGET_DIR/bench/results.md}
 FROM=bench@example.com
@@ -61,8 +66,12 @@ build() {
     log "building smtpcm (release) and the Rust peers into $TARGET_DIR"
     export CARGO_TARGET_DIR=$TARGET_DIR
     cargo build --quiet --release -p smtpcm-cli --manifest-path "$ROOT/Cargo.toml"
-    cargo build --quiet --release --manifest-path "$BENCH_DIR/lettre-client/Cargo.toml"
-    cargo build --quiet --release --manifest-path "$BENCH_DIR/smtpcm-client/Cargo.toml"
+    if [[ -z ${BENCH_SKIP_PEERS:-} ]]; then
+        cargo build --quiet --release --manifest-path "$BENCH_DIR/lettre-client/Cargo.toml"
+        cargo build --quiet --release --manifest-path "$BENCH_DIR/smtpcm-client/Cargo.toml"
+    fi
+    cargo build --quiet --release --manifest-path "$BENCH_DIR/raw-client/Cargo.toml"
+    RAW_CLIENT="$TARGET_DIR/release/raw-client"
     SMTPCM="$TARGET_DIR/release/smtpcm"
     LETTRE="$TARGET_DIR/release/lettre-client"
     SMTPCM_CLIENT="$TARGET_DIR/release/smtpcm-client"
@@ -135,6 +144,34 @@ throughput() {
     done
 }
 
+# paired CASE COUNT CLIENT...: RUNS rounds; each round runs every client once (its command from
+# set_cmd CASE CLIENT),
+# in turn, so that every client meets the same machine load (medians of paired runs). Each run
+# records msg/s (COUNT / wall seconds, process start to exit) and the CPU time the client
+# process used per message (user + system, from /usr/bin/time), in microseconds.
+paired() {
+    local case=$1 count=$2
+    shift 2
+    local i client
+    for ((i = 1; i <= RUNS; i++)); do
+        for client in "$@"; do
+            set_cmd "$case" "$client"
+            local start end
+            start=$(now)
+            /usr/bin/time -f '%U %S' -o "$WORK/cpu" "${CMD[@]}" >"$WORK/out" 2>&1 || {
+                cat "$WORK/out" >&2
+                die "$client failed in case $case (run $i)"
+            }
+            end=$(now)
+            local rate cpu
+            rate=$(awk -v n="$count" -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", n / (b - a) }')
+            cpu=$(awk -v n="$count" 'NF == 2 { printf "%.2f", ($1 + $2) * 1e6 / n }' "$WORK/cpu")
+            printf '%s\t%s\tmsg/s\t%s\n%s\t%s\tcpu us/msg\t%s\n' "$case" "$client" "$rate" "$case" "$client" "$cpu" >>"$RAW"
+            log "case $case  $client  run $i/$RUNS: $rate msg/s, $cpu µs CPU/msg (load $(cut -d' ' -f1 /proc/loadavg))"
+        done
+    done
+}
+
 # big CLIENT CMD...: BIG_RUNS runs under /usr/bin/time -v; records wall seconds and peak RSS MiB.
 big() {
     local client=$1
@@ -200,52 +237,74 @@ verdict() {
 report() {
     local py_wall
     {
-        echo "| case | client | median | vs baseline | target |"
-        echo "| --- | --- | ---: | ---: | --- |"
-        # Cases 1-3: msg/s, baseline smtp-source, higher is better.
+        echo "| case | client | median | vs baseline | vs push | vs round-trip | CPU/msg | target |"
+        echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
+        # Cases 1-3: msg/s, baseline smtp-source, higher is better; cases 1 and 3 also
+        # against the two reference clients measured in the same rounds.
         local case title target_ratio
         for case in 1 2 3; do
             case $case in
-            1) title="1. $ONE_COUNT × 1 KiB, one connection" target_ratio=1.5 ;;
+            1) title="1. $ONE_COUNT × 1 KiB, one connection" target_ratio=2.5 ;;
             2) title="2. $RECONNECT_COUNT × 1 KiB, new connection each" target_ratio= ;;
-            3) title="3. $PARALLEL_COUNT × 1 KiB, 8 connections" target_ratio=1.0 ;;
+            3) title="3. $PARALLEL_COUNT × 1 KiB, 8 connections" target_ratio= ;;
             esac
-            local base client m r target
-            base=$(median "$case" smtp-source msg/s)
-            for client in smtpcm smtp-source python lettre; do
+            local base push rt client m r target cpu
+            base=$(median "$case" smtp-source msg/s) || continue
+            push=$(median "$case" push msg/s) || push=
+            rt=$(median "$case" round-trip msg/s) || rt=
+            for client in smtpcm smtp-source push round-trip python lettre; do
                 m=$(median "$case" "$client" msg/s) || continue
                 r=$(ratio "$m" "$base")
+                cpu=$(median "$case" "$client" "cpu us/msg") || cpu=
+                local vs_push= vs_rt=
+                [[ -n $push ]] && vs_push="$(ratio "$m" "$push")×"
+                [[ -n $rt ]] && vs_rt="$(ratio "$m" "$rt")×"
                 target=
-                [[ $client == smtpcm && -n $target_ratio ]] &&
-                    target="≥ ${target_ratio}× smtp-source: $(verdict "$r" '>=' "$target_ratio")"
-                echo "| $title | $client | $m msg/s | ${r}× | $target |"
+                if [[ $client == smtpcm ]]; then
+                    [[ -n $target_ratio ]] &&
+                        target="≥ ${target_ratio}× smtp-source: $(verdict "$r" '>=' "$target_ratio")"
+                    [[ $case == 3 && -n $push ]] &&
+                        target="≥ 0.5× push: $(verdict "$(ratio "$m" "$push")" '>=' 0.5)"
+                    [[ $case == 1 && -n $cpu ]] &&
+                        target="$target; CPU ≤ 30 µs/msg: $(verdict "$cpu" '<=' 30)"
+                fi
+                echo "| $title | $client | $m msg/s | ${r}× | $vs_push | $vs_rt | ${cpu:+$cpu µs} | $target |"
                 title=
             done
         done
         # Case 4: wall and RSS, baseline Python, lower is better.
         title="4. one $BIG_MIB MiB attachment"
-        py_wall=$(median 4 python "wall s")
-        for client in smtpcm python lettre; do
+        py_wall=$(median 4 python "wall s") || py_wall=
+        local push_wall
+        push_wall=$(median 4 push "wall s") || push_wall=
+        for client in smtpcm push python lettre; do
             local w rss r target=
             w=$(median 4 "$client" "wall s") || continue
             rss=$(median 4 "$client" "peak RSS MiB")
-            r=$(ratio "$w" "$py_wall")
+            r=
+            [[ -n $py_wall ]] && r="$(ratio "$w" "$py_wall")× wall"
+            local vs_push=
+            # Against the raw push: its wall time over ours, so higher is better, as a rate.
+            [[ -n $push_wall ]] && vs_push="$(ratio "$push_wall" "$w")× rate"
             [[ $client == smtpcm ]] &&
-                target="RSS ≤ 32 MiB: $(verdict "$rss" '<=' 32); wall ≤ 0.5× Python: $(verdict "$r" '<=' 0.5)"
-            echo "| $title | $client | $w s, $rss MiB peak RSS | ${r}× wall | $target |"
+                target="RSS ≤ 16 MiB: $(verdict "$rss" '<=' 16)${push_wall:+; ≥ 0.9× push rate: $(verdict "$(ratio "$push_wall" "$w")" '>=' 0.9)}"
+            echo "| $title | $client | $w s, $rss MiB peak RSS | $r | $vs_push |  |  | $target |"
             title=
         done
         # Case 5: one send, process start to exit, baseline Python, lower is better.
         title="5. one send, start to exit"
         local py_ms
-        py_ms=$(median 5 python ms)
+        py_ms=$(median 5 python ms) || py_ms=1
         for client in smtpcm swaks python; do
             local ms
             ms=$(median 5 "$client" ms) || continue
-            echo "| $title | $client | $ms ms | $(ratio "$ms" "$py_ms")× |  |"
+            echo "| $title | $client | $ms ms | $(ratio "$ms" "$py_ms")× |  |  |  |  |"
             title=
         done
         echo
+        echo "push: pre-encoded messages written without waiting for any reply (not RFC-compliant; the ceiling)." \
+            "round-trip: pre-encoded, RFC 2920-compliant, one round trip per message (the floor for DATA)." \
+            "CPU/msg: user + system CPU time of the client process per message."
         echo "Cases 1-3: messages per second, process start to exit, baseline smtp-source (higher is better);" \
             "lettre sends $LETTRE_COUNT messages in cases 1 and 2. Case 4: wall time and peak RSS from" \
             "/usr/bin/time -v, baseline Python (lower is better). Case 5: milliseconds, baseline Python."
@@ -270,36 +329,84 @@ main() {
     local smtpcm_send=("$SMTPCM" send -c "$conn" --from "$FROM" --to "$TO" --subject bench --body-file "$body")
     local source=(smtp-source -f "$FROM" -t "$TO" -l 1024)
 
-    log "case 1: $ONE_COUNT messages over one connection"
-    throughput 1 smtpcm "$ONE_COUNT" "${smtpcm_send[@]}" --count "$ONE_COUNT"
-    throughput 1 smtp-source "$ONE_COUNT" "${source[@]}" -d -s 1 -m "$ONE_COUNT" "$HOST:$PORT"
-    throughput 1 python "$ONE_COUNT" "$PYTHON" "$PY" "$HOST" "$PORT" one-connection "$ONE_COUNT"
-    throughput 1 lettre "$LETTRE_COUNT" "$LETTRE" "$HOST" "$PORT" one-connection "$LETTRE_COUNT"
+    # The pre-encoded message of the reference clients: smtpcm's headers, the same body.
+    local message="$WORK/message.eml"
+    {
+        printf 'From: %s\r\nTo: %s\r\nSubject: bench\r\nDate: %s\r\n' "$FROM" "$TO" "$(date -R)"
+        printf 'Message-ID: <0123456789abcdef0123456789abcdef@example.com>\r\nMIME-Version: 1.0\r\n'
+        printf 'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n'
+        sed 's/$/\r/' "$body"
+    } >"$message"
+    local load_start
+    load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
-    log "case 2: $RECONNECT_COUNT messages, a new connection for each"
-    throughput 2 smtpcm "$RECONNECT_COUNT" "$SMTPCM_CLIENT" "$HOST" "$PORT" per-message "$RECONNECT_COUNT"
-    throughput 2 smtp-source "$RECONNECT_COUNT" "${source[@]}" -s 1 -m "$RECONNECT_COUNT" "$HOST:$PORT"
-    throughput 2 python "$RECONNECT_COUNT" "$PYTHON" "$PY" "$HOST" "$PORT" per-message "$RECONNECT_COUNT"
-    throughput 2 lettre "$LETTRE_COUNT" "$LETTRE" "$HOST" "$PORT" per-message "$LETTRE_COUNT"
+    # The commands of the paired cases (main's locals are visible to set_cmd).
+    set_cmd() {
+        case "$1/$2" in
+        1/smtpcm) CMD=("${smtpcm_send[@]}" --count "$ONE_COUNT") ;;
+        1/smtp-source) CMD=("${source[@]}" -d -s 1 -m "$ONE_COUNT" "$HOST:$PORT") ;;
+        1/push) CMD=("$RAW_CLIENT" push "$HOST" "$PORT" "$ONE_COUNT" "$message" 1) ;;
+        1/round-trip) CMD=("$RAW_CLIENT" round-trip "$HOST" "$PORT" "$ONE_COUNT" "$message" 1) ;;
+        3/smtpcm) CMD=("${smtpcm_send[@]}" --count "$PARALLEL_COUNT" --parallel 8) ;;
+        3/smtp-source) CMD=("${source[@]}" -d -s 8 -m "$PARALLEL_COUNT" "$HOST:$PORT") ;;
+        3/push) CMD=("$RAW_CLIENT" push "$HOST" "$PORT" "$PARALLEL_COUNT" "$message" 8) ;;
+        3/round-trip) CMD=("$RAW_CLIENT" round-trip "$HOST" "$PORT" "$PARALLEL_COUNT" "$message" 8) ;;
+        *) die "no command for case $1, client $2" ;;
+        esac
+    }
 
-    log "case 3: $PARALLEL_COUNT messages over 8 connections"
-    throughput 3 smtpcm "$PARALLEL_COUNT" "${smtpcm_send[@]}" --count "$PARALLEL_COUNT" --parallel 8
-    throughput 3 smtp-source "$PARALLEL_COUNT" "${source[@]}" -d -s 8 -m "$PARALLEL_COUNT" "$HOST:$PORT"
+    if [[ " $CASES " == *" 1 "* ]]; then
+        log "case 1: $ONE_COUNT messages over one connection"
+        paired 1 "$ONE_COUNT" smtpcm smtp-source push round-trip
+        if [[ -z ${BENCH_SKIP_PEERS:-} ]]; then
+            throughput 1 python "$ONE_COUNT" "$PYTHON" "$PY" "$HOST" "$PORT" one-connection "$ONE_COUNT"
+            throughput 1 lettre "$LETTRE_COUNT" "$LETTRE" "$HOST" "$PORT" one-connection "$LETTRE_COUNT"
+        fi
+    fi
 
-    log "case 4: one $BIG_MIB MiB attachment"
-    local big_file="$WORK/big.bin"
-    head -c "$((BIG_MIB * 1024 * 1024))" /dev/urandom >"$big_file"
-    big smtpcm "$SMTPCM" send -c "$conn" --from "$FROM" --to "$TO" --subject "bench attachment" \
-        --body "See the attachment." --attach "$big_file"
-    big python "$PYTHON" "$PY" "$HOST" "$PORT" attachment "$big_file"
-    big lettre "$LETTRE" "$HOST" "$PORT" attachment "$big_file"
-    rm -f "$big_file"
+    if [[ " $CASES " == *" 2 "* ]]; then
+        log "case 2: $RECONNECT_COUNT messages, a new connection for each"
+        throughput 2 smtpcm "$RECONNECT_COUNT" "$SMTPCM_CLIENT" "$HOST" "$PORT" per-message "$RECONNECT_COUNT"
+        throughput 2 smtp-source "$RECONNECT_COUNT" "${source[@]}" -s 1 -m "$RECONNECT_COUNT" "$HOST:$PORT"
+        throughput 2 python "$RECONNECT_COUNT" "$PYTHON" "$PY" "$HOST" "$PORT" per-message "$RECONNECT_COUNT"
+        throughput 2 lettre "$LETTRE_COUNT" "$LETTRE" "$HOST" "$PORT" per-message "$LETTRE_COUNT"
+    fi
 
-    log "case 5: one send, process start to exit"
-    single smtpcm "$SMTPCM" send -c "$conn" --from "$FROM" --to "$TO" --subject bench --body-file "$body"
-    single swaks swaks --silent 2 --server "$HOST" --port "$PORT" --from "$FROM" --to "$TO" \
-        --header "Subject: bench" --body "@$body"
-    single python "$PYTHON" "$PY" "$HOST" "$PORT" single 1
+    if [[ " $CASES " == *" 3 "* ]]; then
+        log "case 3: $PARALLEL_COUNT messages over 8 connections"
+        paired 3 "$PARALLEL_COUNT" smtpcm smtp-source push round-trip
+    fi
+
+    if [[ " $CASES " == *" 4 "* ]]; then
+        log "case 4: one $BIG_MIB MiB attachment"
+        local big_file="$WORK/big.bin"
+        head -c "$((BIG_MIB * 1024 * 1024))" /dev/urandom >"$big_file"
+        big smtpcm "$SMTPCM" send -c "$conn" --from "$FROM" --to "$TO" --subject "bench attachment" \
+            --body "See the attachment." --attach "$big_file"
+        # The raw push: the same attachment pre-encoded (base64, 76-column CRLF lines) in a
+        # message file the kernel copies to the socket.
+        local big_eml="$WORK/big.eml"
+        {
+            printf 'From: %s\r\nTo: %s\r\nSubject: bench attachment\r\nMIME-Version: 1.0\r\n' "$FROM" "$TO"
+            printf 'Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+            base64 -w 76 "$big_file" | sed 's/$/\r/'
+        } >"$big_eml"
+        big push "$RAW_CLIENT" sendfile "$HOST" "$PORT" 1 "$big_eml"
+        rm -f "$big_eml"
+        if [[ -z ${BENCH_SKIP_PEERS:-} ]]; then
+            big python "$PYTHON" "$PY" "$HOST" "$PORT" attachment "$big_file"
+            big lettre "$LETTRE" "$HOST" "$PORT" attachment "$big_file"
+        fi
+        rm -f "$big_file"
+    fi
+
+    if [[ " $CASES " == *" 5 "* ]]; then
+        log "case 5: one send, process start to exit"
+        single smtpcm "$SMTPCM" send -c "$conn" --from "$FROM" --to "$TO" --subject bench --body-file "$body"
+        single swaks swaks --silent 2 --server "$HOST" --port "$PORT" --from "$FROM" --to "$TO" \
+            --header "Subject: bench" --body "@$body"
+        single python "$PYTHON" "$PY" "$HOST" "$PORT" single 1
+    fi
 
     report
     local minutes
@@ -312,7 +419,7 @@ main() {
         echo "- commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
         echo "- machine: $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)," \
             "$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM," \
-            "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+            "load average at the start: $load_start, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "- server: Postfix smtp-sink $(dpkg-query -W -f '${Version}' postfix 2>/dev/null || echo '(version unknown)') on $HOST (PIPELINING, no CHUNKING)"
         echo "- runs: $RUNS per throughput case, $BIG_RUNS for the attachment, $SINGLE_RUNS for one send; medians shown"
         echo "- measuring took $minutes min"

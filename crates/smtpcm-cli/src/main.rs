@@ -155,10 +155,18 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One connection needs no second thread: a current-thread runtime spares it the
+    // cross-thread wake-ups (futex, eventfd) of a multi-threaded one on every reply.
+    let single = matches!(&cli.command, Command::Send(args) if args.single_connection());
+    let runtime = match single {
+        true => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        false => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("smtpcm: cannot start the async runtime: {e}");

@@ -6,12 +6,18 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 use smtpcm::connection_manager::{SmtpConnectionManager, send_on_with_progress};
 use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask, TaskError, check_attachment};
-use smtpcm_engine::mime::{Attachment, BodyFile, PreparedMessage};
+use smtpcm_engine::endpoint::envelope_for;
+use smtpcm_engine::mime::{Attachment, BodyFile, INLINE_BODY_MAX, Message, PreparedMessage};
 use smtpcm_engine::pool::{Pool, PoolConfig, RetryPolicy};
-use smtpcm_engine::smtp::{Dsn, DsnNotify, DsnRet, SendReport};
+use smtpcm_engine::smtp::{Dsn, DsnNotify, DsnRet, Outcome, PipelineConfig, SendReport};
+use smtpcm_engine::{Endpoint, SendError};
 
 use crate::exit::{self, Exit};
 use crate::{PriorityArg, TlsArgs};
+
+/// Messages up to this size are rendered in memory and pipelined with `--count`; larger
+/// ones are streamed one at a time, so memory stays bounded whatever the attachment.
+const PIPELINE_MAX_MESSAGE: u64 = 1024 * 1024;
 
 /// Attachments at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_THRESHOLD: u64 = 8 * 1024 * 1024;
@@ -76,6 +82,19 @@ pub struct SendArgs {
     /// Spread the copies over K reused connections.
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     parallel: u64,
+    /// With --count: how many messages per connection may await the server's reply when
+    /// it offers CHUNKING (BDAT). With PIPELINING alone each message waits for one round
+    /// trip; without it, for every command.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    window: u64,
+}
+
+impl SendArgs {
+    /// Whether one connection does all the work, so a single-threaded runtime serves it
+    /// without cross-thread wake-ups.
+    pub fn single_connection(&self) -> bool {
+        self.parallel == 1 || self.count == 1
+    }
 }
 
 fn print_report(report: &SendReport) {
@@ -158,7 +177,18 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
         println!("sent: {} ({} bytes)", report.reply, report.bytes);
         return Ok(exit::of_report(&report));
     }
-    batch(&cm, &composed, args.count, args.parallel).await
+    if first.size() > PIPELINE_MAX_MESSAGE {
+        return batch(&cm, &composed, args.count, args.parallel).await;
+    }
+    let composed = composed.body_read_once();
+    pipelined(
+        &cm,
+        &composed,
+        args.count,
+        args.parallel,
+        args.window as usize,
+    )
+    .await
 }
 
 /// The Send Mail task plus what the command line adds to it.
@@ -172,8 +202,48 @@ struct Composed {
 }
 
 impl Composed {
+    /// For many copies: a `--body-file` small enough to be sent inline (a regular file of
+    /// at most [`INLINE_BODY_MAX`] bytes of UTF-8) is read once and becomes the body text,
+    /// which the engine renders exactly as it renders such a file, instead of being opened
+    /// and read again for every copy. Anything else is left to the engine, as before.
+    fn body_read_once(mut self) -> Self {
+        use std::io::Read;
+        let Some(path) = &self.body_file else {
+            return self;
+        };
+        let Ok(file) = std::fs::File::open(path) else {
+            return self;
+        };
+        if !file
+            .metadata()
+            .is_ok_and(|m| m.is_file() && m.len() <= INLINE_BODY_MAX)
+        {
+            return self;
+        }
+        let mut bytes = Vec::new();
+        if file
+            .take(INLINE_BODY_MAX + 1)
+            .read_to_end(&mut bytes)
+            .is_err()
+            || bytes.len() as u64 > INLINE_BODY_MAX
+        {
+            return self;
+        }
+        if let Ok(text) = String::from_utf8(bytes) {
+            self.task.message_source = text;
+            self.body_file = None;
+        }
+        self
+    }
+
     /// Validate as SSIS does (each attachment included) and build the streamed message.
     fn prepare(&self, cm: &SmtpConnectionManager) -> Result<PreparedMessage, TaskError> {
+        Ok(self.build(cm)?.prepare()?)
+    }
+
+    /// Validate as SSIS does and build the message, not yet prepared: each
+    /// [`Message::prepare`] of it is a new copy, with its own Message-ID and Date.
+    fn build(&self, cm: &SmtpConnectionManager) -> Result<Message, TaskError> {
         self.task.validate(Some(cm))?;
         for path in &self.attachments {
             check_attachment(path)?;
@@ -190,7 +260,7 @@ impl Composed {
                 html: self.task.body_is_html,
             });
         }
-        Ok(message.prepare()?)
+        Ok(message)
     }
 }
 
@@ -236,7 +306,163 @@ fn progress_bar(attachment_bytes: u64, total: u64) -> Option<ProgressBar> {
     Some(bar)
 }
 
-/// Send `count` copies over `parallel` connections, each reused for its share.
+/// Send `count` copies over `parallel` connections, each with its share pipelined
+/// ([`Pipeline`]): one round trip per message with PIPELINING, none with CHUNKING.
+async fn pipelined(
+    cm: &SmtpConnectionManager,
+    composed: &Composed,
+    count: u64,
+    parallel: u64,
+    window: usize,
+) -> Result<Exit, (Exit, String)> {
+    let parallel = parallel.min(count);
+    let started = std::time::Instant::now();
+    // Secrets are read here, once, before any connection is opened.
+    let endpoint = cm
+        .endpoint()
+        .map_err(|e| (exit::of_connection(&e), e.to_string()))?;
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..parallel {
+        let share = count / parallel + u64::from(worker < count % parallel);
+        let (endpoint, cm, composed) = (endpoint.clone(), cm.clone(), composed.clone());
+        workers
+            .spawn(async move { pipeline_share(&endpoint, &cm, &composed, share, window).await });
+    }
+    let mut tally = Tally::default();
+    while let Some(joined) = workers.join_next().await {
+        match joined {
+            Ok(t) => tally.add(t),
+            Err(e) => {
+                tally.failure = tally
+                    .failure
+                    .take()
+                    .or(Some((Exit::Internal, format!("worker failed: {e}"))))
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "sent {} of {count} messages over {parallel} connection(s) in {secs:.3} s ({:.0} msg/s); {} with rejected recipients",
+        tally.sent,
+        tally.sent as f64 / secs.max(1e-9),
+        tally.partial
+    );
+    if tally.unknown > 0 {
+        println!(
+            "{} message(s) may or may not have been delivered (connection lost after their end was sent)",
+            tally.unknown
+        );
+    }
+    match tally.failure {
+        Some((exit, message)) => Err((exit, message)),
+        None if tally.partial > 0 => Ok(Exit::Partial),
+        None => Ok(Exit::Sent),
+    }
+}
+
+/// What one connection's share came to.
+#[derive(Default)]
+struct Tally {
+    sent: u64,
+    partial: u64,
+    unknown: u64,
+    /// The first failure, explained.
+    failure: Option<(Exit, String)>,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.sent += other.sent;
+        self.partial += other.partial;
+        self.unknown += other.unknown;
+        self.failure = self.failure.take().or(other.failure);
+    }
+
+    fn fail(&mut self, exit: Exit, message: String) {
+        if self.failure.is_none() {
+            self.failure = Some((exit, message));
+        }
+    }
+
+    fn record(&mut self, outcome: Outcome) {
+        match outcome.result {
+            Ok(report) => {
+                self.sent += 1;
+                self.partial += u64::from(exit::of_report(&report) == Exit::Partial);
+            }
+            Err(e) => {
+                self.unknown += u64::from(e.is_delivery_unknown());
+                let e = smtpcm::connection_manager::ConnectionError::from(SendError::Smtp(e));
+                let (exit, message) = exit::explain_connection(&e);
+                self.fail(exit, format!("message {}: {message}", outcome.id + 1));
+            }
+        }
+    }
+}
+
+/// One connection's share: each copy rendered into a reused buffer and submitted; the
+/// batch stops at the first failure, as the unpipelined path does.
+async fn pipeline_share(
+    endpoint: &Endpoint,
+    cm: &SmtpConnectionManager,
+    composed: &Composed,
+    share: u64,
+    window: usize,
+) -> Tally {
+    let mut tally = Tally::default();
+    let mut conn = match endpoint.connect().await {
+        Ok(conn) => conn,
+        Err(e) => {
+            let (exit, message) = exit::explain_connection(&e.into());
+            tally.fail(exit, message);
+            return tally;
+        }
+    };
+    // Validated and built once; each copy is prepared from it (new Message-ID and Date).
+    let template = match composed.build(cm) {
+        Ok(m) => m,
+        Err(e) => {
+            let (exit, message) = exit::explain_task(&e);
+            tally.fail(exit, message);
+            return tally;
+        }
+    };
+    let mut pipeline = conn.client.pipeline(PipelineConfig { window });
+    let mut content = Vec::new();
+    for _ in 0..share {
+        let message = match template.prepare() {
+            Ok(m) => m,
+            Err(e) => {
+                let (exit, message) = exit::explain_task(&e.into());
+                tally.fail(exit, message);
+                break;
+            }
+        };
+        content.clear();
+        if let Err(e) = message.write_to(&mut content).await {
+            let (exit, message) = exit::explain_connection(&SendError::Mime(e).into());
+            tally.fail(exit, message);
+            break;
+        }
+        pipeline.submit(&envelope_for(&message), &content).await;
+        for outcome in pipeline.outcomes() {
+            tally.record(outcome);
+        }
+        if tally.failure.is_some() {
+            break;
+        }
+    }
+    for outcome in pipeline.finish().await {
+        tally.record(outcome);
+    }
+    if let Err(e) = conn.client.quit().await {
+        tracing::debug!("QUIT after the batch failed: {e}");
+    }
+    tally
+}
+
+/// Send `count` copies over `parallel` connections, each reused for its share, one message
+/// at a time (for messages too large to render in memory).
 async fn batch(
     cm: &SmtpConnectionManager,
     composed: &Composed,

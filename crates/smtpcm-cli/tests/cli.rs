@@ -291,6 +291,69 @@ async fn batch_sends_count_messages_over_reused_connections() {
     assert_eq!(handle.connections(), 3, "connections were not reused");
 }
 
+#[tokio::test]
+async fn batch_with_a_body_file_pipelines_copies_with_distinct_message_ids() {
+    let (mut handle, dir) = sink(SinkConfig {
+        starttls: false,
+        ..SinkConfig::default()
+    })
+    .await;
+    let body = dir.path().join("body.txt");
+    std::fs::write(&body, "first line\n.leading dot\nlast").unwrap();
+    let cs = conn(&handle, false);
+    let out = smtpcm(&[
+        "send",
+        "--connection",
+        &cs,
+        "--from",
+        "a@b.test",
+        "--to",
+        "x@d.test",
+        "--subject",
+        "s",
+        "--body-file",
+        body.to_str().unwrap(),
+        "--count",
+        "5",
+        "--window",
+        "2",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("sent 5 of 5 messages over 1 connection(s)"),
+        "{}",
+        stdout(&out)
+    );
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..5 {
+        let got = handle
+            .next_message(Duration::from_secs(10))
+            .await
+            .expect("captured");
+        let text = String::from_utf8(raw(&got)).unwrap();
+        // The body file's text, CRLF-normalised, in every copy (read once, sent five times).
+        assert!(
+            text.ends_with("\r\n\r\nfirst line\r\n.leading dot\r\nlast\r\n"),
+            "{text}"
+        );
+        let id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Message-ID: "))
+            .expect("Message-ID")
+            .to_string();
+        ids.insert(id);
+    }
+    assert_eq!(ids.len(), 5, "every copy has its own Message-ID");
+    // The sink offers CHUNKING and PIPELINING: the copies went out as BDAT.
+    let transcript = handle.transcript();
+    assert_eq!(
+        transcript.iter().filter(|l| l.contains("C: BDAT")).count(),
+        5
+    );
+    assert_eq!(handle.connections(), 1);
+}
+
 /// The raw bytes of a captured message.
 fn raw(got: &smtpcm_sink::Captured) -> Vec<u8> {
     match (&got.data, &got.path) {

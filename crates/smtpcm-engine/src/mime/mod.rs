@@ -39,6 +39,7 @@ mod body_file;
 pub mod encoding;
 mod header;
 mod parts;
+mod unique;
 
 pub use body_file::{BodyFile, INLINE_BODY_MAX, MAX_UNSIZED_BODY};
 
@@ -358,7 +359,7 @@ impl Message {
                 }
                 format!("<{bare}>")
             }
-            None => format!("<{}@{}>", uuid::Uuid::new_v4().simple(), id_domain(from)),
+            None => format!("<{}@{}>", unique::token(), id_domain(from)),
         };
         let date = self
             .date
@@ -396,7 +397,7 @@ impl Message {
         }
 
         let mut out = Body::default();
-        let boundary_id = uuid::Uuid::new_v4().simple().to_string();
+        let boundary_id = unique::token();
         let body_part = match &self.body_file {
             None => render_body(
                 self.text_body.as_deref(),

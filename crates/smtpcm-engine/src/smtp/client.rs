@@ -335,36 +335,8 @@ impl Client {
     /// The SIZE limit is checked first. Returns a writer when at least one recipient was
     /// accepted; if none was, fails with [`ErrorKind::AllRecipientsRejected`] naming each.
     pub async fn begin<'a>(&'a mut self, envelope: &Envelope) -> Result<DataWriter<'a>, SmtpError> {
-        if envelope.recipients.is_empty() {
-            return Err(SmtpError::new(
-                Stage::Rcpt,
-                ErrorKind::InvalidInput("the envelope has no recipients".into()),
-            ));
-        }
-        let needs_utf8 = envelope.smtputf8
-            || !envelope.from.is_ascii()
-            || envelope.recipients.iter().any(|r| !r.is_ascii());
-        let params = MailParams {
-            size: envelope.size,
-            body_8bit: envelope.eight_bit,
-            smtputf8: needs_utf8,
-        };
+        let (params, dsn) = self.check_envelope(envelope)?;
         let mut mail = self.mail_command(&envelope.from, &params)?;
-        for r in &envelope.recipients {
-            check_address(r, Stage::Rcpt)?;
-        }
-        let dsn = envelope.dsn.or(&self.dsn);
-        dsn.check()
-            .map_err(|e| SmtpError::new(Stage::Mail, ErrorKind::InvalidInput(e.to_string())))?;
-        let dsn = match (dsn.is_empty(), self.capabilities.dsn) {
-            (false, false) => {
-                tracing::debug!(
-                    "the server does not offer DSN: NOTIFY, RET, ENVID and ORCPT are not sent"
-                );
-                Dsn::default()
-            }
-            _ => dsn,
-        };
         mail.ret = dsn.ret;
         mail.envid = dsn.envid.as_deref();
         let rcpt = |to| command::Rcpt {
@@ -498,6 +470,61 @@ impl Client {
 
     // ---- crate-internal building blocks -------------------------------------------------
 
+    /// Checks an envelope before anything is sent: at least one recipient, every address,
+    /// the SIZE limit and extensions (through [`mail_command`](Self::mail_command)), and
+    /// the DSN settings. Returns the MAIL parameters and the DSN settings to send (empty
+    /// when the server does not offer DSN).
+    pub(super) fn check_envelope(
+        &self,
+        envelope: &Envelope,
+    ) -> Result<(MailParams, Dsn), SmtpError> {
+        if envelope.recipients.is_empty() {
+            return Err(SmtpError::new(
+                Stage::Rcpt,
+                ErrorKind::InvalidInput("the envelope has no recipients".into()),
+            ));
+        }
+        let needs_utf8 = envelope.smtputf8
+            || !envelope.from.is_ascii()
+            || envelope.recipients.iter().any(|r| !r.is_ascii());
+        let params = MailParams {
+            size: envelope.size,
+            body_8bit: envelope.eight_bit,
+            smtputf8: needs_utf8,
+        };
+        self.mail_command(&envelope.from, &params)?;
+        for r in &envelope.recipients {
+            check_address(r, Stage::Rcpt)?;
+        }
+        // The common case, no DSN anywhere, costs no clone.
+        if envelope.dsn.is_empty() && self.dsn.is_empty() {
+            return Ok((params, Dsn::default()));
+        }
+        let dsn = envelope.dsn.or(&self.dsn);
+        dsn.check()
+            .map_err(|e| SmtpError::new(Stage::Mail, ErrorKind::InvalidInput(e.to_string())))?;
+        let dsn = match (dsn.is_empty(), self.capabilities.dsn) {
+            (false, false) => {
+                tracing::debug!(
+                    "the server does not offer DSN: NOTIFY, RET, ENVID and ORCPT are not sent"
+                );
+                Dsn::default()
+            }
+            _ => dsn,
+        };
+        Ok((params, dsn))
+    }
+
+    /// The session core, for the [`Pipeline`](super::Pipeline) that borrows this client.
+    pub(super) fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
+    /// Brings the session to a command boundary with no transaction open (`RSET` if one is).
+    pub(super) async fn ready_for_mail(&mut self) -> Result<(), SmtpError> {
+        self.ensure_ready().await
+    }
+
     pub(crate) fn timeouts(&self) -> Timeouts {
         self.timeouts
     }
@@ -511,7 +538,7 @@ impl Client {
         Ok(())
     }
 
-    fn mail_command<'f>(
+    pub(super) fn mail_command<'f>(
         &self,
         from: &'f str,
         params: &MailParams,

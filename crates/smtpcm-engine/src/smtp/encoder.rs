@@ -47,33 +47,40 @@ impl DataEncoder {
 
     /// Appends the encoding of `input` to `out`. Bare CR, bare LF and CRLF all become CRLF.
     pub fn encode(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        out.reserve(input.len() + input.len() / 32);
         let mut i = 0;
-        while let Some(&b) = input.get(i) {
-            if std::mem::take(&mut self.after_cr) && b == b'\n' {
+        while i < input.len() {
+            if std::mem::take(&mut self.after_cr) && input[i] == b'\n' {
                 // The CR before this LF already produced the CRLF.
                 i += 1;
                 continue;
             }
-            if b == b'\r' || b == b'\n' {
-                out.extend_from_slice(b"\r\n");
-                self.message_bytes += 2;
-                self.at_line_start = true;
-                self.after_cr = b == b'\r';
-                i += 1;
-                continue;
-            }
-            if self.at_line_start && b == b'.' && self.stuff {
+            if self.at_line_start && self.stuff && input[i] == b'.' {
                 out.push(b'.');
             }
+            // The rest of the line, found with a vectorised search: text that is already
+            // CRLF-terminated costs a copy per line, not a branch per byte.
             let rest = &input[i..];
-            let run = rest
-                .iter()
-                .position(|&c| c == b'\r' || c == b'\n')
-                .unwrap_or(rest.len());
+            let run = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
             out.extend_from_slice(&rest[..run]);
             self.message_bytes += run as u64;
-            self.at_line_start = false;
+            if run > 0 {
+                self.at_line_start = false;
+            }
             i += run;
+            let Some(&end) = input.get(i) else { break };
+            out.extend_from_slice(b"\r\n");
+            self.message_bytes += 2;
+            self.at_line_start = true;
+            i += 1;
+            if end == b'\r' {
+                match input.get(i) {
+                    Some(b'\n') => i += 1,
+                    Some(_) => {}
+                    // A CR at the end of this input: an LF starting the next is part of it.
+                    None => self.after_cr = true,
+                }
+            }
         }
     }
 
@@ -140,6 +147,20 @@ mod tests {
     #[test]
     fn bdat_keeps_dots() {
         assert_eq!(encode_in_pieces(&[b".x\n.\n"], false), b".x\r\n.\r\n");
+    }
+
+    #[test]
+    fn every_line_ending_in_any_split_matches_the_whole() {
+        let input: &[u8] = b".a\r\n.b\rc\n\r\n..d\r\r\n.\n\ne\r";
+        let whole = encode_in_pieces(&[input], true);
+        assert_eq!(
+            whole,
+            b"..a\r\n..b\r\nc\r\n\r\n...d\r\n\r\n..\r\n\r\ne\r\n.\r\n"
+        );
+        for cut in 0..=input.len() {
+            let (a, b) = input.split_at(cut);
+            assert_eq!(encode_in_pieces(&[a, b], true), whole, "cut at {cut}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! `capabilities` (EHLO), `config` (where, how, how long), `session` (the stream,
 //! decoder and cancel-safety core shared by the client and the writer), `client` (the
 //! verbs), `data` (the message writer), `encoder` (CRLF and dot-stuffing), `tls`, `stream`,
-//! `auth_channel` (SASL transport), `error`.
+//! `auth_channel` (SASL transport), `error`, `pipeline` (many messages per round trip).
 
 mod auth_channel;
 mod capabilities;
@@ -25,6 +25,7 @@ mod dsn;
 mod encoder;
 mod envelope;
 mod error;
+mod pipeline;
 pub mod reply;
 mod session;
 mod stream;
@@ -41,5 +42,6 @@ pub use dsn::{Dsn, DsnError, DsnNotify, DsnRet, xtext};
 pub use encoder::DataEncoder;
 pub use envelope::{Envelope, MailParams, SendReport};
 pub use error::{ErrorKind, RecipientRejection, SmtpError, Stage};
+pub use pipeline::{Outcome, Pipeline, PipelineConfig, PipelineMode};
 pub use reply::{MalformedReply, Reply, ReplyDecoder};
 pub use session::TRANSCRIPT_TARGET;

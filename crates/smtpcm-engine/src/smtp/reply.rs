@@ -124,35 +124,46 @@ pub struct MalformedReply {
 pub struct ReplyDecoder {
     receiver: ResponseReceiver,
     pending: Vec<u8>,
+    /// Where the unconsumed bytes of `pending` start: replies are taken off the front
+    /// without moving the rest, which a window of pipelined replies would make quadratic.
+    start: usize,
 }
 
 impl ReplyDecoder {
     /// Adds bytes received from the server.
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.pending.drain(..self.start);
+            self.start = 0;
+        }
         self.pending.extend_from_slice(bytes);
     }
 
     /// Whether bytes beyond the last complete reply are waiting (used to refuse
     /// plaintext injected after the `220` to STARTTLS).
     pub fn has_buffered(&self) -> bool {
-        !self.pending.is_empty()
+        self.start < self.pending.len()
     }
 
     /// Drops everything buffered and any partial reply.
     pub fn clear(&mut self) {
         self.pending.clear();
+        self.start = 0;
         self.receiver.reset();
     }
 
     /// The next complete reply, `Ok(None)` if more bytes are needed.
     pub fn next_reply(&mut self) -> Result<Option<Reply>, MalformedReply> {
-        if self.pending.is_empty() {
+        if self.start >= self.pending.len() {
             return Ok(None);
         }
-        let mut iter = self.pending.iter();
+        let mut iter = self.pending[self.start..].iter();
         let result = self.receiver.parse(&mut iter);
-        let consumed = self.pending.len() - iter.as_slice().len();
-        self.pending.drain(..consumed);
+        self.start = self.pending.len() - iter.as_slice().len();
+        if self.start == self.pending.len() {
+            self.pending.clear();
+            self.start = 0;
+        }
         match result {
             Ok(response) => {
                 self.receiver.reset();
@@ -179,11 +190,16 @@ fn to_reply(response: smtp_proto::Response<String>) -> Reply {
     let [class, subject, detail] = response.esc;
     // smtp-proto reports "no enhanced code" as zeros; RFC 3463 classes are only 2, 4 and 5.
     let enhanced = matches!(class, 2 | 4 | 5).then_some((class, subject as u16, detail as u16));
-    let lines = response
-        .message
-        .split('\n')
-        .map(|line| line.trim_end_matches('\r').to_string())
-        .collect();
+    // A one-line reply (nearly all of them) keeps its string: no second allocation.
+    let lines = if response.message.contains(['\n', '\r']) {
+        response
+            .message
+            .split('\n')
+            .map(|line| line.trim_end_matches('\r').to_string())
+            .collect()
+    } else {
+        vec![response.message]
+    };
     Reply {
         code: response.code,
         enhanced,

@@ -42,7 +42,13 @@ pub(crate) struct Session {
     poisoned: Option<&'static str>,
     /// `MAIL FROM` was accepted and the transaction has not ended: `RSET` before the next `MAIL`.
     in_transaction: bool,
+    /// Where the socket's bytes land before the decoder takes them: allocated once, not
+    /// a zeroed stack array per read (that memset cost more than parsing the replies).
+    read_buf: Box<[u8]>,
 }
+
+/// Bytes read from the socket at once: a window of pipelined replies fits.
+const READ_BUF: usize = 16 * 1024;
 
 impl Session {
     pub(crate) fn new(stream: Stream) -> Self {
@@ -51,6 +57,7 @@ impl Session {
             decoder: ReplyDecoder::default(),
             poisoned: None,
             in_transaction: false,
+            read_buf: vec![0; READ_BUF].into_boxed_slice(),
         }
     }
 
@@ -81,6 +88,13 @@ impl Session {
     /// The stream is in step again (a message ended with the server's verdict).
     pub(crate) fn clear_poison(&mut self) {
         self.poisoned = None;
+    }
+
+    /// Clears a poison set for `why` alone (a pipelined batch that ended in step).
+    pub(crate) fn unpoison(&mut self, why: &'static str) {
+        if self.poisoned == Some(why) {
+            self.poisoned = None;
+        }
     }
 
     pub(crate) fn in_transaction(&self) -> bool {
@@ -160,11 +174,55 @@ impl Session {
     ) -> Result<Reply, SmtpError> {
         let armed = self.arm();
         let reply = self.read_unguarded(stage, limit).await?;
+        // A 421 poisoned the session for its own reason, which disarming keeps.
         self.disarm(armed);
-        if reply.code == 421 {
-            self.poisoned = Some("the server is closing the session (421)");
-        }
         Ok(reply)
+    }
+
+    /// Writes and flushes `bytes` within `limit`, counting in `written` how many bytes the
+    /// stream took even when the write then fails: a pipelined batch needs to know which
+    /// messages' end markers left this host before the connection broke.
+    pub(crate) async fn write_counted(
+        &mut self,
+        bytes: &[u8],
+        stage: Stage,
+        limit: Duration,
+        written: &mut usize,
+    ) -> Result<(), SmtpError> {
+        let armed = self.arm();
+        let stream = &mut self.stream;
+        let result = timeout(limit, async {
+            while *written < bytes.len() {
+                match stream.write(&bytes[*written..]).await? {
+                    0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                    n => *written += n,
+                }
+            }
+            stream.flush().await
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(self.broken(stage, ErrorKind::Io(e), "a write failed")),
+            Err(_) => {
+                return Err(self.broken(stage, ErrorKind::Timeout(limit), "a write timed out"));
+            }
+        }
+        self.disarm(armed);
+        Ok(())
+    }
+
+    /// The next reply if it has already been received whole, without any I/O; checked and
+    /// logged as [`read_reply`](Self::read_reply) does.
+    pub(crate) fn buffered_reply(&mut self, stage: Stage) -> Result<Option<Reply>, SmtpError> {
+        match self.decoder.next_reply() {
+            Ok(None) => Ok(None),
+            Ok(Some(reply)) => self.check_reply(stage, Ok(Ok(reply))).map(Some),
+            Err(malformed) => {
+                let kind = ErrorKind::Protocol(malformed.to_string());
+                self.check_reply(stage, Ok(Err(kind))).map(Some)
+            }
+        }
     }
 
     async fn write_unguarded(
@@ -188,11 +246,34 @@ impl Session {
 
     async fn read_unguarded(&mut self, stage: Stage, limit: Duration) -> Result<Reply, SmtpError> {
         let read = timeout(limit, self.read_reply_unbounded()).await;
+        let read = read.map_err(|_| limit);
+        self.check_reply(stage, read)
+    }
+
+    /// Logs a reply and refuses a failed read or a code the stage cannot have (poisoning
+    /// the session); a `421` poisons it too, but is returned as a reply.
+    fn check_reply(
+        &mut self,
+        stage: Stage,
+        read: Result<Result<Reply, ErrorKind>, Duration>,
+    ) -> Result<Reply, SmtpError> {
+        let reply = self.check_read(stage, read)?;
+        if reply.code == 421 {
+            self.poisoned = Some("the server is closing the session (421)");
+        }
+        Ok(reply)
+    }
+
+    fn check_read(
+        &mut self,
+        stage: Stage,
+        read: Result<Result<Reply, ErrorKind>, Duration>,
+    ) -> Result<Reply, SmtpError> {
         if let Ok(Ok(reply)) = &read {
             log_reply(reply, stage);
         }
         match read {
-            Err(_) => Err(self.broken(stage, ErrorKind::Timeout(limit), "a reply timed out")),
+            Err(limit) => Err(self.broken(stage, ErrorKind::Timeout(limit), "a reply timed out")),
             Ok(Err(kind)) => Err(self.broken(stage, kind, "the reply could not be read")),
             Ok(Ok(reply)) if !stage_allows(stage, reply.code) => Err(self.broken(
                 stage,
@@ -204,18 +285,21 @@ impl Session {
     }
 
     async fn read_reply_unbounded(&mut self) -> Result<Reply, ErrorKind> {
-        let mut buf = [0u8; 4096];
         loop {
             match self.decoder.next_reply() {
                 Ok(Some(reply)) => return Ok(reply),
                 Ok(None) => {}
                 Err(malformed) => return Err(ErrorKind::Protocol(malformed.to_string())),
             }
-            let n = self.stream.read(&mut buf).await.map_err(ErrorKind::Io)?;
+            let n = self
+                .stream
+                .read(&mut self.read_buf)
+                .await
+                .map_err(ErrorKind::Io)?;
             if n == 0 {
                 return Err(ErrorKind::Disconnected);
             }
-            self.decoder.push(&buf[..n]);
+            self.decoder.push(&self.read_buf[..n]);
         }
     }
 
