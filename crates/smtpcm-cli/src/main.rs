@@ -6,6 +6,7 @@ mod check;
 mod demo;
 mod exit;
 mod inspect;
+mod outbox_cmd;
 mod preflight;
 mod run_cmd;
 mod send;
@@ -54,6 +55,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Set one connection manager's connection string in many packages, changing only those bytes.
     SetConnection(set_connection::SetConnectionArgs),
+    /// The durable outbox: worker, status, list, show, retry, hold, release, purge, config.
+    Outbox(outbox_cmd::OutboxArgs),
     /// Write the man pages and shell completions into a directory (for packaging).
     #[command(hide = true)]
     GenerateAssets(assets::AssetsArgs),
@@ -170,6 +173,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run_cmd::run(args).await,
             Command::Inspect(args) => inspect::run(args),
             Command::SetConnection(args) => set_connection::run(args),
+            Command::Outbox(args) => outbox_cmd::run(args).await.code(),
             Command::GenerateAssets(args) => assets::run(args, Cli::command()).code(),
         }
     });
