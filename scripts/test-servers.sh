@@ -24,6 +24,7 @@
 #   SMTP_SINK_BIG_PORT      24029  smtp-sink, dumps to SMTP_SINK_BIG_DIR: only for the 1 GiB test,
 #                                  so its long transfer never delays the small dump tests
 #   KRB5_KDC_PORT           24088  MIT KDC for realm TEST.LOCAL (UDP and TCP)
+#   POSTGRES_PORT           24800  PostgreSQL for the outbox (scripts/servers/postgres.sh)
 # The resulting facts are written to $REPO/.test-servers/env as KEY=value lines.
 set -euo pipefail
 
@@ -54,6 +55,8 @@ STOP_TIMEOUT_SECONDS=20
 PACKAGES=(postfix sasl2-bin libsasl2-modules libsasl2-modules-gssapi-mit krb5-kdc
   krb5-admin-server krb5-user gss-ntlmssp libgssapi-krb5-2 swaks openssl ca-certificates
   libnet-ssleay-perl libauthen-ntlm-perl)
+POSTGRES_SH="$REPO/scripts/servers/postgres.sh"
+mapfile -t -O "${#PACKAGES[@]}" PACKAGES < <("$POSTGRES_SH" packages)
 
 log() { printf 'test-servers: %s\n' "$*" >&2; }
 die() {
@@ -571,6 +574,7 @@ SASL_REALM=$REALM
 SASL_PASSWORD=$TEST_USER_PASSWORD
 POSTFIX_LOG=$LOG_DIR/postfix.log
 EOF
+  "$POSTGRES_SH" env >>"$tmp"
   chmod 644 "$tmp"
   mv "$tmp" "$ENV_FILE"
 }
@@ -694,6 +698,7 @@ cmd_start() {
   kinit_alice
   start_postfix
   start_sinks
+  "$POSTGRES_SH" start "$S/postgres"
 
   local failed=0
   wait_for_port "$SMTP_STARTTLS_PORT" "SMTP_STARTTLS" "$LOG_DIR/postfix.log" || failed=1
@@ -731,6 +736,7 @@ cmd_stop() {
   kill_pidfile "$SINK_DIR/sink-dump.pid" smtp-sink
   kill_pidfile "$SINK_DIR/sink-big.pid" smtp-sink
   kill_pidfile "$KRB_DIR/kdc.pid" krb5kdc
+  "$POSTGRES_SH" stop "$S/postgres"
   log "stopped"
 }
 
@@ -749,6 +755,12 @@ cmd_status() {
     port="${name}_PORT"
     report "$name" "${!port}"
   done
+  if "$POSTGRES_SH" status "$S/postgres"; then
+    printf '%-20s up    %s:%s\n' POSTGRES "$LISTEN" "${POSTGRES_PORT:-24800}"
+  else
+    printf '%-20s DOWN  %s:%s\n' POSTGRES "$LISTEN" "${POSTGRES_PORT:-24800}"
+    ok=1
+  fi
   if [[ -s "$ENV_FILE" ]]; then
     printf 'env file            %s\n' "$ENV_FILE"
   else
