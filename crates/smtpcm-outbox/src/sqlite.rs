@@ -14,8 +14,16 @@ use crate::model::{
 };
 use crate::store::{Body, Store};
 
-/// How long a writer waits for another process's lock before reporting it.
+/// How long a writer waits for another process's lock before reporting it, unless
+/// `SMTPCM_OUTBOX_BUSY_TIMEOUT_MS` says otherwise.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn busy_timeout() -> Duration {
+    std::env::var("SMTPCM_OUTBOX_BUSY_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(BUSY_TIMEOUT, Duration::from_millis)
+}
 
 /// The schema, one migration per version; applied in order, each in its own transaction,
 /// and recorded in `schema_version`. Never edit a released migration: add one.
@@ -97,7 +105,7 @@ impl SqliteStore {
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
         }
         let conn = Connection::open_with_flags(path, flags).map_err(err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        conn.busy_timeout(busy_timeout()).map_err(err)?;
         // WAL lets readers (status, list) run beside a writer; FULL syncs the WAL on every
         // commit, so a committed enqueue survives power loss, not only a crash.
         let mode: String = conn

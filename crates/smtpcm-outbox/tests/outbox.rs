@@ -437,3 +437,61 @@ async fn max_age_expires_and_operations_follow_the_state_rules() {
     }
     engines.cleanup().await;
 }
+
+/// SQLITE_FULL (reproduced with `PRAGMA max_page_count`): the enqueue fails with a clear
+/// error and commits nothing; earlier messages stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_full_commits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("full.sqlite");
+    let store = smtpcm_outbox::sqlite::SqliteStore::open(&path, true).unwrap();
+    let first = smtpcm_outbox::render::render(&message("a@x.test"), "r")
+        .await
+        .unwrap();
+    store.enqueue(vec![first], now_ms()).await.unwrap();
+    store.set_max_page_count(40).unwrap();
+    let big = smtpcm_outbox::NewMessage {
+        message_id: "<big@x.test>".into(),
+        route: "r".into(),
+        sender: "a@x.test".into(),
+        recipients: vec!["b@x.test".into()],
+        eight_bit: false,
+        smtputf8: false,
+    };
+    let e = store
+        .enqueue(
+            vec![(big, smtpcm_outbox::Body::memory(vec![b'x'; 1 << 20]))],
+            now_ms(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, OutboxError::Full { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("full.sqlite: the disk or database is full"),
+        "{e}"
+    );
+    let status = store.status(now_ms()).await.unwrap();
+    assert_eq!(status.count(State::Queued), 1);
+}
+
+/// A database written by a newer version is refused, not migrated backwards or misread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.sqlite");
+    drop(smtpcm_outbox::sqlite::SqliteStore::open(&path, true).unwrap());
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute("INSERT INTO schema_version (version) VALUES (99)", [])
+        .unwrap();
+    drop(c);
+    let e = match smtpcm_outbox::sqlite::SqliteStore::open(&path, false) {
+        Err(e) => e,
+        Ok(_) => panic!("a newer schema was accepted"),
+    };
+    assert!(
+        e.to_string()
+            .contains("schema version 99 is newer than this smtpcm supports (1)"),
+        "{e}"
+    );
+}
