@@ -109,8 +109,17 @@ impl PostfixSink {
         }
     }
 
-    /// How often each Message-ID arrived.
+    /// How often each Message-ID arrived whole. smtp-sink writes its dump as the message
+    /// comes in and ends it with an empty line, so a dump cut short by killing the sink
+    /// mid-transfer (which the client never saw accepted) lacks `ending` and is not counted.
     pub fn message_ids(&self) -> HashMap<String, u32> {
+        self.message_ids_ending("")
+    }
+
+    /// As [`message_ids`](Self::message_ids), counting only dumps that end with `ending`
+    /// followed by smtp-sink's closing empty line.
+    pub fn message_ids_ending(&self, ending: &str) -> HashMap<String, u32> {
+        let closing = format!("{ending}\n\n");
         let mut counts = HashMap::new();
         let mut stack = vec![self.dir.clone()];
         while let Some(d) = stack.pop() {
@@ -122,6 +131,9 @@ impl PostfixSink {
                 }
                 let bytes = std::fs::read(&p).unwrap();
                 let t = String::from_utf8_lossy(&bytes);
+                if !t.ends_with(&closing) {
+                    continue;
+                }
                 if let Some(id) = t.lines().find_map(|l| l.strip_prefix("Message-ID: ")) {
                     *counts.entry(id.trim().to_owned()).or_insert(0) += 1;
                 }
