@@ -14,6 +14,7 @@
 #   BENCH_BIG_MIB=1024      attachment size for case 4 (scale down only for a quick try)
 #   BENCH_BIG_RUNS=1        runs per client for case 4 (Python needs minutes for 1 GiB)
 #   BENCH_SINGLE_RUNS=30    runs per client for case 5 (one send, process start to exit)
+#   BENCH_OUTBOX_COUNT=10000  messages for case 6 (outbox delivery against send --count)
 #   BENCH_RESULTS=<path>    where the table goes (default: <target dir>/bench/results.md)
 #   CARGO_TARGET_DIR        honoured for every build
 #
@@ -85,6 +86,8 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+# shellcheck source=scripts/bench/outbox.sh
+source "$BENCH_DIR/outbox.sh"
 trap 'exit 130' INT TERM
 
 free_port() {
@@ -245,6 +248,7 @@ report() {
             echo "| $title | $client | $ms ms | $(ratio "$ms" "$py_ms")× |  |"
             title=
         done
+        outbox_report
         echo
         echo "Cases 1-3: messages per second, process start to exit, baseline smtp-source (higher is better);" \
             "lettre sends $LETTRE_COUNT messages in cases 1 and 2. Case 4: wall time and peak RSS from" \
@@ -300,6 +304,9 @@ main() {
     single swaks swaks --silent 2 --server "$HOST" --port "$PORT" --from "$FROM" --to "$TO" \
         --header "Subject: bench" --body "@$body"
     single python "$PYTHON" "$PY" "$HOST" "$PORT" single 1
+
+    log "case 6: $OUTBOX_COUNT messages from the outbox against send --count"
+    outbox_case "$conn" "$body"
 
     report
     local minutes

@@ -533,3 +533,179 @@ async fn attempt<S: Store>(
     }
     Ok(Attempt::Done(writer.finish().await.map_err(Into::into)))
 }
+
+#[cfg(test)]
+mod tests {
+    use smtpcm_engine::smtp::{RecipientRejection, Reply, Stage};
+
+    use super::*;
+    use crate::model::Recipient;
+
+    fn claimed(rcpts: &[&str], accepted_before: bool) -> Claimed {
+        Claimed {
+            id: 1,
+            message_id: "<m@x>".into(),
+            route: "r".into(),
+            sender: "a@x".into(),
+            size: 10,
+            eight_bit: false,
+            smtputf8: false,
+            attempts: 1,
+            created_at: 0,
+            pending: rcpts
+                .iter()
+                .enumerate()
+                .map(|(i, a)| Recipient {
+                    seq: i as i32,
+                    address: a.to_string(),
+                    state: RecipientState::Pending,
+                    reply: None,
+                })
+                .collect(),
+            accepted_before,
+        }
+    }
+
+    fn reply(code: u16) -> Reply {
+        Reply::new(code, None, vec!["text".into()])
+    }
+
+    fn rejection(r: &str, code: u16) -> RecipientRejection {
+        RecipientRejection {
+            recipient: r.into(),
+            reply: reply(code),
+        }
+    }
+
+    fn settings(policy: UnknownPolicy) -> Settings {
+        Settings {
+            unknown_policy: policy,
+            ..Settings::default()
+        }
+    }
+
+    const NOW: i64 = 1_000_000;
+
+    #[test]
+    fn a_partial_send_records_each_recipient_and_retries_only_the_deferred() {
+        let report = SendReport {
+            accepted: vec!["B@x".into()],
+            rejected: vec![rejection("c@x", 550), rejection("d@x", 451)],
+            reply: reply(250),
+            bytes: 10,
+        };
+        let c = decide(
+            &claimed(&["b@x", "c@x", "d@x"], false),
+            Ok(report),
+            NOW,
+            &settings(UnknownPolicy::Hold),
+            &WorkerConfig::default(),
+        );
+        assert_eq!(c.state, State::Queued);
+        assert!(c.next_attempt_at > NOW);
+        let states: Vec<_> = c.recipients.iter().map(|r| (r.0, r.1)).collect();
+        assert_eq!(
+            states,
+            [
+                (0, RecipientState::Accepted),
+                (1, RecipientState::Rejected),
+                (2, RecipientState::Pending)
+            ]
+        );
+        assert!(c.last_error.unwrap().contains("c@x: 550"));
+    }
+
+    #[test]
+    fn every_recipient_refused_fails_unless_one_was_accepted_before() {
+        let err = || {
+            Err(SendError::Smtp(SmtpError::new(
+                Stage::Rcpt,
+                ErrorKind::AllRecipientsRejected(vec![rejection("c@x", 550)]),
+            )))
+        };
+        let cfg = WorkerConfig::default();
+        let s = settings(UnknownPolicy::Hold);
+        assert_eq!(
+            decide(&claimed(&["c@x"], false), err(), NOW, &s, &cfg).state,
+            State::Failed
+        );
+        assert_eq!(
+            decide(&claimed(&["c@x"], true), err(), NOW, &s, &cfg).state,
+            State::Sent
+        );
+    }
+
+    #[test]
+    fn the_unknown_window_follows_the_policy_and_is_counted() {
+        let err = || {
+            Err(SendError::Smtp(SmtpError::new(
+                Stage::DataEnd,
+                ErrorKind::DeliveryUnknown,
+            )))
+        };
+        let cfg = WorkerConfig::default();
+        let m = claimed(&["b@x"], false);
+        let hold = decide(&m, err(), NOW, &settings(UnknownPolicy::Hold), &cfg);
+        assert_eq!((hold.state, hold.unknown), (State::Unknown, true));
+        let resend = decide(&m, err(), NOW, &settings(UnknownPolicy::Resend), &cfg);
+        assert_eq!((resend.state, resend.unknown), (State::Queued, true));
+        assert_eq!(resend.next_attempt_at, NOW);
+    }
+
+    #[test]
+    fn transient_failures_back_off_and_permanent_ones_fail() {
+        let cfg = WorkerConfig::default();
+        let s = settings(UnknownPolicy::Hold);
+        let m = claimed(&["b@x"], false);
+        let lost = Err(SendError::Smtp(SmtpError::new(
+            Stage::DataTransfer,
+            ErrorKind::Io(std::io::ErrorKind::ConnectionReset.into()),
+        )));
+        let c = decide(&m, lost, NOW, &s, &cfg);
+        assert_eq!(c.state, State::Queued);
+        assert!(c.next_attempt_at >= NOW + 30_000, "at least half of 60 s");
+        let busy = Err(SendError::Smtp(SmtpError::rejected(
+            Stage::Mail,
+            "MAIL",
+            reply(451),
+        )));
+        assert_eq!(decide(&m, busy, NOW, &s, &cfg).state, State::Queued);
+        let refused = Err(SendError::Smtp(SmtpError::rejected(
+            Stage::DataEnd,
+            "DATA",
+            reply(554),
+        )));
+        let c = decide(&m, refused, NOW, &s, &cfg);
+        assert_eq!(c.state, State::Failed);
+        assert!(c.last_error.unwrap().contains("554"));
+    }
+
+    #[test]
+    fn a_retry_past_the_maximum_age_expires_the_message() {
+        let cfg = WorkerConfig::default();
+        let s = Settings {
+            max_age: Duration::from_secs(10),
+            ..Settings::default()
+        };
+        let busy = Err(SendError::Smtp(SmtpError::rejected(
+            Stage::Mail,
+            "MAIL",
+            reply(451),
+        )));
+        let c = decide(&claimed(&["b@x"], false), busy, NOW, &s, &cfg);
+        assert_eq!(c.state, State::Expired);
+        assert!(c.last_error.unwrap().starts_with("expired"));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let (i, m) = (Duration::from_secs(1), Duration::from_secs(8));
+        for _ in 0..100 {
+            let d = backoff(1, i, m);
+            assert!(d >= Duration::from_millis(500) && d <= i);
+            let d = backoff(3, i, m);
+            assert!(d >= Duration::from_secs(2) && d <= Duration::from_secs(4));
+            assert!(backoff(40, i, m) <= m);
+        }
+    }
+}
