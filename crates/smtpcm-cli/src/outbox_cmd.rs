@@ -206,6 +206,48 @@ pub async fn enqueue(
     Ok(Exit::Sent)
 }
 
+/// `run --outbox`: each message the runner builds is rendered and committed to the outbox.
+struct OutboxDeliver(Outbox);
+
+impl smtpcm::run::Deliver for OutboxDeliver {
+    fn deliver<'a>(
+        &'a self,
+        connection: &'a SmtpConnectionManager,
+        message: &'a PreparedMessage,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            // As for `send --outbox`: the connection string, never a secret value.
+            let route = smtpcm::connection_string::redact(&connection.connection_string());
+            let not_queued = |e: OutboxError| format!("{e}; nothing was queued");
+            let item = smtpcm_outbox::render::render(message, &route)
+                .await
+                .map_err(not_queued)?;
+            let mut q = self
+                .0
+                .enqueue(vec![item], now_ms())
+                .await
+                .map_err(not_queued)?;
+            let q = q.pop().ok_or("the outbox queued nothing")?;
+            Ok(format!(
+                "queued {} {} in {}",
+                q.id,
+                q.message_id,
+                self.0.name()
+            ))
+        })
+    }
+}
+
+/// The runner's hook for `run --outbox [DB]`.
+pub async fn run_deliverer(db: &str) -> Result<smtpcm::run::Deliverer, String> {
+    let name = db_name(Some(db)).map_err(|(_, m)| m)?;
+    let outbox = Outbox::open(&name, true)
+        .await
+        .map_err(|e| format!("{e}; nothing was queued"))?;
+    Ok(smtpcm::run::Deliverer(Arc::new(OutboxDeliver(outbox))))
+}
+
 pub async fn run(args: OutboxArgs) -> Exit {
     match command(args).await {
         Ok(exit) => exit,

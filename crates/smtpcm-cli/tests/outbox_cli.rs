@@ -371,3 +371,104 @@ fn an_unreachable_postgresql_is_a_clear_error() {
     );
     one_line_error(&out, 11, "cannot reach the PostgreSQL server");
 }
+
+/// A minimal package: one SMTP connection manager, one Send Mail task with an attachment.
+fn package(connection_string: &str, attachment: &str) -> String {
+    format!(
+        r#"<?xml version="1.0"?>
+<DTS:Executable xmlns:DTS="www.microsoft.com/SqlServer/Dts"
+  DTS:refId="Package"
+  DTS:CreationName="Microsoft.Package"
+  DTS:DTSID="{{5A468C0B-5CFA-4747-9A38-1A8BC0D5A03D}}"
+  DTS:ExecutableType="Microsoft.Package"
+  DTS:ObjectName="Outbox"
+  DTS:PackageType="5">
+  <DTS:Property
+    DTS:Name="PackageFormatVersion">8</DTS:Property>
+  <DTS:ConnectionManagers>
+    <DTS:ConnectionManager
+      DTS:refId="Package.ConnectionManagers[SMTP Connection Manager]"
+      DTS:CreationName="SMTP"
+      DTS:DTSID="{{5C4DE7E2-1296-49D7-B436-4DEC3C5D4F2B}}"
+      DTS:ObjectName="SMTP Connection Manager">
+      <DTS:ObjectData>
+        <SmtpConnectionManager
+          ConnectionString="{connection_string}" />
+      </DTS:ObjectData>
+    </DTS:ConnectionManager>
+  </DTS:ConnectionManagers>
+  <DTS:Variables />
+  <DTS:Executables>
+    <DTS:Executable
+      DTS:refId="Package\Send Mail Task"
+      DTS:CreationName="Microsoft.SendMailTask"
+      DTS:DTSID="{{1783E794-082C-4613-BBB2-AB1BD83D2E2B}}"
+      DTS:ExecutableType="Microsoft.SendMailTask"
+      DTS:ObjectName="Send Mail Task">
+      <DTS:Variables />
+      <DTS:ObjectData>
+        <SendMailTask:SendMailTaskData
+          SendMailTask:SMTPServer="{{5C4DE7E2-1296-49D7-B436-4DEC3C5D4F2B}}"
+          SendMailTask:From="etl@sender.test"
+          SendMailTask:To="ops@receiver.test"
+          SendMailTask:Subject="from the package"
+          SendMailTask:FileAttachments="{attachment}"
+          SendMailTask:MessageSource="done" xmlns:SendMailTask="www.microsoft.com/sqlserver/dts/tasks/sendmailtask" />
+      </DTS:ObjectData>
+    </DTS:Executable>
+  </DTS:Executables>
+</DTS:Executable>
+"#
+    )
+}
+
+/// `run --outbox` queues each Send Mail message instead of sending it (the relay is not
+/// even reachable), the run succeeds, and a worker delivers it later.
+#[test]
+fn run_outbox_queues_the_package_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(sink) = PostfixSink::start(24821, &dir.path().join("sink")) else {
+        return;
+    };
+    let attachment = dir.path().join("data.csv");
+    std::fs::write(&attachment, "a,b\n1,2\n").unwrap();
+    let pkg = dir.path().join("p.dtsx");
+    std::fs::write(
+        &pkg,
+        package(&connection(sink.port), attachment.to_str().unwrap()),
+    )
+    .unwrap();
+    let db = dir.path().join("o.sqlite");
+    let db = db.to_str().unwrap();
+    let outbox_arg = format!("--outbox={db}");
+    let out = smtpcm(&["run", pkg.to_str().unwrap(), &outbox_arg], &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("queued 1 <"), "{stdout}");
+    std::fs::remove_file(&attachment).unwrap();
+    let out = smtpcm(&["outbox", "worker", "--db", db, "--until-empty"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(sink.message_ids().len(), 1);
+    let files = walk(&sink.dir);
+    let body = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(body.contains("Subject: from the package"), "{body}");
+    assert!(body.contains("filename=\"data.csv\""), "{body}");
+
+    // An outbox that cannot be opened fails the run (dtexec's 1) and says nothing was queued.
+    let bad = dir.path().join("bad.sqlite");
+    std::fs::write(&bad, vec![1u8; 4096]).unwrap();
+    let out = smtpcm(
+        &[
+            "run",
+            pkg.to_str().unwrap(),
+            &format!("--outbox={}", bad.display()),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("nothing was queued"),
+        "{}",
+        text(&out.stderr)
+    );
+}
