@@ -472,3 +472,83 @@ fn run_outbox_queues_the_package_messages() {
         text(&out.stderr)
     );
 }
+
+/// Peak RSS in MiB of `smtpcm ARGS`, measured by GNU time (`None` when it is missing).
+fn peak_rss_mib(args: &[&str]) -> Option<(std::process::Output, u64)> {
+    if !std::path::Path::new("/usr/bin/time").exists() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true but /usr/bin/time is missing (apt-get install time)"
+        );
+        eprintln!("skipped: /usr/bin/time not installed (Debian package time)");
+        return None;
+    }
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "maxrss_kib=%M", BIN])
+        .args(args)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    let kib: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss_kib="))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    Some((out, kib / 1024))
+}
+
+/// A 256 MiB attachment is queued and delivered at bounded memory: it is rendered through
+/// a temporary file, stored and read back in 1 MiB chunks, never held whole.
+#[test]
+fn a_large_attachment_is_queued_and_delivered_at_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(sink) = PostfixSink::start(24822, &dir.path().join("sink")) else {
+        return;
+    };
+    let big = dir.path().join("big.bin");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&big).unwrap();
+        let block = vec![0xA5u8; 1 << 20];
+        for _ in 0..256 {
+            f.write_all(&block).unwrap();
+        }
+    }
+    let db = dir.path().join("o.sqlite");
+    let db = db.to_str().unwrap();
+    let conn = connection(sink.port);
+    let Some((out, rss)) = peak_rss_mib(&[
+        "send",
+        "-c",
+        &conn,
+        "--from",
+        "etl@x.test",
+        "--to",
+        "ops@x.test",
+        "--subject",
+        "big",
+        "--body",
+        "see attachment",
+        "--attach",
+        big.to_str().unwrap(),
+        "--outbox",
+        db,
+    ]) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    eprintln!("enqueue of 256 MiB: peak RSS {rss} MiB");
+    assert!(rss < 64, "enqueue peak RSS {rss} MiB");
+    std::fs::remove_file(&big).unwrap();
+    let (out, rss) = peak_rss_mib(&["outbox", "worker", "--db", db, "--until-empty"]).unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    eprintln!("delivery of 256 MiB: peak RSS {rss} MiB");
+    assert!(rss < 64, "worker peak RSS {rss} MiB");
+    let got = sink.message_ids();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let file = walk(&sink.dir).pop().unwrap();
+    // base64 of 256 MiB is about 346 MiB; the dump holds all of it.
+    assert!(std::fs::metadata(file).unwrap().len() > 340 << 20);
+}
