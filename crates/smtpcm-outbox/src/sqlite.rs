@@ -75,6 +75,120 @@ const SUMMARY_COLUMNS: &str = "id, message_id, state, attempts, unknown_count, s
 pub struct SqliteStore {
     name: String,
     conn: Arc<Mutex<Connection>>,
+    /// The group-commit writer (see [`GroupWriter`]).
+    writer: std::sync::mpsc::Sender<Job>,
+    /// A second connection for reading message bodies: in WAL mode a reader never waits
+    /// for the writer's fsync, so the next message's bytes stream while outcomes commit.
+    reader: Arc<Mutex<Connection>>,
+}
+
+/// One small write (a dot mark, an outcome) for the group-commit writer: run inside the
+/// writer's transaction; its result is sent only once that transaction is committed.
+struct Job {
+    run: Box<dyn FnOnce(&Connection) -> rusqlite::Result<bool> + Send>,
+    reply: tokio::sync::oneshot::Sender<Result<bool>>,
+}
+
+/// Group commit: with `synchronous=FULL`, each commit costs an fsync, and the workers'
+/// per-message writes (mark the dot, record the outcome) would each pay one. A thread
+/// takes every write waiting at that moment and commits them in one transaction, each
+/// inside its own savepoint, then answers each caller. A caller still hears back only
+/// after its write is durable; under load, many writes share one fsync.
+struct GroupWriter;
+
+impl GroupWriter {
+    /// The most writes one commit takes.
+    const MAX_BATCH: usize = 256;
+
+    fn spawn(name: String, conn: Arc<Mutex<Connection>>) -> std::sync::mpsc::Sender<Job> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("outbox-sqlite-writer".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut jobs = vec![first];
+                    while jobs.len() < Self::MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(j) => jobs.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    Self::commit(&name, &conn, jobs);
+                }
+            })
+            .map(|_| tx)
+            .unwrap_or_else(|e| {
+                // Without the thread, every job's reply channel closes and the caller
+                // gets an error; nothing is written in a wrong order.
+                tracing::error!("cannot start the outbox writer thread: {e}");
+                std::sync::mpsc::channel().0
+            })
+    }
+
+    fn commit(name: &str, conn: &Mutex<Connection>, jobs: Vec<Job>) {
+        let Ok(mut conn) = conn.lock() else {
+            for j in jobs {
+                let _ = j.reply.send(Err(OutboxError::Invalid(
+                    "outbox connection poisoned".into(),
+                )));
+            }
+            return;
+        };
+        let err = |e| OutboxError::sqlite(name, e);
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => {
+                let e = err(e);
+                for j in jobs {
+                    let _ = j.reply.send(Err(clone_error(&e)));
+                }
+                return;
+            }
+        };
+        let mut results = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            let r = tx
+                .execute_batch("SAVEPOINT job")
+                .and_then(|()| match (j.run)(&tx) {
+                    Ok(v) => tx.execute_batch("RELEASE job").map(|()| v),
+                    Err(e) => {
+                        let _ = tx.execute_batch("ROLLBACK TO job; RELEASE job");
+                        Err(e)
+                    }
+                });
+            results.push((j.reply, r.map_err(err)));
+        }
+        match tx.commit() {
+            Ok(()) => {
+                for (reply, r) in results {
+                    let _ = reply.send(r);
+                }
+            }
+            Err(e) => {
+                let e = err(e);
+                for (reply, _) in results {
+                    let _ = reply.send(Err(clone_error(&e)));
+                }
+            }
+        }
+    }
+}
+
+/// The same error again, for each caller of a failed group commit.
+fn clone_error(e: &OutboxError) -> OutboxError {
+    let (db, detail) = match e {
+        OutboxError::Corrupt { db, detail }
+        | OutboxError::Locked { db, detail }
+        | OutboxError::Full { db, detail }
+        | OutboxError::Database { db, detail } => (db.clone(), detail.clone()),
+        other => return OutboxError::Invalid(other.to_string()),
+    };
+    match e {
+        OutboxError::Corrupt { .. } => OutboxError::Corrupt { db, detail },
+        OutboxError::Locked { .. } => OutboxError::Locked { db, detail },
+        OutboxError::Full { .. } => OutboxError::Full { db, detail },
+        _ => OutboxError::Database { db, detail },
+    }
 }
 
 impl SqliteStore {
@@ -119,11 +233,23 @@ impl SqliteStore {
         }
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
             .map_err(err)?;
+        let conn = Arc::new(Mutex::new(conn));
         let mut store = SqliteStore {
+            writer: GroupWriter::spawn(name.clone(), conn.clone()),
+            reader: conn.clone(),
             name,
-            conn: Arc::new(Mutex::new(conn)),
+            conn,
         };
         store.migrate()?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| OutboxError::sqlite(&store.name, e))?;
+        reader
+            .busy_timeout(busy_timeout())
+            .map_err(|e| OutboxError::sqlite(&store.name, e))?;
+        store.reader = Arc::new(Mutex::new(reader));
         Ok(store)
     }
 
@@ -171,6 +297,23 @@ impl SqliteStore {
         self.blocking(move |c| {
             c.query_row(&format!("PRAGMA max_page_count={pages}"), [], |_| Ok(()))
         })
+    }
+
+    /// Run `f` in the group-commit writer's next transaction; see [`GroupWriter`].
+    async fn grouped(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<bool> + Send + 'static,
+    ) -> Result<bool> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(Job {
+                run: Box::new(f),
+                reply,
+            })
+            .map_err(|_| OutboxError::Invalid("the outbox writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| OutboxError::Invalid("the outbox writer stopped".into()))?
     }
 
     /// Run `f` on the connection, in this thread (for callers outside async code).
@@ -449,23 +592,28 @@ impl Store for SqliteStore {
     }
 
     async fn chunk(&self, id: i64, seq: i64) -> Result<Option<Vec<u8>>> {
-        self.with(move |conn, db| {
+        let reader = self.reader.clone();
+        let db = self.name.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = reader
+                .lock()
+                .map_err(|_| OutboxError::Invalid("outbox connection poisoned".into()))?;
+            let db = db.as_str();
             conn.prepare_cached("SELECT data FROM body_chunks WHERE message = ?1 AND seq = ?2")
                 .and_then(|mut s| s.query_row(params![id, seq], |r| r.get(0)).optional())
                 .map_err(|e| OutboxError::sqlite(db, e))
         })
         .await
+        .map_err(|e| OutboxError::Invalid(format!("outbox task failed: {e}")))?
     }
 
     async fn mark_dot(&self, id: i64, owner: &str) -> Result<bool> {
         let owner = owner.to_owned();
-        self.with(move |conn, db| {
-            let n = conn
-                .execute(
-                    "UPDATE messages SET dot_sent = 1 WHERE id = ?1 AND state = 'sending' AND lease_owner = ?2",
-                    params![id, owner],
-                )
-                .map_err(|e| OutboxError::sqlite(db, e))?;
+        self.grouped(move |conn| {
+            let n = conn.execute(
+                "UPDATE messages SET dot_sent = 1 WHERE id = ?1 AND state = 'sending' AND lease_owner = ?2",
+                params![id, owner],
+            )?;
             Ok(n == 1)
         })
         .await
@@ -473,37 +621,30 @@ impl Store for SqliteStore {
 
     async fn complete(&self, id: i64, owner: &str, c: Completion) -> Result<bool> {
         let owner = owner.to_owned();
-        self.with(move |conn, db| {
-            let err = |e| OutboxError::sqlite(db, e);
-            let tx = immediate(conn, db)?;
-            let n = tx
-                .execute(
-                    "UPDATE messages SET state = ?3, next_attempt_at = ?4, last_error = COALESCE(?5, last_error), \
-                       unknown_count = unknown_count + ?6, resent_count = resent_count + ?7, \
-                       lease_owner = NULL, lease_until = NULL, dot_sent = 0 \
-                     WHERE id = ?1 AND state = 'sending' AND lease_owner = ?2",
-                    params![
-                        id,
-                        owner,
-                        c.state.as_str(),
-                        c.next_attempt_at,
-                        c.last_error,
-                        i64::from(c.unknown),
-                        i64::from(c.unknown && c.state == State::Queued),
-                    ],
-                )
-                .map_err(err)?;
+        self.grouped(move |conn| {
+            let n = conn.execute(
+                "UPDATE messages SET state = ?3, next_attempt_at = ?4, last_error = COALESCE(?5, last_error), \
+                   unknown_count = unknown_count + ?6, resent_count = resent_count + ?7, \
+                   lease_owner = NULL, lease_until = NULL, dot_sent = 0 \
+                 WHERE id = ?1 AND state = 'sending' AND lease_owner = ?2",
+                params![
+                    id,
+                    owner,
+                    c.state.as_str(),
+                    c.next_attempt_at,
+                    c.last_error,
+                    i64::from(c.unknown),
+                    i64::from(c.unknown && c.state == State::Queued),
+                ],
+            )?;
             if n == 1 {
-                let mut up = tx
-                    .prepare_cached(
-                        "UPDATE recipients SET state = ?3, reply = ?4 WHERE message = ?1 AND seq = ?2 AND state = 'pending'",
-                    )
-                    .map_err(err)?;
+                let mut up = conn.prepare_cached(
+                    "UPDATE recipients SET state = ?3, reply = ?4 WHERE message = ?1 AND seq = ?2 AND state = 'pending'",
+                )?;
                 for (seq, st, reply) in &c.recipients {
-                    up.execute(params![id, seq, st.as_str(), reply]).map_err(err)?;
+                    up.execute(params![id, seq, st.as_str(), reply])?;
                 }
             }
-            drop_stmt_then_commit(tx, db)?;
             Ok(n == 1)
         })
         .await
@@ -632,10 +773,6 @@ impl Store for SqliteStore {
         })
         .await
     }
-}
-
-fn drop_stmt_then_commit(tx: rusqlite::Transaction<'_>, db: &str) -> Result<()> {
-    tx.commit().map_err(|e| OutboxError::sqlite(db, e))
 }
 
 /// The default outbox file: `$XDG_DATA_HOME/smtpcm/outbox.sqlite`, else
