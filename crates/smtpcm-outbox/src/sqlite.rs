@@ -82,10 +82,13 @@ pub struct SqliteStore {
     reader: Arc<Mutex<Connection>>,
 }
 
+/// The statements of one [`Job`].
+type JobFn = Box<dyn FnOnce(&Connection) -> rusqlite::Result<bool> + Send>;
+
 /// One small write (a dot mark, an outcome) for the group-commit writer: run inside the
 /// writer's transaction; its result is sent only once that transaction is committed.
 struct Job {
-    run: Box<dyn FnOnce(&Connection) -> rusqlite::Result<bool> + Send>,
+    run: JobFn,
     reply: tokio::sync::oneshot::Sender<Result<bool>>,
 }
 
