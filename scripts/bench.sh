@@ -14,6 +14,7 @@
 #   BENCH_BIG_MIB=1024      attachment size for case 4 (scale down only for a quick try)
 #   BENCH_BIG_RUNS=1        runs per client for case 4 (Python needs minutes for 1 GiB)
 #   BENCH_SINGLE_RUNS=30    runs per client for case 5 (one send, process start to exit)
+#   BENCH_OUTBOX_COUNT=10000  messages for case 6 (outbox delivery against send --count)
 #   BENCH_RESULTS=<path>    where the table goes (default: <target dir>/bench/results.md)
 #   BENCH_SKIP_PEERS=1      leave out Python and lettre (and do not build lettre-client and
 #                           smtpcm-client): smtpcm against smtp-source and the reference clients
@@ -94,6 +95,8 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+# shellcheck source=scripts/bench/outbox.sh
+source "$BENCH_DIR/outbox.sh"
 trap 'exit 130' INT TERM
 
 free_port() {
@@ -301,6 +304,7 @@ report() {
             echo "| $title | $client | $ms ms | $(ratio "$ms" "$py_ms")× |  |  |  |  |"
             title=
         done
+        outbox_report
         echo
         echo "push: pre-encoded messages written without waiting for any reply (not RFC-compliant; the ceiling)." \
             "round-trip: pre-encoded, RFC 2920-compliant, one round trip per message (the floor for DATA)." \
@@ -407,6 +411,9 @@ main() {
             --header "Subject: bench" --body "@$body"
         single python "$PYTHON" "$PY" "$HOST" "$PORT" single 1
     fi
+
+    log "case 6: $OUTBOX_COUNT messages from the outbox against send --count"
+    outbox_case "$conn" "$body"
 
     report
     local minutes

@@ -30,6 +30,7 @@
 #   OIDC_PORT               24850  oidc-provider (OAuth2 token issuer), see scripts/servers/oidc.sh
 #   DOVECOT_SUBMISSION_PORT 24851  Dovecot submission, STARTTLS (scripts/servers/dovecot.sh)
 #   DOVECOT_SUBMISSIONS_PORT 24852 Dovecot submission, implicit TLS
+#   POSTGRES_PORT           24800  PostgreSQL for the outbox (scripts/servers/postgres.sh)
 # The resulting facts are written to $REPO/.test-servers/env as KEY=value lines.
 set -euo pipefail
 
@@ -63,6 +64,8 @@ PACKAGES=(postfix sasl2-bin libsasl2-modules libsasl2-modules-gssapi-mit krb5-kd
   libnet-ssleay-perl libauthen-ntlm-perl
   nodejs dovecot-core dovecot-submissiond dovecot-gssapi curl)
 SERVERS="$REPO/scripts/servers"
+POSTGRES_SH="$REPO/scripts/servers/postgres.sh"
+mapfile -t -O "${#PACKAGES[@]}" PACKAGES < <("$POSTGRES_SH" packages)
 
 log() { printf 'test-servers: %s\n' "$*" >&2; }
 die() {
@@ -587,6 +590,7 @@ SASL_PASSWORD=$TEST_USER_PASSWORD
 POSTFIX_LOG=$LOG_DIR/postfix.log
 EOF
   cat "$S/oidc/env" "$S/dovecot/env" >>"$tmp"
+  "$POSTGRES_SH" env >>"$tmp"
   chmod 644 "$tmp"
   mv "$tmp" "$ENV_FILE"
 }
@@ -710,6 +714,7 @@ cmd_start() {
   kinit_alice
   start_postfix
   start_sinks
+  "$POSTGRES_SH" start "$S/postgres"
 
   local failed=0
   wait_for_port "$SMTP_STARTTLS_PORT" "SMTP_STARTTLS" "$LOG_DIR/postfix.log" || failed=1
@@ -755,6 +760,7 @@ cmd_stop() {
   kill_pidfile "$KRB_DIR/kdc.pid" krb5kdc
   "$SERVERS/dovecot.sh" stop "$S/dovecot"
   "$SERVERS/oidc.sh" stop "$S/oidc"
+  "$POSTGRES_SH" stop "$S/postgres"
   log "stopped"
 }
 
@@ -775,6 +781,12 @@ cmd_status() {
   done
   "$SERVERS/oidc.sh" status "$S/oidc" || ok=1
   "$SERVERS/dovecot.sh" status "$S/dovecot" || ok=1
+  if "$POSTGRES_SH" status "$S/postgres"; then
+    printf '%-20s up    %s:%s\n' POSTGRES "$LISTEN" "${POSTGRES_PORT:-24800}"
+  else
+    printf '%-20s DOWN  %s:%s\n' POSTGRES "$LISTEN" "${POSTGRES_PORT:-24800}"
+    ok=1
+  fi
   if [[ -s "$ENV_FILE" ]]; then
     printf 'env file            %s\n' "$ENV_FILE"
   else

@@ -37,6 +37,9 @@ pub enum Exit {
     NoSharedMechanism = 9,
     /// Credentials would have crossed an unencrypted connection, so none were sent.
     InsecureAuth = 10,
+    /// The outbox failed: its database is corrupt, locked, full or unreachable. An enqueue
+    /// that fails this way committed nothing.
+    Outbox = 11,
     /// A temporary failure: a 4xx reply to the message or to every recipient, or a 421
     /// (service closing) at any stage. Try again later (sendmail's `EX_TEMPFAIL`).
     TempFail = 75,
@@ -47,7 +50,7 @@ pub enum Exit {
 /// The text appended to `--help`.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0  sent: every recipient accepted the message
+  0  sent: every recipient accepted the message (with --outbox: queued, committed durably)
   1  internal error
   2  usage error or bad input, found before connecting (arguments, connection string,
      server name, CA file, address, header, missing file)
@@ -63,6 +66,8 @@ Exit codes:
      failed)
   9  the server offers no authentication mechanism we share (the error lists what it offered)
  10  refused to send credentials over an unencrypted connection
+ 11  outbox error: the database is corrupt, locked, full or unreachable (an enqueue that
+     fails this way queued nothing)
  75  temporary failure, try again later: 4xx to the message or to every recipient, or 421
 130  interrupted by Ctrl-C (demo; its temporary files are removed)";
 
@@ -452,6 +457,12 @@ mod tests {
 
         let mut reached: Vec<i32> = cases.iter().map(|(_, e)| e.code()).collect();
         reached.extend([Exit::Sent.code(), Exit::Partial.code()]);
+        // 11 comes from the outbox's errors (outbox_cmd::explain).
+        let full = smtpcm_outbox::OutboxError::Full {
+            db: "o.sqlite".into(),
+            detail: "database or disk is full".into(),
+        };
+        reached.push(crate::outbox_cmd::explain(&full).0.code());
         for line in EXIT_CODES_HELP.lines().skip(1) {
             let Some(code) = line.split_whitespace().next().and_then(|c| c.parse().ok()) else {
                 continue;

@@ -7,6 +7,7 @@ mod demo;
 mod exit;
 mod inspect;
 mod oauth;
+mod outbox_cmd;
 mod preflight;
 mod run_cmd;
 mod send;
@@ -58,6 +59,8 @@ enum Command {
     Oauth(oauth::OAuthArgs),
     /// Set one connection manager's connection string in many packages, changing only those bytes.
     SetConnection(set_connection::SetConnectionArgs),
+    /// The durable outbox: worker, status, list, show, retry, hold, release, purge, config.
+    Outbox(outbox_cmd::OutboxArgs),
     /// Write the man pages and shell completions into a directory (for packaging).
     #[command(hide = true)]
     GenerateAssets(assets::AssetsArgs),
@@ -183,6 +186,7 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect::run(args),
             Command::Oauth(args) => oauth::run(args).await.code(),
             Command::SetConnection(args) => set_connection::run(args),
+            Command::Outbox(args) => outbox_cmd::run(args).await.code(),
             Command::GenerateAssets(args) => assets::run(args, Cli::command()).code(),
         }
     });

@@ -44,6 +44,11 @@ pub struct RunArgs {
     /// Print the run report as JSON on stdout instead of the log.
     #[arg(long)]
     json: bool,
+    /// Queue each message in a durable outbox instead of sending it (a SQLite file path or a
+    /// postgres:// URL; without a value, the default outbox). Give it as --outbox=DB before
+    /// the package, or after it.
+    #[arg(long, value_name = "DB", num_args = 0..=1, default_missing_value = "", require_equals = false)]
+    outbox: Option<String>,
 }
 
 const RUN_HELP: &str = "\
@@ -187,6 +192,13 @@ fn print_log(report: &RunReport) {
             }
         }
         for m in &e.messages {
+            if m.recipients.is_empty() {
+                // Handed to the outbox: the reply says what was queued.
+                println!(
+                    "Information: {}: message {:?} via \"{}\" {}",
+                    e.path, m.subject, m.connection, m.reply
+                );
+            }
             for r in &m.recipients {
                 let outcome = if r.accepted {
                     "accepted".to_owned()
@@ -271,6 +283,16 @@ pub async fn run(args: RunArgs) -> i32 {
         skip_unsupported: args.skip_unsupported,
         path_root: args.path_root.clone(),
         ca_file: args.ca_file.clone(),
+        deliver: match &args.outbox {
+            None => None,
+            Some(db) => match crate::outbox_cmd::run_deliverer(db).await {
+                Ok(d) => Some(d),
+                Err(message) => {
+                    eprintln!("smtpcm run: {message}");
+                    return ExitCode::Failure.code();
+                }
+            },
+        },
         ..RunOptions::default()
     };
     let canceled = cancel_signal();

@@ -79,6 +79,11 @@ pub struct SendArgs {
     /// An envelope ID the reports quote back (printable ASCII, at most 100 characters).
     #[arg(long, value_name = "ID")]
     dsn_envid: Option<String>,
+    /// Queue the message in a durable outbox instead of sending it (a SQLite file path or
+    /// a postgres:// URL; without a value, $XDG_DATA_HOME/smtpcm/outbox.sqlite). Exit 0
+    /// means queued: committed durably. `smtpcm outbox worker` delivers it.
+    #[arg(long, value_name = "DB", num_args = 0..=1, default_missing_value = "")]
+    outbox: Option<String>,
     /// Spread the copies over K reused connections.
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     parallel: u64,
@@ -171,6 +176,21 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
     };
     let first = composed.prepare(&cm).map_err(|e| exit::explain_task(&e))?;
 
+    if let Some(db) = &args.outbox {
+        if !cm_dsn_is_empty(&args) {
+            return Err((
+                Exit::Usage,
+                "--dsn-notify, --dsn-ret and --dsn-envid cannot be queued with --outbox yet".into(),
+            ));
+        }
+        // Each copy is prepared on its own, so each gets its own Message-ID.
+        let mut messages = vec![first];
+        for _ in 1..args.count {
+            messages.push(composed.prepare(&cm).map_err(|e| exit::explain_task(&e))?);
+        }
+        return crate::outbox_cmd::enqueue(Some(db), messages, &args.connection).await;
+    }
+
     if args.count == 1 {
         let report = send_one(&cm, &first).await?;
         print_report(&report);
@@ -189,6 +209,10 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
         args.window as usize,
     )
     .await
+}
+
+fn cm_dsn_is_empty(args: &SendArgs) -> bool {
+    args.dsn_notify.is_none() && args.dsn_ret.is_none() && args.dsn_envid.is_none()
 }
 
 /// The Send Mail task plus what the command line adds to it.

@@ -456,6 +456,25 @@ impl<'p> Engine<'p> {
             r.status = ExecStatus::Validated;
             return true;
         }
+        if let Some(deliver) = &self.options.deliver {
+            return match deliver.0.deliver(&cm, &prepared).await {
+                Ok(line) => {
+                    r.messages.push(MessageSent {
+                        connection: cm.name.clone(),
+                        subject: resolved.task.subject.clone(),
+                        recipients: Vec::new(),
+                        reply: line,
+                        bytes: prepared.size(),
+                    });
+                    true
+                }
+                Err(e) => {
+                    r.errors
+                        .push(RunErrorEntry::plain(format!("{}: {e}", exec.path)));
+                    false
+                }
+            };
+        }
         match cm.send(&prepared).await {
             Ok(sent) => {
                 let mut recipients: Vec<RecipientOutcome> = sent

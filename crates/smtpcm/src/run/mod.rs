@@ -25,6 +25,7 @@
 //! assert_eq!(report.exit_code, ExitCode::Success);
 //! ```
 
+mod deliver;
 mod flow;
 mod inspect;
 mod load;
@@ -37,6 +38,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+pub use deliver::{Deliver, Deliverer};
 pub use inspect::{
     InspectConnection, InspectReport, InspectTask, inspect, inspect_connection_manager,
 };
@@ -72,6 +74,8 @@ pub struct RunOptions {
     pub cancel: Option<Arc<AtomicBool>>,
     /// The For Loop iteration cap.
     pub max_loop_iterations: u32,
+    /// Hand each message to this instead of sending it (`smtpcm run --outbox`).
+    pub deliver: Option<Deliverer>,
 }
 
 impl Default for RunOptions {
@@ -84,6 +88,7 @@ impl Default for RunOptions {
             ca_file: None,
             cancel: None,
             max_loop_iterations: DEFAULT_MAX_LOOP_ITERATIONS,
+            deliver: None,
         }
     }
 }

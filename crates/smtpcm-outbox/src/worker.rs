@@ -1,0 +1,738 @@
+//! The worker: claims due messages, delivers them over reused connections, and records
+//! each recipient's outcome.
+//!
+//! What is retried is decided by the engine's one predicate,
+//! [`SendError::is_retryable`]; a connection lost after the final dot
+//! ([`SmtpError::is_delivery_unknown`]) is never retried blindly: the outbox's
+//! [`UnknownPolicy`] decides.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use smtpcm_engine::smtp::{Envelope, ErrorKind, SendReport, SmtpError};
+use smtpcm_engine::{Connection, Endpoint, SendError};
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{OutboxError, Result};
+use crate::model::{Claimed, Completion, RecipientState, Settings, State, UnknownPolicy, now_ms};
+use crate::store::Store;
+
+/// Turns a stored route into an [`Endpoint`]. The CLI's router parses the connection
+/// string with the SSIS layer and reads the secrets it names (environment variables or
+/// files) on the worker's machine; the outbox itself never stores a secret.
+pub trait Router: Send + Sync + 'static {
+    /// The endpoint for `route`, or a one-line reason it cannot be used.
+    fn endpoint(&self, route: &str) -> std::result::Result<Endpoint, String>;
+}
+
+impl<F> Router for F
+where
+    F: Fn(&str) -> std::result::Result<Endpoint, String> + Send + Sync + 'static,
+{
+    fn endpoint(&self, route: &str) -> std::result::Result<Endpoint, String> {
+        self(route)
+    }
+}
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Messages delivered at once, each on its own reused connection.
+    pub concurrency: usize,
+    /// Stop once nothing is `queued` or `sending` (held, unknown and failed ones stay).
+    pub until_empty: bool,
+    /// How long a claim holds; renewed while the worker lives.
+    pub lease: Duration,
+    /// Messages claimed per transaction by each of the `concurrency` tasks.
+    pub batch: usize,
+    /// The first retry delay; doubled per attempt, up to `retry_max`, with jitter.
+    pub retry_initial: Duration,
+    /// The longest retry delay.
+    pub retry_max: Duration,
+    /// Messages per second to one relay (host:port), over all tasks; `None` is unlimited.
+    pub rate_per_relay: Option<f64>,
+    /// How long to wait when nothing is due.
+    pub idle_poll: Duration,
+    /// This worker's name in leases.
+    pub owner: String,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 4,
+            until_empty: false,
+            lease: Duration::from_secs(60),
+            batch: 8,
+            retry_initial: Duration::from_secs(60),
+            retry_max: Duration::from_secs(3600),
+            rate_per_relay: None,
+            idle_poll: Duration::from_millis(500),
+            owner: default_owner(),
+        }
+    }
+}
+
+/// `host:pid:random`, unique per worker process.
+pub fn default_owner() -> String {
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}:{}:{}", std::process::id(), &id[..8])
+}
+
+/// Running totals, for the progress line.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Messages finished as sent.
+    pub sent: AtomicU64,
+    /// Attempts deferred (4xx, lost before the dot) and queued again.
+    pub deferred: AtomicU64,
+    /// Messages failed (5xx).
+    pub failed: AtomicU64,
+    /// Connections lost after the final dot.
+    pub unknown: AtomicU64,
+    /// Messages expired.
+    pub expired: AtomicU64,
+    /// Recipients refused for good.
+    pub rejected_recipients: AtomicU64,
+}
+
+impl Counters {
+    fn add(&self, c: &AtomicU64) {
+        let _ = self;
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The delay before attempt `attempts + 1`: `initial * 2^(attempts-1)`, capped at `max`,
+/// then a random point in its upper half ("equal jitter"), so workers that failed together
+/// do not all come back at the same instant.
+///
+/// ```
+/// use std::time::Duration;
+/// let d = smtpcm_outbox::worker::backoff(3, Duration::from_secs(10), Duration::from_secs(3600));
+/// assert!(d >= Duration::from_secs(20) && d <= Duration::from_secs(40));
+/// ```
+pub fn backoff(attempts: i32, initial: Duration, max: Duration) -> Duration {
+    let shift = attempts.saturating_sub(1).clamp(0, 30) as u32;
+    let full = initial.saturating_mul(1u32 << shift).min(max);
+    let half = full / 2;
+    half + half.mul_f64(fastrand::f64())
+}
+
+/// What an attempt's result means for the message: the one place outcomes are decided.
+pub fn decide(
+    msg: &Claimed,
+    result: std::result::Result<SendReport, SendError>,
+    now: i64,
+    settings: &Settings,
+    cfg: &WorkerConfig,
+) -> Completion {
+    let mut recipients = Vec::new();
+    let (accepted, mut deferred) = (msg.accepted_before, false);
+    let mut record = |addr: &str, st: RecipientState, reply: Option<String>| {
+        if let Some(r) = msg
+            .pending
+            .iter()
+            .find(|r| r.address.eq_ignore_ascii_case(addr))
+        {
+            recipients.push((r.seq, st, reply));
+        }
+    };
+    let retry_at = now + backoff(msg.attempts, cfg.retry_initial, cfg.retry_max).as_millis() as i64;
+    let (state, next, last_error, unknown) = match result {
+        Ok(report) => {
+            for a in &report.accepted {
+                record(a, RecipientState::Accepted, Some(report.reply.to_string()));
+            }
+            let mut refusals = Vec::new();
+            for r in &report.rejected {
+                let st = if r.reply.is_transient() {
+                    deferred = true;
+                    RecipientState::Pending
+                } else {
+                    RecipientState::Rejected
+                };
+                record(&r.recipient, st, Some(r.reply.to_string()));
+                refusals.push(format!("{}: {}", r.recipient, r.reply));
+            }
+            let err = (!refusals.is_empty()).then(|| refusals.join("; "));
+            if deferred {
+                (State::Queued, retry_at, err, false)
+            } else {
+                (State::Sent, now, err, false)
+            }
+        }
+        Err(e) => {
+            let smtp = match &e {
+                SendError::Smtp(s) => Some(s),
+                _ => None,
+            };
+            let text = e.to_string();
+            if let Some(s) = smtp
+                && let ErrorKind::AllRecipientsRejected(all) = s.kind()
+            {
+                for r in all {
+                    let st = if r.reply.is_transient() {
+                        deferred = true;
+                        RecipientState::Pending
+                    } else {
+                        RecipientState::Rejected
+                    };
+                    record(&r.recipient, st, Some(r.reply.to_string()));
+                }
+                if deferred {
+                    (State::Queued, retry_at, Some(text), false)
+                } else if accepted {
+                    (State::Sent, now, Some(text), false)
+                } else {
+                    (State::Failed, now, Some(text), false)
+                }
+            } else if smtp.is_some_and(SmtpError::is_delivery_unknown) {
+                match settings.unknown_policy {
+                    UnknownPolicy::Hold => (State::Unknown, now, Some(text), true),
+                    UnknownPolicy::Resend => (State::Queued, now, Some(text), true),
+                }
+            } else if e.is_retryable() {
+                (State::Queued, retry_at, Some(text), false)
+            } else {
+                (State::Failed, now, Some(text), false)
+            }
+        }
+    };
+    // A message that would wait past its maximum age expires now (Postfix bounces it).
+    let deadline = msg.created_at + settings.max_age.as_millis() as i64;
+    if state == State::Queued && !unknown && next > deadline {
+        return Completion {
+            state: State::Expired,
+            next_attempt_at: next,
+            recipients,
+            last_error: Some(format!(
+                "expired: not delivered within the maximum age; last error: {}",
+                last_error.unwrap_or_default()
+            )),
+            unknown,
+        };
+    }
+    Completion {
+        state,
+        next_attempt_at: next,
+        recipients,
+        last_error,
+        unknown,
+    }
+}
+
+/// Spaces sends to each relay at most `rate` per second, over all tasks of a worker.
+struct Limiter {
+    interval: Option<Duration>,
+    next: std::sync::Mutex<HashMap<String, Instant>>,
+}
+
+impl Limiter {
+    async fn wait(&self, relay: &str) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        let slot = {
+            let Ok(mut next) = self.next.lock() else {
+                return;
+            };
+            let now = Instant::now();
+            let slot = next.get(relay).copied().unwrap_or(now).max(now);
+            next.insert(relay.to_owned(), slot + interval);
+            slot
+        };
+        tokio::time::sleep_until(slot.into()).await;
+    }
+}
+
+struct Shared<S: Store> {
+    store: Arc<S>,
+    router: Arc<dyn Router>,
+    cfg: WorkerConfig,
+    settings: Settings,
+    counters: Arc<Counters>,
+    limiter: Limiter,
+    endpoints: std::sync::Mutex<HashMap<String, std::result::Result<Endpoint, String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+/// Run a worker until `stop` is set, or (with `until_empty`) until nothing is left to
+/// deliver. A database error stops it with that error; what was committed stays.
+pub async fn run<S: Store>(
+    store: Arc<S>,
+    router: Arc<dyn Router>,
+    cfg: WorkerConfig,
+    counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+) -> Result<()> {
+    let settings = store.settings().await?;
+    let shared = Arc::new(Shared {
+        limiter: Limiter {
+            interval: cfg
+                .rate_per_relay
+                .filter(|r| *r > 0.0)
+                .map(|r| Duration::from_secs_f64(1.0 / r)),
+            next: Default::default(),
+        },
+        store,
+        router,
+        cfg,
+        settings,
+        counters,
+        endpoints: Default::default(),
+        stop,
+    });
+    shared.store.recover(now_ms(), shared.settings).await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    // Housekeeping: keep our leases alive, take over expired ones, expire old messages.
+    {
+        let s = shared.clone();
+        tasks.spawn(async move {
+            let every = (s.cfg.lease / 3).max(Duration::from_millis(200));
+            let mut last = Instant::now();
+            while !s.stop.load(Ordering::Relaxed) {
+                // Short naps, so a stopping worker is not held up by a long lease period.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if last.elapsed() < every {
+                    continue;
+                }
+                last = Instant::now();
+                let now = now_ms();
+                s.store
+                    .renew(&s.cfg.owner, now + s.cfg.lease.as_millis() as i64)
+                    .await?;
+                let n = s.store.recover(now, s.settings).await?;
+                if n > 0 {
+                    tracing::info!("took over or expired {n} message(s)");
+                }
+            }
+            Ok(())
+        });
+    }
+    for _ in 0..shared.cfg.concurrency.max(1) {
+        let s = shared.clone();
+        tasks.spawn(async move { task(s).await });
+    }
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        let r = joined.unwrap_or_else(|e| Err(OutboxError::Invalid(format!("worker task: {e}"))));
+        if let Err(e) = r {
+            shared.stop.store(true, Ordering::Relaxed);
+            first_error.get_or_insert(e);
+        }
+        // With every delivery task done, housekeeping has nothing left to keep.
+        if tasks.len() == 1 {
+            shared.stop.store(true, Ordering::Relaxed);
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// An outcome being recorded while the next message goes out.
+type Recording = tokio::task::JoinHandle<Result<bool>>;
+
+/// Wait for an outcome's commit; a lost lease is only logged.
+async fn recorded(h: Option<Recording>) -> Result<()> {
+    let Some(h) = h else { return Ok(()) };
+    match h.await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => {
+            tracing::warn!("a message's lease was lost before its outcome was recorded");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(OutboxError::Invalid(format!("recording an outcome: {e}"))),
+    }
+}
+
+async fn task<S: Store>(s: Arc<Shared<S>>) -> Result<()> {
+    let mut conn: Option<(String, Connection)> = None;
+    let mut prev: Option<Recording> = None;
+    while !s.stop.load(Ordering::Relaxed) {
+        let now = now_ms();
+        let batch = s
+            .store
+            .claim(
+                &s.cfg.owner,
+                s.cfg.batch.max(1),
+                now,
+                now + s.cfg.lease.as_millis() as i64,
+            )
+            .await?;
+        if batch.is_empty() {
+            recorded(prev.take()).await?;
+            if s.cfg.until_empty && s.store.status(now).await?.pending() == 0 {
+                break;
+            }
+            tokio::time::sleep(s.cfg.idle_poll).await;
+            continue;
+        }
+        for msg in batch {
+            deliver(&s, &mut conn, &mut prev, msg).await?;
+        }
+    }
+    recorded(prev.take()).await?;
+    if let Some((_, c)) = conn {
+        let _ = c.client.quit().await;
+    }
+    Ok(())
+}
+
+fn endpoint<S: Store>(s: &Shared<S>, route: &str) -> std::result::Result<Endpoint, String> {
+    if let Ok(cache) = s.endpoints.lock()
+        && let Some(e) = cache.get(route)
+    {
+        return e.clone();
+    }
+    let e = s.router.endpoint(route);
+    if let Ok(mut cache) = s.endpoints.lock() {
+        cache.insert(route.to_owned(), e.clone());
+    }
+    e
+}
+
+/// One attempt at one message.
+///
+/// The outcome is recorded in the background while the next message is sent: the next
+/// message's dot mark waits for a commit anyway (with SQLite's group commit, the same
+/// one), so a message costs one durable write on the critical path instead of two. If the
+/// worker dies before an outcome is committed, that message is recovered as `unknown`
+/// (its dot mark is durable): never lost, and never resent silently.
+async fn deliver<S: Store>(
+    s: &Shared<S>,
+    conn: &mut Option<(String, Connection)>,
+    prev: &mut Option<Recording>,
+    msg: Claimed,
+) -> Result<()> {
+    let owner = &s.cfg.owner;
+    let endpoint = match endpoint(s, &msg.route) {
+        Ok(e) => e,
+        Err(reason) => {
+            let c = Completion {
+                state: State::Failed,
+                next_attempt_at: now_ms(),
+                recipients: Vec::new(),
+                last_error: Some(format!("cannot use the stored connection: {reason}")),
+                unknown: false,
+            };
+            s.counters.add(&s.counters.failed);
+            recorded(prev.take()).await?;
+            s.store.complete(msg.id, owner, c).await?;
+            return Ok(());
+        }
+    };
+    let relay = format!("{}:{}", endpoint.client.host, endpoint.client.port);
+    s.limiter.wait(&relay).await;
+    if conn.as_ref().is_some_and(|(r, _)| *r != msg.route)
+        && let Some((_, old)) = conn.take()
+    {
+        let _ = old.client.quit().await;
+    }
+    let result = match attempt(s, conn, &endpoint, &msg).await? {
+        Attempt::Done(r) => r,
+        Attempt::LostLease => {
+            tracing::warn!(
+                "message {} was taken over by another worker; not sending it",
+                msg.id
+            );
+            return Ok(());
+        }
+    };
+    // Keep the connection after a success or a refusal the session survives.
+    match &result {
+        Ok(_) => {}
+        Err(SendError::Smtp(e)) if !e.is_connection() && !e.is_delivery_unknown() => {
+            if let Some((_, c)) = conn.as_mut()
+                && c.client.rset().await.is_err()
+            {
+                *conn = None;
+            }
+        }
+        Err(_) => *conn = None,
+    }
+    let completion = decide(&msg, result, now_ms(), &s.settings, &s.cfg);
+    let counters = &s.counters;
+    counters.rejected_recipients.fetch_add(
+        completion
+            .recipients
+            .iter()
+            .filter(|r| r.1 == RecipientState::Rejected)
+            .count() as u64,
+        Ordering::Relaxed,
+    );
+    if completion.unknown {
+        counters.add(&counters.unknown);
+    }
+    match completion.state {
+        State::Sent => counters.add(&counters.sent),
+        State::Failed => counters.add(&counters.failed),
+        State::Expired => counters.add(&counters.expired),
+        State::Queued if !completion.unknown => counters.add(&counters.deferred),
+        _ => {}
+    }
+    recorded(prev.take()).await?;
+    let (store, owner, id) = (s.store.clone(), owner.clone(), msg.id);
+    *prev = Some(tokio::spawn(async move {
+        store.complete(id, &owner, completion).await
+    }));
+    Ok(())
+}
+
+enum Attempt {
+    Done(std::result::Result<SendReport, SendError>),
+    LostLease,
+}
+
+async fn attempt<S: Store>(
+    s: &Shared<S>,
+    conn: &mut Option<(String, Connection)>,
+    endpoint: &Endpoint,
+    msg: &Claimed,
+) -> Result<Attempt> {
+    if conn.is_none() {
+        match endpoint.connect().await {
+            Ok(c) => *conn = Some((msg.route.clone(), c)),
+            Err(e) => return Ok(Attempt::Done(Err(e))),
+        }
+    }
+    let Some((_, c)) = conn.as_mut() else {
+        return Ok(Attempt::Done(Err(SendError::Smtp(SmtpError::new(
+            smtpcm_engine::smtp::Stage::Connect,
+            ErrorKind::Disconnected,
+        )))));
+    };
+    let envelope = Envelope {
+        from: msg.sender.clone(),
+        recipients: msg.pending.iter().map(|r| r.address.clone()).collect(),
+        size: Some(msg.size),
+        eight_bit: msg.eight_bit,
+        smtputf8: msg.smtputf8,
+        dsn: Default::default(),
+    };
+    let mut writer = match c.client.begin(&envelope).await {
+        Ok(w) => w,
+        Err(e) => return Ok(Attempt::Done(Err(e.into()))),
+    };
+    // The stored bytes go out a chunk at a time: bounded memory whatever the size.
+    let mut seq = 0;
+    loop {
+        let chunk = match s.store.chunk(msg.id, seq).await {
+            Ok(c) => c,
+            Err(e) => {
+                // No dot was sent: dropping the writer abandons the transaction. The
+                // connection is poisoned, so it is dropped too; the lease will expire
+                // and the message be retried.
+                drop(writer);
+                *conn = None;
+                return Err(e);
+            }
+        };
+        let Some(chunk) = chunk else { break };
+        if let Err(e) = writer.write_all(&chunk).await {
+            let err = writer.take_error().unwrap_or_else(|| {
+                SmtpError::new(smtpcm_engine::smtp::Stage::DataTransfer, ErrorKind::Io(e))
+            });
+            return Ok(Attempt::Done(Err(err.into())));
+        }
+        seq += 1;
+    }
+    // Durably note that the dot is going out: if this worker dies before recording the
+    // outcome, whoever takes the message over knows delivery is unknown.
+    match s.store.mark_dot(msg.id, &s.cfg.owner).await {
+        Ok(true) => {}
+        Ok(false) => {
+            drop(writer);
+            *conn = None;
+            return Ok(Attempt::LostLease);
+        }
+        Err(e) => {
+            drop(writer);
+            *conn = None;
+            return Err(e);
+        }
+    }
+    Ok(Attempt::Done(writer.finish().await.map_err(Into::into)))
+}
+
+#[cfg(test)]
+mod tests {
+    use smtpcm_engine::smtp::{RecipientRejection, Reply, Stage};
+
+    use super::*;
+    use crate::model::Recipient;
+
+    fn claimed(rcpts: &[&str], accepted_before: bool) -> Claimed {
+        Claimed {
+            id: 1,
+            message_id: "<m@x>".into(),
+            route: "r".into(),
+            sender: "a@x".into(),
+            size: 10,
+            eight_bit: false,
+            smtputf8: false,
+            attempts: 1,
+            created_at: 0,
+            pending: rcpts
+                .iter()
+                .enumerate()
+                .map(|(i, a)| Recipient {
+                    seq: i as i32,
+                    address: a.to_string(),
+                    state: RecipientState::Pending,
+                    reply: None,
+                })
+                .collect(),
+            accepted_before,
+        }
+    }
+
+    fn reply(code: u16) -> Reply {
+        Reply::new(code, None, vec!["text".into()])
+    }
+
+    fn rejection(r: &str, code: u16) -> RecipientRejection {
+        RecipientRejection {
+            recipient: r.into(),
+            reply: reply(code),
+        }
+    }
+
+    fn settings(policy: UnknownPolicy) -> Settings {
+        Settings {
+            unknown_policy: policy,
+            ..Settings::default()
+        }
+    }
+
+    const NOW: i64 = 1_000_000;
+
+    #[test]
+    fn a_partial_send_records_each_recipient_and_retries_only_the_deferred() {
+        let report = SendReport {
+            accepted: vec!["B@x".into()],
+            rejected: vec![rejection("c@x", 550), rejection("d@x", 451)],
+            reply: reply(250),
+            bytes: 10,
+        };
+        let c = decide(
+            &claimed(&["b@x", "c@x", "d@x"], false),
+            Ok(report),
+            NOW,
+            &settings(UnknownPolicy::Hold),
+            &WorkerConfig::default(),
+        );
+        assert_eq!(c.state, State::Queued);
+        assert!(c.next_attempt_at > NOW);
+        let states: Vec<_> = c.recipients.iter().map(|r| (r.0, r.1)).collect();
+        assert_eq!(
+            states,
+            [
+                (0, RecipientState::Accepted),
+                (1, RecipientState::Rejected),
+                (2, RecipientState::Pending)
+            ]
+        );
+        assert!(c.last_error.unwrap().contains("c@x: 550"));
+    }
+
+    #[test]
+    fn every_recipient_refused_fails_unless_one_was_accepted_before() {
+        let err = || {
+            Err(SendError::Smtp(SmtpError::new(
+                Stage::Rcpt,
+                ErrorKind::AllRecipientsRejected(vec![rejection("c@x", 550)]),
+            )))
+        };
+        let cfg = WorkerConfig::default();
+        let s = settings(UnknownPolicy::Hold);
+        assert_eq!(
+            decide(&claimed(&["c@x"], false), err(), NOW, &s, &cfg).state,
+            State::Failed
+        );
+        assert_eq!(
+            decide(&claimed(&["c@x"], true), err(), NOW, &s, &cfg).state,
+            State::Sent
+        );
+    }
+
+    #[test]
+    fn the_unknown_window_follows_the_policy_and_is_counted() {
+        let err = || {
+            Err(SendError::Smtp(SmtpError::new(
+                Stage::DataEnd,
+                ErrorKind::DeliveryUnknown,
+            )))
+        };
+        let cfg = WorkerConfig::default();
+        let m = claimed(&["b@x"], false);
+        let hold = decide(&m, err(), NOW, &settings(UnknownPolicy::Hold), &cfg);
+        assert_eq!((hold.state, hold.unknown), (State::Unknown, true));
+        let resend = decide(&m, err(), NOW, &settings(UnknownPolicy::Resend), &cfg);
+        assert_eq!((resend.state, resend.unknown), (State::Queued, true));
+        assert_eq!(resend.next_attempt_at, NOW);
+    }
+
+    #[test]
+    fn transient_failures_back_off_and_permanent_ones_fail() {
+        let cfg = WorkerConfig::default();
+        let s = settings(UnknownPolicy::Hold);
+        let m = claimed(&["b@x"], false);
+        let lost = Err(SendError::Smtp(SmtpError::new(
+            Stage::DataTransfer,
+            ErrorKind::Io(std::io::ErrorKind::ConnectionReset.into()),
+        )));
+        let c = decide(&m, lost, NOW, &s, &cfg);
+        assert_eq!(c.state, State::Queued);
+        assert!(c.next_attempt_at >= NOW + 30_000, "at least half of 60 s");
+        let busy = Err(SendError::Smtp(SmtpError::rejected(
+            Stage::Mail,
+            "MAIL",
+            reply(451),
+        )));
+        assert_eq!(decide(&m, busy, NOW, &s, &cfg).state, State::Queued);
+        let refused = Err(SendError::Smtp(SmtpError::rejected(
+            Stage::DataEnd,
+            "DATA",
+            reply(554),
+        )));
+        let c = decide(&m, refused, NOW, &s, &cfg);
+        assert_eq!(c.state, State::Failed);
+        assert!(c.last_error.unwrap().contains("554"));
+    }
+
+    #[test]
+    fn a_retry_past_the_maximum_age_expires_the_message() {
+        let cfg = WorkerConfig::default();
+        let s = Settings {
+            max_age: Duration::from_secs(10),
+            ..Settings::default()
+        };
+        let busy = Err(SendError::Smtp(SmtpError::rejected(
+            Stage::Mail,
+            "MAIL",
+            reply(451),
+        )));
+        let c = decide(&claimed(&["b@x"], false), busy, NOW, &s, &cfg);
+        assert_eq!(c.state, State::Expired);
+        assert!(c.last_error.unwrap().starts_with("expired"));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let (i, m) = (Duration::from_secs(1), Duration::from_secs(8));
+        for _ in 0..100 {
+            let d = backoff(1, i, m);
+            assert!(d >= Duration::from_millis(500) && d <= i);
+            let d = backoff(3, i, m);
+            assert!(d >= Duration::from_secs(2) && d <= Duration::from_secs(4));
+            assert!(backoff(40, i, m) <= m);
+        }
+    }
+}
