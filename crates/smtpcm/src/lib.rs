@@ -35,3 +35,4 @@ pub mod files;
 pub mod package;
 pub mod run;
 pub mod send_mail;
+pub mod template;
