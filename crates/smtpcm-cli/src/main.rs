@@ -5,6 +5,7 @@ mod assets;
 mod check;
 mod demo;
 mod exit;
+mod html_args;
 mod inspect;
 mod preflight;
 mod run_cmd;

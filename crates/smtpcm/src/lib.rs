@@ -32,6 +32,7 @@ pub mod connection_string;
 pub mod dtsx;
 pub mod expr;
 pub mod files;
+pub mod html_body;
 pub mod package;
 pub mod run;
 pub mod send_mail;

@@ -148,12 +148,16 @@ pub struct Message {
     pub reply_to: Vec<Mailbox>,
     /// `Subject`.
     pub subject: String,
-    /// Plain-text body; line endings are normalised to CRLF.
+    /// Plain-text body; line endings are normalised to CRLF. With an HTML body (given here
+    /// or as an HTML `body_file`) it is the text alternative; without one, a text
+    /// alternative is generated from the HTML.
     pub text_body: Option<String>,
     /// HTML body; with a text body the two form a `multipart/alternative`.
     pub html_body: Option<String>,
     /// A body read from a file when the message is prepared and written; it replaces
-    /// `text_body` and `html_body`. Large files are streamed, never held whole in memory.
+    /// `text_body` and `html_body` (an HTML file keeps `text_body` as its text alternative).
+    /// Large text files are streamed, never held whole in memory; an HTML file is read whole
+    /// up to `max_html_bytes`, since its references must be resolved before sending.
     pub body_file: Option<BodyFile>,
     /// Maps to `X-Priority` and `Importance`.
     pub priority: Priority,

@@ -159,9 +159,9 @@ pub(super) fn render(
         .collect();
 
     // The text alternative is rendered from the document as written, before rewriting.
-    let text = match (&m.body_file, &m.text_body) {
-        (None, Some(text)) => text.clone(),
-        _ => html::text_alternative(&source, &label)?,
+    let text = match &m.text_body {
+        Some(text) => text.clone(),
+        None => html::text_alternative(&source, &label)?,
     };
     drop(source);
     let alternative = render_body(Some(&text), Some(&scanned.html), boundary_id);
