@@ -54,6 +54,9 @@ STOP_TIMEOUT_SECONDS=20
 PACKAGES=(postfix sasl2-bin libsasl2-modules libsasl2-modules-gssapi-mit krb5-kdc
   krb5-admin-server krb5-user gss-ntlmssp libgssapi-krb5-2 swaks openssl ca-certificates
   libnet-ssleay-perl libauthen-ntlm-perl)
+# Python mail checkers and headless Chromium for the HTML mail tests.
+PYTHON_MAIL="$REPO/scripts/servers/python-mail.sh"
+mapfile -t -O "${#PACKAGES[@]}" PACKAGES < <("$PYTHON_MAIL" packages)
 
 log() { printf 'test-servers: %s\n' "$*" >&2; }
 die() {
@@ -571,6 +574,7 @@ SASL_REALM=$REALM
 SASL_PASSWORD=$TEST_USER_PASSWORD
 POSTFIX_LOG=$LOG_DIR/postfix.log
 EOF
+  "$PYTHON_MAIL" env "$S" >>"$tmp"
   chmod 644 "$tmp"
   mv "$tmp" "$ENV_FILE"
 }
@@ -707,6 +711,7 @@ cmd_start() {
   wait_for_port "$SMTP_SINK_BIG_PORT" "SMTP_SINK_BIG" "$LOG_DIR/sink-big.log" || failed=1
   ((failed == 0)) || die "some listeners did not come up (run '$0 stop' to clean up)"
 
+  "$PYTHON_MAIL" start "$S" || die "could not set up the Python mail checkers"
   write_env_file
   log "all listeners up; env file: $ENV_FILE"
 }
@@ -749,6 +754,12 @@ cmd_status() {
     port="${name}_PORT"
     report "$name" "${!port}"
   done
+  if "$PYTHON_MAIL" status "$S" >/dev/null 2>&1; then
+    printf '%-20s up\n' PYTHON_MAIL
+  else
+    printf '%-20s DOWN\n' PYTHON_MAIL
+    ok=1
+  fi
   if [[ -s "$ENV_FILE" ]]; then
     printf 'env file            %s\n' "$ENV_FILE"
   else
