@@ -73,6 +73,13 @@ impl TemplateContext {
                 top.insert(k.clone(), v.clone());
             }
         }
+        // The namespaces always exist, so `{{ User.Missing }}` names `Missing`, not `User`.
+        for ns in ["User", "System", "Package", "Project", "Task"] {
+            top.insert(
+                ns.to_string(),
+                JValue::from(BTreeMap::<String, JValue>::new()),
+            );
+        }
         // Namespaces win over a bare User name that happens to be spelled the same.
         for (ns, values) in &self.namespaces {
             top.insert(ns.clone(), JValue::from(values.clone()));
