@@ -14,6 +14,7 @@
 #   BENCH_BIG_MIB=1024      attachment size for case 4 (scale down only for a quick try)
 #   BENCH_BIG_RUNS=1        runs per client for case 4 (Python needs minutes for 1 GiB)
 #   BENCH_SINGLE_RUNS=30    runs per client for case 5 (one send, process start to exit)
+#   BENCH_INLINE_MIB=100    inline image size for case 6 (an HTML mail, smtpcm only)
 #   BENCH_RESULTS=<path>    where the table goes (default: <target dir>/bench/results.md)
 #   CARGO_TARGET_DIR        honoured for every build
 #
@@ -30,6 +31,7 @@ LETTRE_COUNT=${BENCH_LETTRE_COUNT:-500}
 BIG_MIB=${BENCH_BIG_MIB:-1024}
 BIG_RUNS=${BENCH_BIG_RUNS:-1}
 SINGLE_RUNS=${BENCH_SINGLE_RUNS:-30}
+INLINE_MIB=${BENCH_INLINE_MIB:-100}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 RESULTS=${BENCH_RESULTS:-$TARGET_DIR/bench/results.md}
 FROM=bench@example.com
@@ -135,22 +137,23 @@ throughput() {
     done
 }
 
-# big CLIENT CMD...: BIG_RUNS runs under /usr/bin/time -v; records wall seconds and peak RSS MiB.
+# big CLIENT CMD...: BIG_RUNS runs under /usr/bin/time -v; records wall seconds and peak RSS MiB
+# (as case 4, or as the case in BIG_CASE).
 big() {
-    local client=$1
+    local client=$1 case=${BIG_CASE:-4}
     shift
     local i
     for ((i = 1; i <= BIG_RUNS; i++)); do
         /usr/bin/time -v -o "$WORK/time" "$@" >"$WORK/out" 2>&1 || {
             cat "$WORK/out" "$WORK/time" >&2
-            die "$client failed in case 4 (run $i): $*"
+            die "$client failed in case $case (run $i): $*"
         }
         local wall rss
         wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {
             n = split($2, p, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + p[k]; printf "%.2f", s }' "$WORK/time")
         rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$WORK/time")
-        printf '4\t%s\twall s\t%s\n4\t%s\tpeak RSS MiB\t%s\n' "$client" "$wall" "$client" "$rss" >>"$RAW"
-        log "case 4  $client  run $i/$BIG_RUNS: $wall s, $rss MiB peak RSS"
+        printf '%s\t%s\twall s\t%s\n%s\t%s\tpeak RSS MiB\t%s\n' "$case" "$client" "$wall" "$case" "$client" "$rss" >>"$RAW"
+        log "case $case  $client  run $i/$BIG_RUNS: $wall s, $rss MiB peak RSS"
     done
 }
 
@@ -245,6 +248,12 @@ report() {
             echo "| $title | $client | $ms ms | $(ratio "$ms" "$py_ms")× |  |"
             title=
         done
+        # Case 6: an HTML mail with one large inline image (multipart/related), smtpcm only.
+        local w6 rss6
+        if w6=$(median 6 smtpcm "wall s"); then
+            rss6=$(median 6 smtpcm "peak RSS MiB")
+            echo "| 6. HTML mail, one $INLINE_MIB MiB inline image | smtpcm | $w6 s, $rss6 MiB peak RSS |  | RSS ≤ 32 MiB: $(verdict "$rss6" '<=' 32) |"
+        fi
         echo
         echo "Cases 1-3: messages per second, process start to exit, baseline smtp-source (higher is better);" \
             "lettre sends $LETTRE_COUNT messages in cases 1 and 2. Case 4: wall time and peak RSS from" \
@@ -300,6 +309,13 @@ main() {
     single swaks swaks --silent 2 --server "$HOST" --port "$PORT" --from "$FROM" --to "$TO" \
         --header "Subject: bench" --body "@$body"
     single python "$PYTHON" "$PY" "$HOST" "$PORT" single 1
+
+    log "case 6: an HTML mail with one $INLINE_MIB MiB inline image"
+    local image="$WORK/chart.png"
+    head -c "$((INLINE_MIB * 1024 * 1024))" /dev/urandom >"$image"
+    BIG_CASE=6 big smtpcm "$SMTPCM" send -c "$conn" --from "$FROM" --to "$TO" --subject "bench inline" \
+        --html-body '<p>Chart:</p><img src="cid:chart@bench">' --inline "chart@bench=$image"
+    rm -f "$image"
 
     report
     local minutes
