@@ -15,10 +15,11 @@
 #   BENCH_BIG_RUNS=1        runs per client for case 4 (Python needs minutes for 1 GiB)
 #   BENCH_SINGLE_RUNS=30    runs per client for case 5 (one send, process start to exit)
 #   BENCH_OUTBOX_COUNT=10000  messages for case 6 (outbox delivery against send --count)
+#   BENCH_INLINE_MIB=100    inline image size for case 7 (an HTML mail, smtpcm only)
 #   BENCH_RESULTS=<path>    where the table goes (default: <target dir>/bench/results.md)
 #   BENCH_SKIP_PEERS=1      leave out Python and lettre (and do not build lettre-client and
 #                           smtpcm-client): smtpcm against smtp-source and the reference clients
-#   BENCH_CASES="1 2 3 4 5" which cases to run (e.g. BENCH_CASES="1 3" for the throughput
+#   BENCH_CASES="1 2 3 4 5 6 7" which cases to run (e.g. BENCH_CASES="1 3" for the throughput
 #                           cases against the reference clients only)
 #   CARGO_TARGET_DIR        honoured for every build
 #
@@ -35,7 +36,8 @@ LETTRE_COUNT=${BENCH_LETTRE_COUNT:-500}
 BIG_MIB=${BENCH_BIG_MIB:-1024}
 BIG_RUNS=${BENCH_BIG_RUNS:-1}
 SINGLE_RUNS=${BENCH_SINGLE_RUNS:-30}
-CASES=${BENCH_CASES:-1 2 3 4 5}
+CASES=${BENCH_CASES:-1 2 3 4 5 6 7}
+INLINE_MIB=${BENCH_INLINE_MIB:-100}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 RESULTS=${BENCH_RESULTS:-$TARGET_DIR/bench/results.md}
 FROM=bench@example.com
@@ -175,22 +177,23 @@ paired() {
     done
 }
 
-# big CLIENT CMD...: BIG_RUNS runs under /usr/bin/time -v; records wall seconds and peak RSS MiB.
+# big CLIENT CMD...: BIG_RUNS runs under /usr/bin/time -v; records wall seconds and peak RSS MiB
+# (as case 4, or as the case in BIG_CASE).
 big() {
-    local client=$1
+    local client=$1 case=${BIG_CASE:-4}
     shift
     local i
     for ((i = 1; i <= BIG_RUNS; i++)); do
         /usr/bin/time -v -o "$WORK/time" "$@" >"$WORK/out" 2>&1 || {
             cat "$WORK/out" "$WORK/time" >&2
-            die "$client failed in case 4 (run $i): $*"
+            die "$client failed in case $case (run $i): $*"
         }
         local wall rss
         wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {
             n = split($2, p, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + p[k]; printf "%.2f", s }' "$WORK/time")
         rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$WORK/time")
-        printf '4\t%s\twall s\t%s\n4\t%s\tpeak RSS MiB\t%s\n' "$client" "$wall" "$client" "$rss" >>"$RAW"
-        log "case 4  $client  run $i/$BIG_RUNS: $wall s, $rss MiB peak RSS"
+        printf '%s\t%s\twall s\t%s\n%s\t%s\tpeak RSS MiB\t%s\n' "$case" "$client" "$wall" "$case" "$client" "$rss" >>"$RAW"
+        log "case $case  $client  run $i/$BIG_RUNS: $wall s, $rss MiB peak RSS"
     done
 }
 
@@ -305,6 +308,12 @@ report() {
             title=
         done
         outbox_report
+        # Case 7: an HTML mail with one large inline image (multipart/related), smtpcm only.
+        local w7 rss7
+        if w7=$(median 7 smtpcm "wall s"); then
+            rss7=$(median 7 smtpcm "peak RSS MiB")
+            echo "| 7. HTML mail, one $INLINE_MIB MiB inline image | smtpcm | $w7 s, $rss7 MiB peak RSS |  | RSS ≤ 32 MiB: $(verdict "$rss7" '<=' 32) |"
+        fi
         echo
         echo "push: pre-encoded messages written without waiting for any reply (not RFC-compliant; the ceiling)." \
             "round-trip: pre-encoded, RFC 2920-compliant, one round trip per message (the floor for DATA)." \
@@ -412,8 +421,19 @@ main() {
         single python "$PYTHON" "$PY" "$HOST" "$PORT" single 1
     fi
 
-    log "case 6: $OUTBOX_COUNT messages from the outbox against send --count"
-    outbox_case "$conn" "$body"
+    if [[ " $CASES " == *" 6 "* ]]; then
+        log "case 6: $OUTBOX_COUNT messages from the outbox against send --count"
+        outbox_case "$conn" "$body"
+    fi
+
+    if [[ " $CASES " == *" 7 "* ]]; then
+        log "case 7: an HTML mail with one $INLINE_MIB MiB inline image"
+        local image="$WORK/chart.png"
+        head -c "$((INLINE_MIB * 1024 * 1024))" /dev/urandom >"$image"
+        BIG_CASE=7 big smtpcm "$SMTPCM" send -c "$conn" --from "$FROM" --to "$TO" --subject "bench inline" \
+            --html-body '<p>Chart:</p><img src="cid:chart@bench">' --inline "chart@bench=$image"
+        rm -f "$image"
+    fi
 
     report
     local minutes

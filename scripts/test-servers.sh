@@ -66,6 +66,9 @@ PACKAGES=(postfix sasl2-bin libsasl2-modules libsasl2-modules-gssapi-mit krb5-kd
 SERVERS="$REPO/scripts/servers"
 POSTGRES_SH="$REPO/scripts/servers/postgres.sh"
 mapfile -t -O "${#PACKAGES[@]}" PACKAGES < <("$POSTGRES_SH" packages)
+# Python mail checkers and headless Chromium for the HTML mail tests.
+PYTHON_MAIL="$REPO/scripts/servers/python-mail.sh"
+mapfile -t -O "${#PACKAGES[@]}" PACKAGES < <("$PYTHON_MAIL" packages)
 
 log() { printf 'test-servers: %s\n' "$*" >&2; }
 die() {
@@ -591,6 +594,7 @@ POSTFIX_LOG=$LOG_DIR/postfix.log
 EOF
   cat "$S/oidc/env" "$S/dovecot/env" >>"$tmp"
   "$POSTGRES_SH" env >>"$tmp"
+  "$PYTHON_MAIL" env "$S" >>"$tmp"
   chmod 644 "$tmp"
   mv "$tmp" "$ENV_FILE"
 }
@@ -734,6 +738,7 @@ cmd_start() {
     KRB5_CONFIG="$KRB_DIR/krb5.conf" OIDC_ENV="$S/oidc/env" TEST_USER_PASSWORD="$TEST_USER_PASSWORD" \
     "$SERVERS/dovecot.sh" start "$S/dovecot"
 
+  "$PYTHON_MAIL" start "$S" || die "could not set up the Python mail checkers"
   write_env_file
   log "all listeners up; env file: $ENV_FILE"
 }
@@ -785,6 +790,12 @@ cmd_status() {
     printf '%-20s up    %s:%s\n' POSTGRES "$LISTEN" "${POSTGRES_PORT:-24800}"
   else
     printf '%-20s DOWN  %s:%s\n' POSTGRES "$LISTEN" "${POSTGRES_PORT:-24800}"
+    ok=1
+  fi
+  if "$PYTHON_MAIL" status "$S" >/dev/null 2>&1; then
+    printf '%-20s up\n' PYTHON_MAIL
+  else
+    printf '%-20s DOWN\n' PYTHON_MAIL
     ok=1
   fi
   if [[ -s "$ENV_FILE" ]]; then

@@ -53,7 +53,7 @@ Exit codes:
   0  sent: every recipient accepted the message (with --outbox: queued, committed durably)
   1  internal error
   2  usage error or bad input, found before connecting (arguments, connection string,
-     server name, CA file, address, header, missing file)
+     server name, CA file, address, header, missing file, HTML body, inline image, template)
   3  connection, TLS or protocol failure (including no STARTTLS, or 454 to it, when TLS is
      required; a reset or timeout while the body is sent; a reply code such as 600)
   4  authentication failure
@@ -179,9 +179,10 @@ pub fn of_auth(e: &AuthError) -> Exit {
 /// Classify a Send Mail task failure.
 pub fn of_task(e: &TaskError) -> Exit {
     match e {
-        TaskError::Validation { .. } | TaskError::Address { .. } | TaskError::Mime(_) => {
-            Exit::Usage
-        }
+        TaskError::Validation { .. }
+        | TaskError::Address { .. }
+        | TaskError::Mime(_)
+        | TaskError::Template(_) => Exit::Usage,
         TaskError::Connection(c) => of_connection(c),
         _ => Exit::Internal,
     }

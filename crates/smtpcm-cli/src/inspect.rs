@@ -66,6 +66,9 @@ fn print_human(file: &str, r: &InspectReport) {
         for a in &t.attachments {
             println!("    attachment: {a}");
         }
+        for (name, value) in &t.smtpcm {
+            println!("    smtpcm::{name}: {value:?}");
+        }
         for w in &t.warnings {
             println!("    warning: {w}");
         }

@@ -5,6 +5,7 @@ mod assets;
 mod check;
 mod demo;
 mod exit;
+mod html_args;
 mod inspect;
 mod oauth;
 mod outbox_cmd;

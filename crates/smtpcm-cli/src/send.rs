@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use smtpcm::connection_manager::{SmtpConnectionManager, send_on_with_progress};
-use smtpcm::send_mail::{MessageSourceType, NoPackage, SendMailTask, TaskError, check_attachment};
+use smtpcm::send_mail::{MessageSourceType, SendMailTask, TaskError, check_attachment};
 use smtpcm_engine::endpoint::envelope_for;
 use smtpcm_engine::mime::{Attachment, BodyFile, INLINE_BODY_MAX, Message, PreparedMessage};
 use smtpcm_engine::pool::{Pool, PoolConfig, RetryPolicy};
@@ -42,12 +42,12 @@ pub struct SendArgs {
     /// The subject.
     #[arg(long, value_name = "TEXT")]
     subject: String,
-    /// The body text.
+    /// The body text (with an HTML body: its text alternative).
     #[arg(
         long,
         value_name = "TEXT",
         conflicts_with = "body_file",
-        required_unless_present = "body_file"
+        required_unless_present_any = ["body_file", "html_body", "html_body_file"]
     )]
     body: Option<String>,
     /// Read the body from this file (UTF-8 text). A regular file is streamed (over 1 MiB,
@@ -57,6 +57,8 @@ pub struct SendArgs {
     /// Send the body as HTML instead of plain text.
     #[arg(long)]
     html: bool,
+    #[command(flatten)]
+    html_args: crate::html_args::HtmlArgs,
     /// Attach a file (repeatable; one path each, `|` is part of the name). Files are
     /// streamed, never loaded whole.
     #[arg(long = "attach", value_name = "PATH")]
@@ -150,9 +152,10 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
     let (body, body_file) = match (&args.body, &args.body_file) {
         (Some(text), _) => (text.clone(), None),
         (None, Some(path)) => (String::new(), Some(path.clone())),
+        (None, None) if args.html_args.has_html() => (String::new(), None),
         (None, None) => return Err((Exit::Usage, "give --body or --body-file".into())),
     };
-    let task = SendMailTask {
+    let mut task = SendMailTask {
         name: "smtpcm send".into(),
         smtp_connection: cm.name.clone(),
         from_line: args.from.clone(),
@@ -169,12 +172,32 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
         body_is_html: args.html,
         ..SendMailTask::default()
     };
+    // With an HTML body, --body/--body-file are its text alternative.
+    let html_file = crate::html_args::apply(&args.html_args, body_file.as_deref(), &mut task)
+        .map_err(|e| (Exit::Usage, e))?;
+    let body_file = if args.html_args.has_html() {
+        None
+    } else {
+        body_file
+    };
     let composed = Composed {
         task,
         attachments: args.attach.clone(),
         body_file,
+        html_file,
+        resolver: crate::html_args::CliResolver {
+            vars: args.html_args.var.clone(),
+        },
+        html_base_dir: args
+            .html_args
+            .html_body_file
+            .as_deref()
+            .and_then(std::path::Path::parent)
+            .map(std::path::Path::to_path_buf),
     };
-    let first = composed.prepare(&cm).map_err(|e| exit::explain_task(&e))?;
+    let first = composed
+        .prepare(&cm)
+        .map_err(|e| exit::explain_task(&crate::html_args::name_body(e, &args.html_args)))?;
 
     if let Some(db) = &args.outbox {
         if !cm_dsn_is_empty(&args) {
@@ -186,7 +209,9 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
         // Each copy is prepared on its own, so each gets its own Message-ID.
         let mut messages = vec![first];
         for _ in 1..args.count {
-            messages.push(composed.prepare(&cm).map_err(|e| exit::explain_task(&e))?);
+            messages.push(composed.prepare(&cm).map_err(|e| {
+                exit::explain_task(&crate::html_args::name_body(e, &args.html_args))
+            })?);
         }
         return crate::outbox_cmd::enqueue(Some(db), messages, &args.connection).await;
     }
@@ -223,6 +248,13 @@ struct Composed {
     attachments: Vec<PathBuf>,
     /// `--body-file`, streamed (it replaces the task's empty body).
     body_file: Option<PathBuf>,
+    /// `--html-body-file` when no template or CSS inlining needs it read here: the message
+    /// writer reads it (size-capped) and resolves its images.
+    html_file: Option<PathBuf>,
+    /// `--var` values for templates.
+    resolver: crate::html_args::CliResolver,
+    /// Where relative image paths of a rendered `--html-body-file` are looked up.
+    html_base_dir: Option<PathBuf>,
 }
 
 impl Composed {
@@ -272,7 +304,7 @@ impl Composed {
         for path in &self.attachments {
             check_attachment(path)?;
         }
-        let mut message = self.task.build_message(&NoPackage)?;
+        let mut message = self.task.build_message(&self.resolver)?;
         message
             .attachments
             .extend(self.attachments.iter().map(Attachment::new));
@@ -283,6 +315,14 @@ impl Composed {
                 path: path.clone(),
                 html: self.task.body_is_html,
             });
+        }
+        if message.html_base_dir.is_none() {
+            message.html_base_dir = self.html_base_dir.clone();
+        }
+        if let Some(path) = &self.html_file {
+            // The text alternative (text_body) stays.
+            message.html_body = None;
+            message.body_file = Some(BodyFile::html(path));
         }
         Ok(message)
     }

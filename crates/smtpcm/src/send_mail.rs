@@ -11,7 +11,8 @@ use std::str::FromStr;
 use crate::connection_manager::{ConnectionError, SmtpConnectionManager};
 use smtpcm_engine::address::{self, AddressError};
 use smtpcm_engine::mime::{
-    Attachment, BodyFile, MAX_UNSIZED_BODY, Message, MimeError, PreparedMessage, Priority,
+    Attachment, BodyFile, InlinePart, MAX_UNSIZED_BODY, Message, MimeError, PreparedMessage,
+    Priority,
 };
 use smtpcm_engine::smtp::{Dsn, SendReport};
 
@@ -143,6 +144,9 @@ pub enum TaskError {
     /// Connecting, authenticating or sending failed.
     #[error(transparent)]
     Connection(#[from] ConnectionError),
+    /// A Subject or body template that does not parse or render (names line and column).
+    #[error("template {0}")]
+    Template(#[from] crate::template::TemplateError),
 }
 
 impl TaskError {
@@ -213,6 +217,11 @@ pub trait MessageSourceResolver {
     fn file_connection(&self, name: &str) -> Result<PathBuf, TaskError>;
     /// The value of the named string variable.
     fn string_variable(&self, name: &str) -> Result<String, TaskError>;
+    /// What Subject and body templates can refer to (variables, parameters, System
+    /// variables); the task adds its own fields. Empty unless a caller provides one.
+    fn template_context(&self) -> crate::template::TemplateContext {
+        crate::template::TemplateContext::default()
+    }
 }
 
 /// A resolver for callers without a package: any File connection or variable is an error.
@@ -273,8 +282,21 @@ pub struct SendMailTask {
     pub priority: Priority,
     /// Attachment paths separated by `|`.
     pub file_attachments: String,
-    /// Extension: send the body as HTML (SSIS only sends plain text).
+    /// Extension: send the body as HTML (SSIS only sends plain text); with a text
+    /// alternative, `text_alternative` or one generated from the HTML. `smtpcm::BodyFormat`
+    /// ([`BodyFormat`](crate::html_body::BodyFormat)) in a package.
     pub body_is_html: bool,
+    /// Extension: the text part sent with an HTML body; `None` generates it from the HTML.
+    pub text_alternative: Option<String>,
+    /// Extension: files the HTML body shows by `cid:`; one nothing refers to is attached.
+    pub inline_parts: Vec<InlinePart>,
+    /// Extension: Subject, the body and the text alternative are MiniJinja templates
+    /// ([`crate::template`]) over the package's variables, parameters and the task's fields.
+    pub template: bool,
+    /// Extension: move an HTML body's `<style>` rules into `style` attributes.
+    pub inline_css: bool,
+    /// Extension: the largest HTML body in bytes (the engine's 8 MiB default when `None`).
+    pub max_html_bytes: Option<u64>,
     /// Extension: DSN settings for this task's message (RFC 3461); each one not set falls
     /// back to the connection string's `DsnNotify`/`DsnRet`. Sent only to a server that
     /// offers DSN.
@@ -411,7 +433,7 @@ impl SendMailTask {
                 }
             }
         };
-        Ok(Message {
+        let mut message = Message {
             from,
             to,
             cc,
@@ -431,7 +453,9 @@ impl SendMailTask {
                 })
                 .collect(),
             ..Message::default()
-        })
+        };
+        crate::html_body::apply(self, &mut message, resolver)?;
+        Ok(message)
     }
 
     /// Validate and build the message, ready to stream.

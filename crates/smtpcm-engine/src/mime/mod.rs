@@ -38,10 +38,14 @@
 mod body_file;
 pub mod encoding;
 mod header;
+mod html;
 mod parts;
+mod related;
 mod unique;
 
 pub use body_file::{BodyFile, INLINE_BODY_MAX, MAX_UNSIZED_BODY};
+pub use html::DEFAULT_MAX_HTML_BYTES;
+pub use related::InlinePart;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -145,12 +149,16 @@ pub struct Message {
     pub reply_to: Vec<Mailbox>,
     /// `Subject`.
     pub subject: String,
-    /// Plain-text body; line endings are normalised to CRLF.
+    /// Plain-text body; line endings are normalised to CRLF. With an HTML body (given here
+    /// or as an HTML `body_file`) it is the text alternative; without one, a text
+    /// alternative is generated from the HTML.
     pub text_body: Option<String>,
     /// HTML body; with a text body the two form a `multipart/alternative`.
     pub html_body: Option<String>,
     /// A body read from a file when the message is prepared and written; it replaces
-    /// `text_body` and `html_body`. Large files are streamed, never held whole in memory.
+    /// `text_body` and `html_body` (an HTML file keeps `text_body` as its text alternative).
+    /// Large text files are streamed, never held whole in memory; an HTML file is read whole
+    /// up to `max_html_bytes`, since its references must be resolved before sending.
     pub body_file: Option<BodyFile>,
     /// Maps to `X-Priority` and `Importance`.
     pub priority: Priority,
@@ -162,6 +170,14 @@ pub struct Message {
     pub message_id: Option<String>,
     /// `Date`; the current local time when absent.
     pub date: Option<DateTime<FixedOffset>>,
+    /// Files the HTML body shows inline (`cid:` references); see [`InlinePart`]. One that
+    /// nothing refers to is sent as an ordinary attachment.
+    pub inline_parts: Vec<InlinePart>,
+    /// Where relative image paths in `html_body` are looked up (and rewritten to generated
+    /// Content-IDs); `None` leaves them alone. An HTML `body_file` uses its own directory.
+    pub html_base_dir: Option<PathBuf>,
+    /// The largest HTML body in bytes; [`DEFAULT_MAX_HTML_BYTES`] when `None`.
+    pub max_html_bytes: Option<u64>,
 }
 
 /// Why a message cannot be prepared or written.
@@ -244,6 +260,55 @@ pub enum MimeError {
         path: PathBuf,
         /// What is wrong.
         reason: String,
+    },
+    /// The HTML body refers to `cid:<content_id>` and no inline part has that Content-ID.
+    #[error("{html}: cid:{content_id} refers to no inline part")]
+    UnresolvedCid {
+        /// The Content-ID as referred to.
+        content_id: String,
+        /// The HTML body file (or "HTML body").
+        html: String,
+    },
+    /// An inline image that cannot be read, or a relative path that leaves the body file's
+    /// directory.
+    #[error("inline image {path} ({reference:?} in {html}): {reason}")]
+    InlineImage {
+        /// The file.
+        path: PathBuf,
+        /// How the HTML (or the inline part list) refers to it.
+        reference: String,
+        /// The HTML body file (or "HTML body").
+        html: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An HTML body larger than [`Message::max_html_bytes`].
+    #[error("{html} is larger than {max} bytes, the limit for an HTML body")]
+    HtmlTooLarge {
+        /// The HTML body file (or "HTML body").
+        html: String,
+        /// The limit.
+        max: u64,
+    },
+    /// The HTML body could not be processed.
+    #[error("{html}: {reason}")]
+    Html {
+        /// The HTML body file (or "HTML body").
+        html: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A Content-ID that is empty, too long, or has characters a header cannot hold.
+    #[error("Content-ID {content_id:?} is not valid (printable ASCII without spaces, \"<>\\)")]
+    InvalidContentId {
+        /// The Content-ID as given.
+        content_id: String,
+    },
+    /// Two inline parts with the same Content-ID.
+    #[error("Content-ID {content_id:?} is given to two inline parts")]
+    DuplicateContentId {
+        /// The Content-ID.
+        content_id: String,
     },
     /// Writing the message failed.
     #[error("writing the message: {0}")]
@@ -398,6 +463,32 @@ impl Message {
 
         let mut out = Body::default();
         let boundary_id = unique::token();
+        // HTML bodies and inline parts have their own layout (related.rs).
+        if related::applies(self) {
+            related::render(self, h.into_string(), &boundary_id, &mut out)?;
+            return Ok(PreparedMessage {
+                size: out.size,
+                attachment_bytes: out.attachment_bytes,
+                chunks: out.chunks,
+                envelope_from: from.address.clone(),
+                recipients,
+                smtputf8,
+                message_id,
+            });
+        }
+        if !self.inline_parts.is_empty() {
+            // No HTML refers to them: they are ordinary attachments.
+            let mut plain = self.clone();
+            let inline = std::mem::take(&mut plain.inline_parts);
+            plain
+                .attachments
+                .extend(inline.into_iter().map(|p| Attachment {
+                    path: p.path,
+                    file_name: None,
+                    content_type: p.content_type,
+                }));
+            return plain.prepare();
+        }
         let body_part = match &self.body_file {
             None => render_body(
                 self.text_body.as_deref(),

@@ -26,6 +26,7 @@ pub(crate) mod origin;
 pub(crate) mod path;
 mod smtp_props;
 mod task_props;
+mod task_vars;
 mod variable;
 
 use std::sync::Arc;
@@ -39,6 +40,10 @@ pub use executable::{
 pub use path::PathError;
 pub use task_props::{
     Blank, PropertyType, SEND_MAIL_PROPERTIES, SendMailProperty, send_mail_property,
+};
+pub use task_vars::{
+    NAMESPACE as SMTPCM_NAMESPACE, TASK_VARIABLES, TaskVariable, apply_task_variable,
+    task_settings, task_variable,
 };
 pub use variable::{Parameter, Variable, vartype};
 

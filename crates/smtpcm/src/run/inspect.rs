@@ -71,6 +71,9 @@ pub struct InspectTask {
     pub message_source: String,
     /// Attachment paths as written.
     pub attachments: Vec<String>,
+    /// smtpcm's extensions, from the task's `smtpcm::` variables: `(name, value)` with
+    /// expressions evaluated (`BodyFormat`, `Template`, `InlineImages`, ...).
+    pub smtpcm: Vec<(String, String)>,
     /// Dangling references, failing expressions, empty task data.
     pub warnings: Vec<String>,
 }
@@ -238,6 +241,13 @@ pub fn inspect(package: &Package) -> InspectReport {
                 Err(e) => warnings.push(e.message),
             }
         }
+        let mut smtpcm = Vec::new();
+        for entry in crate::package::task_settings(exec, &scope) {
+            match entry {
+                Ok((setting, value)) => smtpcm.push((setting.name.to_string(), value)),
+                Err(e) => warnings.push(e),
+            }
+        }
         let stored_ref = exec
             .send_mail()
             .map(|d| d.smtp_server_ref.clone())
@@ -256,6 +266,7 @@ pub fn inspect(package: &Package) -> InspectReport {
             message_source_type: data.message_source_type,
             message_source: data.message_source,
             attachments: data.attachments,
+            smtpcm,
             warnings: Vec::new(),
         };
         task.warnings = warnings;

@@ -207,6 +207,7 @@ pub(crate) fn resolve_task(
         body_is_html: false,
         ..SendMailTask::default()
     };
+    let task = apply_smtpcm_variables(exec, scope, path_root, task)?;
     if smtp_ref.trim().is_empty() {
         return Ok(ResolvedTask {
             task,
@@ -242,6 +243,38 @@ pub(crate) fn resolve_task(
     })
 }
 
+/// Applies the task's `smtpcm::` variables (HTML body, inline images, templates), from the
+/// one table in `package::task_vars`.
+fn apply_smtpcm_variables(
+    exec: &Executable,
+    scope: &PackageScope<'_>,
+    path_root: Option<&Path>,
+    mut task: SendMailTask,
+) -> Result<SendMailTask, RunErrorEntry> {
+    let map = |p: &str| map_path(p, path_root).map_err(|e| e.to_string());
+    for entry in crate::package::task_settings(exec, scope) {
+        let (setting, value) = entry.map_err(RunErrorEntry::plain)?;
+        crate::package::apply_task_variable(&mut task, setting, &value, &map)
+            .map_err(|e| RunErrorEntry::plain(format!("{}: {e}", exec.path)))?;
+    }
+    Ok(task)
+}
+
+/// The System variables a template can use.
+const SYSTEM_VARIABLES: [&str; 11] = [
+    "PackageName",
+    "PackageID",
+    "MachineName",
+    "UserName",
+    "StartTime",
+    "ContainerStartTime",
+    "ErrorCode",
+    "ErrorDescription",
+    "SourceName",
+    "TaskName",
+    "ExecutionInstanceGUID",
+];
+
 /// Resolves `MessageSource` against the package: File connections and variables.
 pub(crate) struct PackageResolver<'a, 'p> {
     pub package: &'p Package,
@@ -274,6 +307,45 @@ impl MessageSourceResolver for PackageResolver<'_, '_> {
                 format!("MessageSource: connection manager \"{}\": {e}", cm.name),
             )
         })
+    }
+
+    /// Every variable of the package (scoped ones included), its non-sensitive parameters,
+    /// and the System variables, evaluated as a run sees them now.
+    fn template_context(&self) -> crate::template::TemplateContext {
+        let mut ctx = crate::template::TemplateContext::default();
+        let mut names: Vec<String> = self
+            .package
+            .variables
+            .iter()
+            .chain(
+                self.package
+                    .all_executables()
+                    .into_iter()
+                    .flat_map(|e| e.variables.iter()),
+            )
+            .map(|v| v.qualified_name())
+            .collect();
+        names.extend(
+            self.package
+                .package_parameters
+                .iter()
+                .filter(|p| !p.sensitive)
+                .map(|p| format!("$Package::{}", p.name)),
+        );
+        names.extend(
+            self.package
+                .project_parameters
+                .iter()
+                .filter(|p| !p.sensitive)
+                .map(|p| format!("$Project::{}", p.name)),
+        );
+        names.extend(SYSTEM_VARIABLES.iter().map(|n| format!("System::{n}")));
+        for name in names {
+            if let Some(value) = self.scope.variable(&name) {
+                ctx.insert(&name, &value);
+            }
+        }
+        ctx
     }
 
     fn string_variable(&self, name: &str) -> Result<String, TaskError> {

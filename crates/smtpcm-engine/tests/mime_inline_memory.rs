@@ -1,0 +1,82 @@
+//! Inline images are streamed like attachments: writing an HTML message with a 100 MiB inline
+//! image must not grow the process's peak resident memory by more than a few chunk buffers.
+//! This is a bound, not a timing.
+//! It lives alone in this test binary so that no other test moves the peak.
+
+use std::io::Write as _;
+
+use smtpcm_engine::address::Mailbox;
+use smtpcm_engine::mime::{InlinePart, Message};
+
+#[path = "support/memory.rs"]
+mod memory;
+use memory::{CountingSink, peak_rss_kib};
+
+#[test]
+fn a_100_mib_inline_image_streams_in_bounded_memory() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("skipped: /proc/self/status not available on this platform");
+        return;
+    }
+    const SIZE: u64 = 100 * 1024 * 1024;
+    const ALLOWED_GROWTH_KIB: u64 = 16 * 1024;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.bin");
+    let file = std::fs::File::create(&path).expect("create");
+    // Sparse: no disk used, reads return zeros. A marker at the end proves the tail is read.
+    file.set_len(SIZE - 1).expect("set_len");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(b"!"))
+        .expect("marker");
+    drop(file);
+
+    let message = Message {
+        from: Some(Mailbox::new("etl@example.com")),
+        to: vec![Mailbox::new("ops@example.com")],
+        subject: "big".into(),
+        html_body: Some(r#"<p>Chart:</p><img src="cid:chart@corp">"#.into()),
+        inline_parts: vec![InlinePart {
+            content_type: Some("image/png".into()),
+            ..InlinePart::new("chart@corp", &path)
+        }],
+        ..Default::default()
+    };
+    let prepared = message.prepare().expect("prepare");
+    assert_eq!(prepared.attachment_bytes(), SIZE);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let before = peak_rss_kib();
+    let mut sink = CountingSink::default();
+    let written = runtime
+        .block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(300),
+                prepared.write_to(&mut sink),
+            )
+            .await
+        })
+        .expect("finished within the time limit")
+        .expect("write_to");
+    let after = peak_rss_kib();
+
+    assert_eq!(written, prepared.size());
+    assert_eq!(sink.bytes, prepared.size());
+    // SIZE % 3 == 1, so the last base64 group encodes the byte b'!' alone.
+    let tail = String::from_utf8_lossy(&sink.tail);
+    // The base64 ends with its own CRLF, then the delimiter's CRLF (RFC 2046 §5.1.1).
+    assert!(
+        tail.contains("IQ==\r\n\r\n--"),
+        "tail of the message: {tail:?}"
+    );
+    assert!(
+        after.saturating_sub(before) < ALLOWED_GROWTH_KIB,
+        "peak RSS grew by {} KiB (from {before} to {after}) while streaming {SIZE} bytes",
+        after.saturating_sub(before)
+    );
+}
