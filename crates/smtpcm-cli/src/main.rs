@@ -4,6 +4,7 @@
 mod assets;
 mod check;
 mod demo;
+mod designer;
 mod exit;
 mod inspect;
 mod preflight;
@@ -54,6 +55,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Set one connection manager's connection string in many packages, changing only those bytes.
     SetConnection(set_connection::SetConnectionArgs),
+    /// Edit connection managers and Send Mail tasks in a browser (prints the URL to open).
+    Designer(designer::DesignerArgs),
     /// Write the man pages and shell completions into a directory (for packaging).
     #[command(hide = true)]
     GenerateAssets(assets::AssetsArgs),
@@ -170,6 +173,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run_cmd::run(args).await,
             Command::Inspect(args) => inspect::run(args),
             Command::SetConnection(args) => set_connection::run(args),
+            Command::Designer(args) => designer::run(args).await.code(),
             Command::GenerateAssets(args) => assets::run(args, Cli::command()).code(),
         }
     });

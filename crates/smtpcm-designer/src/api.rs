@@ -1,0 +1,661 @@
+//! Routes: the embedded page and the JSON API (documented in the README, "Designer and its
+//! HTTP API").
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use smtpcm::connection_manager::SmtpConnectionManager;
+use smtpcm::connection_string::redact;
+use smtpcm::package::{ConnectionKind, Package, SEND_MAIL_PROPERTIES};
+use smtpcm::run::{RunOptions, RunReport, Runner};
+
+use crate::AppState;
+use crate::model::{self, ApiError, ConnectionEdit, TaskEdit};
+use crate::workspace::{Doc, SaveError};
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        (
+            status,
+            Json(json!({ "error": self.message, "field": self.field })),
+        )
+            .into_response()
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+fn to_json<T: serde::Serialize>(v: &T) -> ApiResult {
+    serde_json::to_value(v)
+        .map(Json)
+        .map_err(|e| ApiError::bad(e.to_string()))
+}
+
+/// The router with the token check in front of everything.
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/app.css",
+            get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
+        )
+        .route("/api/keys", get(keys))
+        .route("/api/properties", get(properties))
+        .route("/api/files", get(list_files))
+        .route("/api/files/{f}/save", post(save))
+        .route("/api/files/{f}/reload", post(reload))
+        .route("/api/files/{f}/validate", post(validate))
+        .route("/api/files/{f}/preview", post(preview))
+        .route("/api/files/{f}/connections", post(add_connection))
+        .route(
+            "/api/files/{f}/connections/{cm}",
+            get(get_connection).put(put_connection),
+        )
+        .route("/api/files/{f}/tasks/{t}", get(get_task).put(put_task))
+        .route("/api/files/{f}/tasks/{t}/send-test", post(send_test))
+        .route("/api/connection-string", post(connection_string))
+        .route("/api/test-connection", post(test_connection))
+        .route("/api/packages", post(new_package))
+        .route("/api/inbox", get(inbox_list))
+        .route("/api/inbox/{id}", get(inbox_message))
+        .route("/api/inbox/{id}/raw", get(inbox_raw))
+        .route("/api/inbox/{id}/html", get(inbox_html))
+        .route("/api/inbox/{id}/attachments/{n}", get(inbox_attachment))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::require_token,
+        ))
+        .with_state(state)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-store"),
+            // The page loads nothing from elsewhere; captured HTML runs in a sandboxed frame.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; frame-src 'self' blob:; img-src 'self' data:; style-src 'self'",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn keys() -> ApiResult {
+    to_json(&smtpcm::connection_string::KEYS)
+}
+
+async fn properties() -> ApiResult {
+    let list: Vec<Value> = SEND_MAIL_PROPERTIES
+        .iter()
+        .map(|p| json!({ "name": p.name, "aliases": p.aliases, "type": format!("{:?}", p.ty) }))
+        .collect();
+    Ok(Json(Value::Array(list)))
+}
+
+async fn list_files(State(s): State<Arc<AppState>>) -> ApiResult {
+    let ws = s.workspace.lock().await;
+    let views: Vec<_> = ws
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| model::file_view(i, f, ws.changed_on_disk(i)))
+        .collect();
+    to_json(&views)
+}
+
+#[derive(Deserialize, Default)]
+struct SaveBody {
+    #[serde(default)]
+    force: bool,
+}
+
+async fn save(
+    State(s): State<Arc<AppState>>,
+    Path(f): Path<usize>,
+    body: Option<Json<SaveBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let force = body.map(|b| b.force).unwrap_or(false);
+    let mut ws = s.workspace.lock().await;
+    match ws.save(f, force) {
+        Ok(()) => Ok(Json(json!({ "saved": true }))),
+        Err(e @ SaveError::Conflict(_)) => Err(ApiError {
+            status: 409,
+            message: e.to_string(),
+            field: None,
+        }),
+        Err(e) => Err(ApiError::bad(e.to_string())),
+    }
+}
+
+async fn reload(State(s): State<Arc<AppState>>, Path(f): Path<usize>) -> ApiResult {
+    let mut ws = s.workspace.lock().await;
+    let path = ws
+        .files
+        .get(f)
+        .map(|x| x.path.clone())
+        .ok_or_else(|| ApiError::not_found(format!("no open file #{f}")))?;
+    ws.open_file(&path);
+    Ok(Json(json!({ "reloaded": true })))
+}
+
+/// Runs `body` on the package of file `f` and marks the file dirty when it succeeds.
+async fn with_package<T>(
+    s: &AppState,
+    f: usize,
+    edit: impl FnOnce(&mut Package) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let mut ws = s.workspace.lock().await;
+    let file = ws
+        .files
+        .get_mut(f)
+        .ok_or_else(|| ApiError::not_found(format!("no open file #{f}")))?;
+    let Some(Doc::Package(p)) = &mut file.doc else {
+        return Err(ApiError::bad(format!(
+            "{}: not a loaded package",
+            file.path.display()
+        )));
+    };
+    // Edit a copy, so a failing edit leaves the document as it was.
+    let mut copy = (**p).clone();
+    let out = edit(&mut copy)?;
+    if copy != **p {
+        **p = copy;
+        file.dirty = true;
+    }
+    Ok(out)
+}
+
+async fn get_connection(
+    State(s): State<Arc<AppState>>,
+    Path((f, cm)): Path<(usize, String)>,
+) -> ApiResult {
+    let ws = s.workspace.lock().await;
+    let file = ws
+        .files
+        .get(f)
+        .ok_or_else(|| ApiError::not_found(format!("no open file #{f}")))?;
+    let c = match &file.doc {
+        Some(Doc::Package(p)) => p.connection(&cm),
+        Some(Doc::Conmgr(c)) => Some(&c.connection).filter(|c| c.matches(&cm)),
+        None => None,
+    }
+    .ok_or_else(|| ApiError::not_found(format!("no connection manager {cm:?}")))?;
+    to_json(&model::connection_view(c))
+}
+
+async fn put_connection(
+    State(s): State<Arc<AppState>>,
+    Path((f, cm)): Path<(usize, String)>,
+    Json(edit): Json<ConnectionEdit>,
+) -> ApiResult {
+    let mut ws = s.workspace.lock().await;
+    let file = ws
+        .files
+        .get_mut(f)
+        .ok_or_else(|| ApiError::not_found(format!("no open file #{f}")))?;
+    let c = match &mut file.doc {
+        Some(Doc::Package(p)) => p.connections.get_mut(&cm),
+        Some(Doc::Conmgr(c)) => Some(&mut c.connection).filter(|c| c.matches(&cm)),
+        None => None,
+    }
+    .ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no connection manager {cm:?} in this file (a project connection manager is edited in its .conmgr)"
+        ))
+    })?;
+    let before = c.clone();
+    model::apply_connection_edit(c, &edit)?;
+    let view = model::connection_view(c);
+    if *c != before {
+        file.dirty = true;
+    }
+    to_json(&view)
+}
+
+#[derive(Deserialize)]
+struct NewConnection {
+    name: Option<String>,
+}
+
+async fn add_connection(
+    State(s): State<Arc<AppState>>,
+    Path(f): Path<usize>,
+    Json(body): Json<NewConnection>,
+) -> ApiResult {
+    let view = with_package(&s, f, |p| {
+        if p.format_version < 6 {
+            return Err(ApiError::bad(format!(
+                "adding a connection manager to a format-{} package is not supported",
+                p.format_version
+            )));
+        }
+        let taken: Vec<String> = p
+            .connections
+            .iter()
+            .map(|c| c.name.to_lowercase())
+            .collect();
+        let c = p.connections.add("SMTP");
+        if let Some(n) = body.name.filter(|n| !n.trim().is_empty()) {
+            if taken.contains(&n.to_lowercase()) {
+                return Err(ApiError::field(
+                    "name",
+                    format!("a connection manager named {n:?} exists"),
+                ));
+            }
+            c.name = n;
+        }
+        Ok(model::connection_view(c))
+    })
+    .await?;
+    to_json(&view)
+}
+
+#[derive(Deserialize)]
+struct ComposeBody {
+    connection_string: String,
+    #[serde(default)]
+    fields: BTreeMap<String, String>,
+}
+
+/// Field edits → string, string → fields: the live two-way view of the editor.
+async fn connection_string(Json(body): Json<ComposeBody>) -> ApiResult {
+    let cs = model::compose(&body.connection_string, &body.fields)?;
+    let (warnings, error) = match model::check_connection_string(&cs) {
+        Ok(w) => (w, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    Ok(Json(json!({
+        "connection_string": cs,
+        "fields": model::fields_of(&cs),
+        "warnings": warnings,
+        "error": error,
+    })))
+}
+
+async fn get_task(
+    State(s): State<Arc<AppState>>,
+    Path((f, t)): Path<(usize, String)>,
+) -> ApiResult {
+    let ws = s.workspace.lock().await;
+    let Some(Doc::Package(p)) = ws.files.get(f).and_then(|x| x.doc.as_ref()) else {
+        return Err(ApiError::not_found(format!("no package #{f}")));
+    };
+    let e = p
+        .all_executables()
+        .into_iter()
+        .find(|e| e.dtsid == t || smtpcm::package::same_guid(&e.dtsid, &t))
+        .ok_or_else(|| ApiError::not_found(format!("no task {t}")))?;
+    let view = model::task_view(p, e)
+        .ok_or_else(|| ApiError::bad(format!("{:?} is not a Send Mail task", e.name)))?;
+    let mut v = serde_json::to_value(&view).map_err(|e| ApiError::bad(e.to_string()))?;
+    v["connections"] = json!(p
+        .connections
+        .iter()
+        .chain(p.project_connections.iter())
+        .map(|c| json!({"id": c.dtsid, "name": c.name, "kind": c.creation_name, "smtp": c.kind == ConnectionKind::Smtp, "file": c.kind == ConnectionKind::File}))
+        .collect::<Vec<_>>());
+    v["variables"] = json!(
+        p.variables
+            .iter()
+            .map(|x| x.qualified_name())
+            .collect::<Vec<_>>()
+    );
+    Ok(Json(v))
+}
+
+async fn put_task(
+    State(s): State<Arc<AppState>>,
+    Path((f, t)): Path<(usize, String)>,
+    Json(edit): Json<TaskEdit>,
+) -> ApiResult {
+    with_package(&s, f, |p| model::apply_task_edit(p, &t, &edit)).await?;
+    get_task(State(s), Path((f, t))).await
+}
+
+#[derive(Deserialize)]
+struct PreviewBody {
+    expression: String,
+}
+
+async fn preview(
+    State(s): State<Arc<AppState>>,
+    Path(f): Path<usize>,
+    Json(body): Json<PreviewBody>,
+) -> ApiResult {
+    let ws = s.workspace.lock().await;
+    let Some(Doc::Package(p)) = ws.files.get(f).and_then(|x| x.doc.as_ref()) else {
+        return Err(ApiError::not_found(format!("no package #{f}")));
+    };
+    to_json(&model::preview(p, &body.expression))
+}
+
+/// The property (or field) a finding is about, for the page to link to.
+fn field_of(message: &str) -> Option<String> {
+    let lower = message.to_lowercase();
+    for p in SEND_MAIL_PROPERTIES.iter() {
+        for n in std::iter::once(&p.name).chain(p.aliases.iter()) {
+            if lower.contains(&n.to_lowercase()) {
+                return Some(p.name.to_owned());
+            }
+        }
+    }
+    if lower.contains("connection") {
+        return Some("SmtpConnection".into());
+    }
+    None
+}
+
+async fn package_copy(s: &AppState, f: usize) -> Result<Package, ApiError> {
+    let ws = s.workspace.lock().await;
+    match ws.files.get(f).and_then(|x| x.doc.as_ref()) {
+        Some(Doc::Package(p)) => Ok((**p).clone()),
+        _ => Err(ApiError::not_found(format!("no package #{f}"))),
+    }
+}
+
+/// Runs a package on a blocking thread: the runner's future holds the expression scope (not
+/// `Send`) across awaits, so it cannot be a task of the multi-threaded server.
+async fn run_package(p: Package, options: RunOptions) -> Result<RunReport, ApiError> {
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || handle.block_on(Runner::new(p, options).run()))
+        .await
+        .map_err(|e| ApiError::bad(format!("run failed: {e}")))
+}
+
+async fn validate(State(s): State<Arc<AppState>>, Path(f): Path<usize>) -> ApiResult {
+    let p = package_copy(&s, f).await?;
+    let ids: BTreeMap<String, String> = p
+        .all_executables()
+        .iter()
+        .map(|e| (e.path.clone(), e.dtsid.clone()))
+        .collect();
+    let report = run_package(
+        p,
+        RunOptions {
+            validate_only: true,
+            ca_file: s.ca_file.clone(),
+            ..RunOptions::default()
+        },
+    )
+    .await?;
+    let mut findings = Vec::new();
+    for e in &report.errors {
+        findings.push(json!({"severity": "error", "message": e.message, "code": e.code, "field": field_of(&e.message)}));
+    }
+    for w in &report.warnings {
+        findings.push(json!({"severity": "warning", "message": w, "field": field_of(w)}));
+    }
+    for x in &report.executables {
+        for e in &x.errors {
+            findings.push(json!({"severity": "error", "task": ids.get(&x.path), "path": x.path, "message": e.message, "code": e.code, "field": field_of(&e.message)}));
+        }
+        for w in &x.warnings {
+            findings.push(json!({"severity": "warning", "task": ids.get(&x.path), "path": x.path, "message": w, "field": field_of(w)}));
+        }
+    }
+    Ok(Json(
+        json!({ "exit_code": report.exit_code.code(), "findings": findings }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct TestBody {
+    connection_string: String,
+}
+
+/// What `smtpcm check` does: connect, TLS, EHLO, AUTH; report capabilities and mechanism.
+async fn test_connection(State(s): State<Arc<AppState>>, Json(body): Json<TestBody>) -> ApiResult {
+    let mut cm = SmtpConnectionManager::new("SMTP Connection Manager");
+    if let Err(e) = cm.set_connection_string(&body.connection_string) {
+        return Err(ApiError::field("connection_string", e.to_string()));
+    }
+    cm.set_extra_ca_file(s.ca_file.clone());
+    let fail = |e: smtpcm::connection_manager::ConnectionError| {
+        let stage = e
+            .smtp()
+            .map(|x| x.stage().to_string())
+            .or_else(|| e.auth().map(|_| "auth".to_owned()));
+        let code = e
+            .smtp()
+            .and_then(|x| x.reply().map(|r| r.code))
+            .or_else(|| match e.auth() {
+                Some(smtpcm::engine::auth::AuthError::Rejected { code, .. }) => Some(*code),
+                _ => None,
+            });
+        Json(json!({ "ok": false, "stage": stage, "code": code, "error": e.to_string() }))
+    };
+    let conn = match cm.acquire().await {
+        Ok(c) => c,
+        Err(e) => return Ok(fail(e)),
+    };
+    let client = &conn.client;
+    let out = json!({
+        "ok": true,
+        "connection_string": redact(&cm.connection_string()),
+        "greeting": client.greeting(),
+        "tls": client.tls_info(),
+        "mechanism": conn.auth.as_ref().map(|a| a.mechanism.to_string()),
+        "identity": conn.auth.as_ref().map(|a| a.identity.to_string()),
+        "capabilities": client.capabilities().lines,
+    });
+    if let Err(e) = conn.client.quit().await {
+        tracing::debug!("QUIT failed: {e}");
+    }
+    Ok(Json(out))
+}
+
+#[derive(Deserialize, Default)]
+struct SendTestBody {
+    /// Send to the task's real server instead of the built-in capture server.
+    #[serde(default)]
+    real: bool,
+}
+
+/// Runs one Send Mail task, expressions resolved, into the capture server (or the real one).
+async fn send_test(
+    State(s): State<Arc<AppState>>,
+    Path((f, t)): Path<(usize, String)>,
+    body: Option<Json<SendTestBody>>,
+) -> ApiResult {
+    let real = body.map(|b| b.real).unwrap_or(false);
+    let mut p = package_copy(&s, f).await?;
+    let task = model::find_exec_mut(&mut p, &t)
+        .ok_or_else(|| ApiError::not_found(format!("no task {t}")))?
+        .clone();
+    let Some(d) = task.send_mail() else {
+        return Err(ApiError::bad(format!(
+            "{:?} is not a Send Mail task",
+            task.name
+        )));
+    };
+    let cm_ref = d.smtp_server_ref.clone();
+    // Only this task runs: no siblings, constraints or handlers.
+    p.executables = vec![task];
+    p.precedence_constraints.clear();
+    p.event_handlers.clear();
+    let mut capture = None;
+    if !real {
+        let addr = s
+            .inbox
+            .addr()
+            .await
+            .map_err(|e| ApiError::bad(format!("capture server: {e}")))?;
+        let cs = format!(
+            "SmtpServer={}:{};UseWindowsAuthentication=False;EnableSsl=False;TlsMode=None;",
+            addr.ip(),
+            addr.port()
+        );
+        let target = p
+            .connections
+            .get_mut(&cm_ref)
+            .or_else(|| p.project_connections.get_mut(&cm_ref))
+            .ok_or_else(|| {
+                ApiError::field(
+                    "SmtpConnection",
+                    format!("SmtpConnection: no connection manager {cm_ref:?}"),
+                )
+            })?;
+        target.connection_string = cs;
+        target.property_expressions.clear();
+        capture = Some(addr.to_string());
+    }
+    let report = run_package(
+        p,
+        RunOptions {
+            ca_file: s.ca_file.clone(),
+            ..RunOptions::default()
+        },
+    )
+    .await?;
+    let mut v = serde_json::to_value(&report).map_err(|e| ApiError::bad(e.to_string()))?;
+    v["capture"] = json!(capture);
+    v["ok"] = json!(report.exit_code.code() == 0);
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+struct NewPackageBody {
+    path: PathBuf,
+    name: Option<String>,
+}
+
+async fn new_package(
+    State(s): State<Arc<AppState>>,
+    Json(body): Json<NewPackageBody>,
+) -> ApiResult {
+    if body.path.exists() {
+        return Err(ApiError {
+            status: 409,
+            message: format!("{}: exists already", body.path.display()),
+            field: Some("path".into()),
+        });
+    }
+    if !body
+        .path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("dtsx"))
+    {
+        return Err(ApiError::field(
+            "path",
+            "path: a package file name ends in .dtsx",
+        ));
+    }
+    let name = body
+        .name
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| {
+            body.path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "Package".into())
+        });
+    let pkg = Package::new(&name);
+    let mut ws = s.workspace.lock().await;
+    let id = ws.add_new(body.path, pkg);
+    Ok(Json(json!({ "id": id })))
+}
+
+async fn inbox_list(State(s): State<Arc<AppState>>) -> ApiResult {
+    let addr = s
+        .inbox
+        .addr()
+        .await
+        .map_err(|e| ApiError::bad(e.to_string()))?;
+    let list = s.inbox.list().await;
+    Ok(Json(
+        json!({ "capture": addr.to_string(), "messages": list }),
+    ))
+}
+
+async fn inbox_message(State(s): State<Arc<AppState>>, Path(id): Path<usize>) -> ApiResult {
+    let v = s
+        .inbox
+        .view(id)
+        .await
+        .ok_or_else(|| ApiError::not_found(format!("no message {id}")))?;
+    to_json(&v)
+}
+
+async fn inbox_raw(State(s): State<Arc<AppState>>, Path(id): Path<usize>) -> Response {
+    match s.inbox.raw(id).await {
+        Some(raw) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], raw).into_response(),
+        None => ApiError::not_found(format!("no message {id}")).into_response(),
+    }
+}
+
+async fn inbox_attachment(
+    State(s): State<Arc<AppState>>,
+    Path((id, n)): Path<(usize, usize)>,
+) -> Response {
+    match s.inbox.attachment(id, n).await {
+        Some((name, _ctype, bytes)) => {
+            let safe: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            (
+                [
+                    // Served as a download, never rendered in the designer's origin.
+                    (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{safe}\""),
+                    ),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        None => ApiError::not_found(format!("no attachment {n} in message {id}")).into_response(),
+    }
+}
+
+/// The HTML body on its own, for the page's `<iframe sandbox>`; the CSP `sandbox` directive
+/// keeps it script-less and in an opaque origin even if opened directly.
+async fn inbox_html(State(s): State<Arc<AppState>>, Path(id): Path<usize>) -> Response {
+    match s.inbox.view(id).await.and_then(|m| m.html) {
+        Some(html) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+                ),
+            ],
+            html,
+        )
+            .into_response(),
+        None => ApiError::not_found(format!("no HTML body in message {id}")).into_response(),
+    }
+}
