@@ -22,6 +22,7 @@ mod load;
 mod new;
 mod save;
 pub(crate) mod source;
+mod tree;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

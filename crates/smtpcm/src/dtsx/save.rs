@@ -199,6 +199,10 @@ impl Writer<'_> {
     fn executables(&mut self, list: &[Executable]) -> Result<(), SaveError> {
         for e in list {
             let Some(o) = &e.origin else {
+                // New Send Mail tasks are written whole by `tree::splices`.
+                if e.is_send_mail() {
+                    continue;
+                }
                 return Err(self.unsupported(format!("new executable {:?}", e.name)));
             };
             let what = format!("executable {:?}", e.path);
@@ -427,14 +431,6 @@ pub(crate) fn package_bytes(pkg: &Package) -> Result<Vec<u8>, SaveError> {
     if let Some(o) = &pkg.origin {
         w.text(o, "name", &pkg.name, "package")?;
         w.text(o, "description", &pkg.description, "package")?;
-        let loaded = pkg
-            .connections
-            .iter()
-            .filter(|c| c.origin.is_some())
-            .count();
-        if loaded != o.list_len {
-            return Err(w.unsupported("removed connection managers".into()));
-        }
     }
     for cm in pkg.connections.iter() {
         w.connection(cm)?;
@@ -454,6 +450,7 @@ pub(crate) fn package_bytes(pkg: &Package) -> Result<Vec<u8>, SaveError> {
     }
     w.executables(&pkg.executables)?;
     w.handlers(&pkg.event_handlers)?;
+    w.splices.extend(super::tree::splices(doc, pkg)?);
     Ok(source::apply(&doc.bytes, w.splices))
 }
 
