@@ -70,9 +70,15 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/files/{f}/connections", post(add_connection))
         .route(
             "/api/files/{f}/connections/{cm}",
-            get(get_connection).put(put_connection),
+            get(get_connection)
+                .put(put_connection)
+                .delete(delete_connection),
         )
-        .route("/api/files/{f}/tasks/{t}", get(get_task).put(put_task))
+        .route("/api/files/{f}/tasks", post(add_task))
+        .route(
+            "/api/files/{f}/tasks/{t}",
+            get(get_task).put(put_task).delete(delete_task),
+        )
         .route("/api/files/{f}/tasks/{t}/send-test", post(send_test))
         .route("/api/connection-string", post(connection_string))
         .route("/api/test-connection", post(test_connection))
@@ -273,6 +279,70 @@ async fn add_connection(
     })
     .await?;
     to_json(&view)
+}
+
+async fn delete_connection(
+    State(s): State<Arc<AppState>>,
+    Path((f, cm)): Path<(usize, String)>,
+) -> ApiResult {
+    with_package(&s, f, |p| {
+        p.connections.remove(&cm).map(|_| ()).ok_or_else(|| {
+            ApiError::not_found(format!("no connection manager {cm:?} in this package"))
+        })
+    })
+    .await?;
+    Ok(Json(json!({ "deleted": true })))
+}
+
+#[derive(Deserialize)]
+struct NewTask {
+    /// DTSID of the container; the package when absent.
+    container: Option<String>,
+    name: Option<String>,
+}
+
+async fn add_task(
+    State(s): State<Arc<AppState>>,
+    Path(f): Path<usize>,
+    Json(body): Json<NewTask>,
+) -> ApiResult {
+    let id = with_package(&s, f, |p| {
+        if p.format_version < 6 {
+            return Err(ApiError::bad(format!(
+                "adding a task to a format-{} package is not supported",
+                p.format_version
+            )));
+        }
+        let name = body
+            .name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| "Send Mail Task".into());
+        let smtp = p
+            .connections
+            .iter()
+            .chain(p.project_connections.iter())
+            .find(|c| c.kind == ConnectionKind::Smtp)
+            .map(|c| c.dtsid.clone());
+        let t = p
+            .add_send_mail_task(body.container.as_deref(), &name)
+            .map_err(|e| ApiError::field("name", e))?;
+        // Like the SSIS editor, a new task starts on the first SMTP connection manager.
+        if let (Some(id), Some(d)) = (smtp, t.send_mail_mut()) {
+            d.smtp_server_ref = id;
+        }
+        Ok(t.dtsid.clone())
+    })
+    .await?;
+    Ok(Json(json!({ "id": id })))
+}
+
+async fn delete_task(
+    State(s): State<Arc<AppState>>,
+    Path((f, t)): Path<(usize, String)>,
+) -> ApiResult {
+    with_package(&s, f, |p| p.remove_executable(&t).map_err(ApiError::bad)).await?;
+    Ok(Json(json!({ "deleted": true })))
 }
 
 #[derive(Deserialize)]

@@ -60,7 +60,8 @@ function execList(f, nodes) {
   return el('ul', {}, nodes.map((n) => el('li', {},
     n.kind === 'send_mail'
       ? el('button', { type: 'button', class: 'link', 'data-task': n.id, onclick: () => openTask(f.id, n.id) }, '✉ ' + n.name)
-      : el('span', {}, (n.children.length ? '▸ ' : '• ') + n.name, el('span', { class: 'muted' }, ' (' + n.kind.replace('_', ' ') + ')')),
+      : el('span', {}, (n.children.length ? '▸ ' : '• ') + n.name, el('span', { class: 'muted' }, ' (' + n.kind.replace('_', ' ') + ')'),
+        ['sequence', 'for_loop', 'foreach_loop'].includes(n.kind) ? el('button', { type: 'button', class: 'link', 'aria-label': 'Add a Send Mail task to ' + n.name, onclick: () => addTask(f.id, n.id) }, '+ task') : null),
     execList(f, n.children),
     n.event_handlers.length ? el('ul', {}, n.event_handlers.map((h) => el('li', {}, el('span', { class: 'muted' }, 'on ' + h.event), execList(f, h.children)))) : null,
   )));
@@ -81,7 +82,8 @@ function renderExplorer() {
         el('button', { type: 'button', class: 'primary', 'data-save': f.id, onclick: () => save(f.id, false) }, 'Save'),
         el('button', { type: 'button', onclick: () => reload(f.id) }, 'Reload'),
         f.kind === 'package' ? el('button', { type: 'button', onclick: () => validate(f.id) }, 'Validate') : null,
-        f.kind === 'package' ? el('button', { type: 'button', onclick: () => addConnection(f.id) }, 'Add SMTP connection') : null);
+        f.kind === 'package' ? el('button', { type: 'button', onclick: () => addConnection(f.id) }, 'Add SMTP connection') : null,
+        f.kind === 'package' ? el('button', { type: 'button', 'data-add-task': f.id, onclick: () => addTask(f.id, null) }, 'Add Send Mail task') : null);
       item.append(actions);
       item.append(el('h3', {}, 'Connection managers'));
       item.append(f.connections.length ? el('ul', {}, f.connections.map((c) => el('li', {},
@@ -220,7 +222,8 @@ function renderConnection(fileId, cm) {
           const r = await api('POST', '/api/test-connection', { connection_string: cs.value });
           testOut.replaceChildren(renderTest(r));
         } catch (e) { testOut.replaceChildren(el('div', { class: 'error' }, e.message)); }
-      } }, 'Test connection')),
+      } }, 'Test connection'),
+      el('button', { type: 'button', id: 'delete-connection', onclick: () => remove('connections', fileId, cm.id) }, 'Delete connection manager')),
     testOut);
 }
 
@@ -246,6 +249,25 @@ async function addConnection(fileId) {
     current = { kind: 'cm', file: fileId, id: cm.id };
     renderConnection(fileId, cm);
     return cm;
+  } catch (e) { status(e.message, 'error'); }
+}
+
+async function addTask(fileId, container) {
+  const name = prompt('Name of the new Send Mail task', 'Send Mail Task');
+  if (name === null) return;
+  try {
+    const r = await api('POST', `/api/files/${fileId}/tasks`, { container, name });
+    await afterEdit();
+    openTask(fileId, r.id, 'mail');
+  } catch (e) { status(e.message, 'error'); }
+}
+
+async function remove(kind, fileId, id) {
+  if (!confirm('Delete it? (Nothing is written until you save.)')) return;
+  try {
+    await api('DELETE', `/api/files/${fileId}/${kind}/${encodeURIComponent(id)}`);
+    main().replaceChildren(el('p', { class: 'muted' }, 'Deleted (unsaved).'));
+    await afterEdit();
   } catch (e) { status(e.message, 'error'); }
 }
 
@@ -378,7 +400,8 @@ function renderTask(fileId, t) {
             : el('span', { class: 'error' }, errs.join('\n') || 'failed'));
         } catch (e) { sendOut.replaceChildren(el('span', { class: 'error' }, e.message)); }
       } }, 'Send test message'),
-      real, el('label', { for: 'send-real' }, 'to the real server (not the capture server)')),
+      real, el('label', { for: 'send-real' }, 'to the real server (not the capture server)'),
+      el('button', { type: 'button', id: 'delete-task', onclick: () => remove('tasks', fileId, t.id) }, 'Delete task')),
     sendOut);
 }
 
