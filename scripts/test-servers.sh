@@ -570,6 +570,7 @@ SASL_USER=alice
 SASL_REALM=$REALM
 SASL_PASSWORD=$TEST_USER_PASSWORD
 POSTFIX_LOG=$LOG_DIR/postfix.log
+$("$REPO/scripts/servers/browser.sh" env)
 EOF
   chmod 644 "$tmp"
   mv "$tmp" "$ENV_FILE"
@@ -682,6 +683,8 @@ cmd_verify() {
 cmd_start() {
   [[ $EUID -eq 0 ]] || die "must run as root (Postfix, the KDC and smtp-sink need it)"
   install_packages
+  # Chromium and Playwright for the designer's browser tests (nothing to start).
+  "$REPO/scripts/servers/browser.sh" install
   resolve_state_dir yes
   mkdir -p "$LOG_DIR"
   rm -f "$ENV_FILE"
@@ -749,6 +752,7 @@ cmd_status() {
     port="${name}_PORT"
     report "$name" "${!port}"
   done
+  "$REPO/scripts/servers/browser.sh" status || ok=1
   if [[ -s "$ENV_FILE" ]]; then
     printf 'env file            %s\n' "$ENV_FILE"
   else
