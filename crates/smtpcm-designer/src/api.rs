@@ -134,6 +134,14 @@ async fn list_files(State(s): State<Arc<AppState>>) -> ApiResult {
     to_json(&views)
 }
 
+/// A JSON body that may be left out (`curl -X POST` with no data).
+fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("request body: {e}")))
+}
+
 #[derive(Deserialize, Default)]
 struct SaveBody {
     #[serde(default)]
@@ -143,9 +151,9 @@ struct SaveBody {
 async fn save(
     State(s): State<Arc<AppState>>,
     Path(f): Path<usize>,
-    body: Option<Json<SaveBody>>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let force = body.map(|b| b.force).unwrap_or(false);
+    let force = optional_body::<SaveBody>(&body)?.force;
     let mut ws = s.workspace.lock().await;
     match ws.save(f, force) {
         Ok(()) => Ok(Json(json!({ "saved": true }))),
@@ -550,9 +558,9 @@ struct SendTestBody {
 async fn send_test(
     State(s): State<Arc<AppState>>,
     Path((f, t)): Path<(usize, String)>,
-    body: Option<Json<SendTestBody>>,
+    body: axum::body::Bytes,
 ) -> ApiResult {
-    let real = body.map(|b| b.real).unwrap_or(false);
+    let real = optional_body::<SendTestBody>(&body)?.real;
     let mut p = package_copy(&s, f).await?;
     let task = model::find_exec_mut(&mut p, &t)
         .ok_or_else(|| ApiError::not_found(format!("no task {t}")))?
