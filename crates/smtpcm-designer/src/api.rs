@@ -83,6 +83,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/connection-string", post(connection_string))
         .route("/api/test-connection", post(test_connection))
         .route("/api/packages", post(new_package))
+        .route("/api/conmgr", post(new_conmgr))
         .route("/api/inbox", get(inbox_list))
         .route("/api/inbox/{id}", get(inbox_message))
         .route("/api/inbox/{id}/raw", get(inbox_raw))
@@ -656,6 +657,48 @@ async fn new_package(
     let mut ws = s.workspace.lock().await;
     let id = ws.add_new(body.path, pkg);
     Ok(Json(json!({ "id": id })))
+}
+
+/// A new project connection manager: a `.conmgr` file (written on save) next to the packages.
+async fn new_conmgr(State(s): State<Arc<AppState>>, Json(body): Json<NewPackageBody>) -> ApiResult {
+    if body.path.exists() {
+        return Err(ApiError {
+            status: 409,
+            message: format!("{}: exists already", body.path.display()),
+            field: Some("path".into()),
+        });
+    }
+    if !body
+        .path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("conmgr"))
+    {
+        return Err(ApiError::field(
+            "path",
+            "path: a project connection manager file name ends in .conmgr",
+        ));
+    }
+    let name = body
+        .name
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| {
+            body.path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "SMTP Connection Manager".into())
+        });
+    let file =
+        smtpcm::dtsx::new_smtp_conmgr(&name).map_err(|e| ApiError::field("name", e.to_string()))?;
+    let mut ws = s.workspace.lock().await;
+    let id = ws.add_new_doc(body.path, Doc::Conmgr(Box::new(file)));
+    Ok(Json(json!({ "id": id, "connection": file_cm_id(&ws, id) })))
+}
+
+fn file_cm_id(ws: &crate::workspace::Workspace, id: usize) -> Option<String> {
+    match ws.files.get(id).and_then(|f| f.doc.as_ref()) {
+        Some(Doc::Conmgr(c)) => Some(c.connection.dtsid.clone()),
+        _ => None,
+    }
 }
 
 async fn inbox_list(State(s): State<Arc<AppState>>) -> ApiResult {

@@ -159,9 +159,14 @@ impl Workspace {
 
     /// Adds a new, unsaved package at `path`.
     pub fn add_new(&mut self, path: PathBuf, package: Package) -> usize {
+        self.add_new_doc(path, Doc::Package(Box::new(package)))
+    }
+
+    /// Adds a new, unsaved document (package or `.conmgr`) at `path`.
+    pub fn add_new_doc(&mut self, path: PathBuf, doc: Doc) -> usize {
         self.files.push(OpenFile {
             path,
-            doc: Some(Doc::Package(Box::new(package))),
+            doc: Some(doc),
             error: None,
             disk: None,
             dirty: true,

@@ -251,3 +251,45 @@ async fn new_package_with_task_sends_into_the_capture_server() {
     let (_, m) = s.call("GET", "/api/inbox/0", true, None).await;
     assert_eq!(m["text"].as_str().unwrap().trim_end(), "Body");
 }
+
+#[tokio::test]
+async fn new_project_connection_manager_is_a_conmgr_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(vec![dir.path().to_path_buf()]).await;
+    let file = dir.path().join("Mail.conmgr");
+    let (st, v) = s
+        .call("POST", "/api/conmgr", true, Some(json!({"path": file})))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let id = v["id"].as_u64().unwrap();
+    let cm = v["connection"]
+        .as_str()
+        .unwrap()
+        .replace('{', "%7B")
+        .replace('}', "%7D");
+    let (st, v) = s
+        .call(
+            "PUT",
+            &format!("/api/files/{id}/connections/{cm}"),
+            true,
+            Some(json!({"fields": {"SmtpServer": "relay.corp", "Port": "587"}})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        s.call("POST", &format!("/api/files/{id}/save"), true, None)
+            .await
+            .0,
+        200
+    );
+    let loaded = smtpcm::dtsx::load_conmgr(&file).unwrap();
+    assert_eq!(loaded.connection.name, "Mail");
+    assert_eq!(
+        loaded.connection.connection_string,
+        "SmtpServer=relay.corp;UseWindowsAuthentication=False;EnableSsl=False;Port=587;"
+    );
+    let (st, _) = s
+        .call("POST", "/api/conmgr", true, Some(json!({"path": file})))
+        .await;
+    assert_eq!(st, 409, "an existing file is never replaced");
+}

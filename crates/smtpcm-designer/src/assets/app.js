@@ -429,19 +429,20 @@ function newPackage() {
   stopInbox();
   const m = main();
   const err = el('div', { class: 'error', role: 'alert' });
-  m.replaceChildren(el('h2', {}, 'New package'),
+  m.replaceChildren(el('h2', {}, 'New package or project connection manager'),
     el('form', { class: 'grid', onsubmit: async (e) => {
       e.preventDefault();
       try {
-        const r = await api('POST', '/api/packages', { path: $('#new-path').value, name: $('#new-name').value });
+        const p = $('#new-path').value;
+        const r = await api('POST', /\.conmgr$/i.test(p) ? '/api/conmgr' : '/api/packages', { path: p, name: $('#new-name').value });
         await afterEdit();
         status('New package created (unsaved)', 'dirty');
         m.replaceChildren(el('p', {}, 'Created. Add a connection manager from the explorer, then save.'));
         return r;
       } catch (x) { err.textContent = x.message; }
     } },
-    el('label', { for: 'new-path' }, 'File path (.dtsx)'), el('input', { id: 'new-path', type: 'text', required: true }),
-    el('label', { for: 'new-name' }, 'Package name'), el('input', { id: 'new-name', type: 'text' }),
+    el('label', { for: 'new-path' }, 'File path (.dtsx, or .conmgr for a project connection manager)'), el('input', { id: 'new-path', type: 'text', required: true }),
+    el('label', { for: 'new-name' }, 'Name'), el('input', { id: 'new-name', type: 'text' }),
     el('span', {}), el('div', {}, el('button', { type: 'submit', class: 'primary', id: 'create-package' }, 'Create'))), err);
 }
 

@@ -27,6 +27,7 @@ mod tree;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use new::new_smtp_conmgr;
 pub use save::{SaveError, invalid_xml_char};
 
 use crate::package::{ConnectionManager, Connections, Package, Parameter, SourceDoc};
