@@ -75,6 +75,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 .delete(delete_connection),
         )
         .route("/api/files/{f}/tasks", post(add_task))
+        .route("/api/files/{f}/variables", post(add_variable))
         .route(
             "/api/files/{f}/tasks/{t}",
             get(get_task).put(put_task).delete(delete_task),
@@ -344,6 +345,53 @@ async fn add_task(
     })
     .await?;
     Ok(Json(json!({ "id": id })))
+}
+
+#[derive(Deserialize)]
+struct NewVariable {
+    name: String,
+    #[serde(default)]
+    value: String,
+}
+
+/// "New variable…": a `User::` string variable at package scope.
+async fn add_variable(
+    State(s): State<Arc<AppState>>,
+    Path(f): Path<usize>,
+    Json(body): Json<NewVariable>,
+) -> ApiResult {
+    let name = with_package(&s, f, |p| {
+        let n = body.name.trim().trim_start_matches("User::").to_owned();
+        let valid = !n.is_empty()
+            && n.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            && n.chars().all(|c| c.is_alphanumeric() || c == '_' || c == ' ');
+        if !valid {
+            return Err(ApiError::field(
+                "name",
+                format!("name: {:?} is not a variable name (a letter or _, then letters, digits, _ or spaces)", body.name),
+            ));
+        }
+        if p.variable(&format!("User::{n}")).is_some() {
+            return Err(ApiError::field("name", format!("name: User::{n} exists already")));
+        }
+        if p.format_version < 6 {
+            return Err(ApiError::bad(format!(
+                "adding a variable to a format-{} package is not supported",
+                p.format_version
+            )));
+        }
+        let v = smtpcm::package::Variable::new(
+            "User",
+            &n,
+            smtpcm::package::vartype::STRING,
+            &body.value,
+        );
+        let q = v.qualified_name();
+        p.variables.push(v);
+        Ok(q)
+    })
+    .await?;
+    Ok(Json(json!({ "name": name })))
 }
 
 async fn delete_task(

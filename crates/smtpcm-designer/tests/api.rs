@@ -231,10 +231,29 @@ async fn new_package_with_task_sends_into_the_capture_server() {
     assert_eq!(st, 400);
     assert!(v["error"].as_str().unwrap().contains("column"), "{v}");
     let (st, v) = s
+        .call(
+            "POST",
+            &format!("/api/files/{id}/variables"),
+            true,
+            Some(json!({"name": "Body", "value": "x"})),
+        )
+        .await;
+    assert_eq!((st, v["name"].as_str()), (200, Some("User::Body")), "{v}");
+    let (st, _) = s
+        .call(
+            "POST",
+            &format!("/api/files/{id}/variables"),
+            true,
+            Some(json!({"name": "1bad"})),
+        )
+        .await;
+    assert_eq!(st, 400);
+    let (st, v) = s
         .call("POST", &format!("/api/files/{id}/save"), true, None)
         .await;
     assert_eq!(st, 200, "{v}");
     let pkg = smtpcm::dtsx::load_package(&file).unwrap();
+    assert_eq!(pkg.variable("User::Body").unwrap().value, "x");
     let t = pkg.all_executables()[0];
     assert_eq!(t.send_mail().unwrap().to, "b@example.com");
     assert_eq!(

@@ -328,9 +328,17 @@ function renderTask(fileId, t) {
         el('option', { value: '' }, '(choose a File connection)'), t.connections.filter((c) => c.file).map((c) => el('option', { value: c.name }, c.name)));
       source.value = p.MessageSource;
     } else if (p.MessageSourceType === 'Variable') {
-      source = el('select', { id: 'task-prop-MessageSource', onchange: (e) => prop('MessageSource', e.target.value) },
+      const pick = el('select', { id: 'task-prop-MessageSource', onchange: (e) => prop('MessageSource', e.target.value) },
         el('option', { value: '' }, '(choose a variable)'), t.variables.map((v) => el('option', { value: v }, v)));
-      source.value = p.MessageSource;
+      pick.value = p.MessageSource;
+      source = el('div', {}, pick, el('button', { type: 'button', id: 'new-variable', onclick: async () => {
+        const name = prompt('Name of the new User:: string variable', 'MailBody');
+        if (!name) return;
+        try {
+          const r = await api('POST', `/api/files/${fileId}/variables`, { name, value: '' });
+          await prop('MessageSource', r.name);
+        } catch (e) { $('#task-error').textContent = e.message; }
+      } }, 'New variable…'));
     } else {
       source = el('textarea', { id: 'task-prop-MessageSource', rows: 5, onchange: (e) => prop('MessageSource', e.target.value) });
       source.value = p.MessageSource;

@@ -185,7 +185,8 @@ impl Writer<'_> {
     fn variables(&mut self, list: &[Variable]) -> Result<(), SaveError> {
         for v in list {
             let Some(o) = &v.origin else {
-                return Err(self.unsupported(format!("new variable {}", v.qualified_name())));
+                // New variables are written whole by `tree::splices` (package scope only).
+                continue;
             };
             let what = format!("variable {}", v.qualified_name());
             self.text(o, "name", &v.name, &what)?;

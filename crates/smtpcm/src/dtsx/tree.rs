@@ -16,7 +16,7 @@ use roxmltree::{Document, Node};
 use super::SaveError;
 use super::load::DTS_NS;
 use super::source::{Splice, escape_attr, escape_text};
-use crate::package::{Executable, ExecutableKind, Package, SourceDoc};
+use crate::package::{Executable, ExecutableKind, Package, SourceDoc, Variable};
 
 const CONTACT_8: &str = "Send Mail Task; Microsoft Corporation; SQL Server 2016; © 2015 Microsoft Corporation; All Rights Reserved;http://www.microsoft.com/sql/support/default.asp;1";
 const CONTACT_6: &str = "Send Mail Task; Microsoft Corporation; Microsoft SQL Server 2008; © 2007 Microsoft Corporation; All Rights Reserved;http://www.microsoft.com/sql/support/default.asp;1";
@@ -59,6 +59,19 @@ fn cut_range(text: &str, r: Range<usize>) -> Range<usize> {
 /// Splices for added and removed connection managers and Send Mail tasks.
 pub(crate) fn splices(doc: &SourceDoc, pkg: &Package) -> Result<Vec<Splice>, SaveError> {
     let new_tasks = pkg.all_executables().iter().any(|e| e.origin.is_none());
+    let new_vars = pkg.variables.iter().any(|v| v.origin.is_none());
+    for e in pkg.all_executables() {
+        if let Some(v) = e.variables.iter().find(|v| v.origin.is_none()) {
+            return Err(unsupported(
+                doc,
+                format!(
+                    "new variable {} in {:?} (only package variables can be added)",
+                    v.qualified_name(),
+                    e.name
+                ),
+            ));
+        }
+    }
     let kept_cms: HashSet<usize> = pkg
         .connections
         .iter()
@@ -67,14 +80,14 @@ pub(crate) fn splices(doc: &SourceDoc, pkg: &Package) -> Result<Vec<Splice>, Sav
     let loaded_cms = pkg.origin.as_ref().map(|o| o.list_len).unwrap_or(0);
     let removed_cm = kept_cms.len() < loaded_cms;
     let kept_execs = kept_executables(pkg);
-    if !new_tasks && !removed_cm && !executables_removed(doc, &kept_execs)? {
+    if !new_tasks && !new_vars && !removed_cm && !executables_removed(doc, &kept_execs)? {
         return Ok(Vec::new());
     }
     if pkg.format_version < 6 {
         return Err(unsupported(
             doc,
             format!(
-                "added or removed tasks or connection managers in a format-{} package",
+                "added or removed tasks, variables or connection managers in a format-{} package",
                 pkg.format_version
             ),
         ));
@@ -131,6 +144,28 @@ pub(crate) fn splices(doc: &SourceDoc, pkg: &Package) -> Result<Vec<Splice>, Sav
             range: r.start + base..r.end + base,
             text: String::new(),
         });
+    }
+    // New package variables.
+    if new_vars {
+        let Some(wrapper) = root.children().find(|c| is_dts(*c, "Variables")) else {
+            return Err(unsupported(
+                doc,
+                "new variable: the package has no <DTS:Variables> element".into(),
+            ));
+        };
+        let indent = format!("{}  ", indent_at(text, wrapper.range().start));
+        let mut fragments = String::new();
+        for v in pkg.variables.iter().filter(|v| v.origin.is_none()) {
+            fragments.push_str(doc.newline);
+            fragments.push_str(&variable_xml(doc, v, &indent, doc.newline)?);
+        }
+        out.push(insert_children(
+            text,
+            base,
+            doc.newline,
+            wrapper,
+            &fragments,
+        ));
     }
     // New Send Mail tasks, in the package and in loaded containers.
     insert_new(doc, pkg, text, root, &pkg.executables, &mut out)?;
@@ -254,8 +289,17 @@ fn insert_new(
             nl,
         )?);
     }
+    let splice = insert_children(text, base, nl, wrapper, &fragments);
+    out.push(splice);
+    Ok(())
+}
+
+/// The splice that appends `fragments` (each starting with a line break) to the children of
+/// `wrapper`, opening it first when it is self-closing (`<DTS:Executables />`).
+fn insert_children(text: &str, base: usize, nl: &str, wrapper: Node, fragments: &str) -> Splice {
+    let wrapper_indent = indent_at(text, wrapper.range().start);
     let raw = &text[wrapper.range()];
-    let splice = if raw.ends_with("/>") {
+    if raw.ends_with("/>") {
         let qname = &raw[1..raw
             .find(|c: char| c.is_whitespace() || c == '/')
             .unwrap_or(1)];
@@ -271,11 +315,71 @@ fn insert_new(
             .unwrap_or_else(|| wrapper.range().start + raw.rfind("</").unwrap_or(raw.len()));
         Splice {
             range: at + base..at + base,
-            text: fragments,
+            text: fragments.to_owned(),
         }
+    }
+}
+
+/// A variable element as SSIS 2012+ writes it.
+fn variable_xml(
+    doc: &SourceDoc,
+    v: &Variable,
+    indent: &str,
+    nl: &str,
+) -> Result<String, SaveError> {
+    for (field, value) in [
+        ("name", &v.name),
+        ("namespace", &v.namespace),
+        ("value", &v.value),
+        ("expression", &v.expression),
+    ] {
+        if let Some((position, c)) = super::invalid_xml_char(value) {
+            return Err(SaveError::NotXmlChar {
+                origin: doc.origin_name.clone(),
+                what: format!("new variable {} {field}", v.qualified_name()),
+                position,
+                code: format!("U+{:04X}", u32::from(c)),
+            });
+        }
+    }
+    let a = format!("{indent}  ");
+    let mut s = format!("{indent}<DTS:Variable");
+    s.push_str(&format!("{nl}{a}DTS:CreationName=\"\""));
+    s.push_str(&format!("{nl}{a}DTS:DTSID=\"{}\"", escape_attr(&v.dtsid)));
+    if v.evaluate_as_expression {
+        s.push_str(&format!("{nl}{a}DTS:EvaluateAsExpression=\"True\""));
+    }
+    if !v.expression.is_empty() {
+        s.push_str(&format!(
+            "{nl}{a}DTS:Expression=\"{}\"",
+            escape_attr(&v.expression)
+        ));
+    }
+    // What the designer writes: 2345 for strings, 6789 for other types.
+    let dump = if v.data_type == crate::package::vartype::STRING {
+        "2345"
+    } else {
+        "6789"
     };
-    out.push(splice);
-    Ok(())
+    s.push_str(&format!("{nl}{a}DTS:IncludeInDebugDump=\"{dump}\""));
+    s.push_str(&format!(
+        "{nl}{a}DTS:Namespace=\"{}\"",
+        escape_attr(&v.namespace)
+    ));
+    s.push_str(&format!(
+        "{nl}{a}DTS:ObjectName=\"{}\">",
+        escape_attr(&v.name)
+    ));
+    s.push_str(&format!(
+        "{nl}{a}<DTS:VariableValue{nl}{a}  DTS:DataType=\"{}\"",
+        v.data_type
+    ));
+    if v.data_type == crate::package::vartype::STRING {
+        s.push_str(&format!("{nl}{a}  xml:space=\"preserve\""));
+    }
+    s.push_str(&format!(">{}</DTS:VariableValue>", escape_text(&v.value)));
+    s.push_str(&format!("{nl}{indent}</DTS:Variable>"));
+    Ok(s)
 }
 
 /// A Send Mail task element as SSIS writes it: one attribute per line, default values omitted.
@@ -388,6 +492,12 @@ mod tests {
         cm.connection_string =
             "SmtpServer=relay;UseWindowsAuthentication=False;EnableSsl=True;".into();
         let id = cm.dtsid.clone();
+        pkg.variables.push(crate::package::Variable::new(
+            "User",
+            "Body",
+            crate::package::vartype::STRING,
+            "a < b",
+        ));
         let task = pkg.add_send_mail_task(None, "Send Mail Task").unwrap();
         let d = task.send_mail_mut().unwrap();
         d.smtp_server_ref = id.clone();
@@ -412,6 +522,7 @@ mod tests {
         assert_eq!(t.subject, "Done & dusted");
         assert_eq!(t.message_source, "Line 1\nLine 2");
         assert_eq!(again.connections.len(), 1);
+        assert_eq!(again.variable("User::Body").unwrap().value, "a < b");
         // The reloaded package saves byte-identical.
         assert_eq!(again.to_bytes().unwrap(), before);
     }
