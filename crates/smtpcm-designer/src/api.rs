@@ -13,10 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use smtpcm::connection_manager::SmtpConnectionManager;
-use smtpcm::connection_string::redact;
 use smtpcm::package::{ConnectionKind, Package, SEND_MAIL_PROPERTIES};
-use smtpcm::run::{RunOptions, RunReport, Runner};
 
 use crate::AppState;
 use crate::model::{self, ApiError, ConnectionEdit, TaskEdit};
@@ -37,9 +34,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult = Result<Json<Value>, ApiError>;
+pub(crate) type ApiResult = Result<Json<Value>, ApiError>;
 
-fn to_json<T: serde::Serialize>(v: &T) -> ApiResult {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> ApiResult {
     serde_json::to_value(v)
         .map(Json)
         .map_err(|e| ApiError::bad(e.to_string()))
@@ -65,7 +62,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/files", get(list_files))
         .route("/api/files/{f}/save", post(save))
         .route("/api/files/{f}/reload", post(reload))
-        .route("/api/files/{f}/validate", post(validate))
+        .route("/api/files/{f}/validate", post(crate::tryit::validate))
         .route("/api/files/{f}/preview", post(preview))
         .route("/api/files/{f}/connections", post(add_connection))
         .route(
@@ -80,16 +77,22 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             "/api/files/{f}/tasks/{t}",
             get(get_task).put(put_task).delete(delete_task),
         )
-        .route("/api/files/{f}/tasks/{t}/send-test", post(send_test))
+        .route(
+            "/api/files/{f}/tasks/{t}/send-test",
+            post(crate::tryit::send_test),
+        )
         .route("/api/connection-string", post(connection_string))
-        .route("/api/test-connection", post(test_connection))
+        .route("/api/test-connection", post(crate::tryit::test_connection))
         .route("/api/packages", post(new_package))
         .route("/api/conmgr", post(new_conmgr))
-        .route("/api/inbox", get(inbox_list))
-        .route("/api/inbox/{id}", get(inbox_message))
-        .route("/api/inbox/{id}/raw", get(inbox_raw))
-        .route("/api/inbox/{id}/html", get(inbox_html))
-        .route("/api/inbox/{id}/attachments/{n}", get(inbox_attachment))
+        .route("/api/inbox", get(crate::inbox_api::inbox_list))
+        .route("/api/inbox/{id}", get(crate::inbox_api::inbox_message))
+        .route("/api/inbox/{id}/raw", get(crate::inbox_api::inbox_raw))
+        .route("/api/inbox/{id}/html", get(crate::inbox_api::inbox_html))
+        .route(
+            "/api/inbox/{id}/attachments/{n}",
+            get(crate::inbox_api::inbox_attachment),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_token,
@@ -137,7 +140,9 @@ async fn list_files(State(s): State<Arc<AppState>>) -> ApiResult {
 }
 
 /// A JSON body that may be left out (`curl -X POST` with no data).
-fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn optional_body<T: serde::de::DeserializeOwned + Default>(
+    body: &[u8],
+) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -481,190 +486,6 @@ async fn preview(
     to_json(&model::preview(p, &body.expression))
 }
 
-/// The property (or field) a finding is about, for the page to link to.
-fn field_of(message: &str) -> Option<String> {
-    let lower = message.to_lowercase();
-    for p in SEND_MAIL_PROPERTIES.iter() {
-        for n in std::iter::once(&p.name).chain(p.aliases.iter()) {
-            if lower.contains(&n.to_lowercase()) {
-                return Some(p.name.to_owned());
-            }
-        }
-    }
-    if lower.contains("connection") {
-        return Some("SmtpConnection".into());
-    }
-    None
-}
-
-async fn package_copy(s: &AppState, f: usize) -> Result<Package, ApiError> {
-    let ws = s.workspace.lock().await;
-    match ws.files.get(f).and_then(|x| x.doc.as_ref()) {
-        Some(Doc::Package(p)) => Ok((**p).clone()),
-        _ => Err(ApiError::not_found(format!("no package #{f}"))),
-    }
-}
-
-/// Runs a package on a blocking thread: the runner's future holds the expression scope (not
-/// `Send`) across awaits, so it cannot be a task of the multi-threaded server.
-async fn run_package(p: Package, options: RunOptions) -> Result<RunReport, ApiError> {
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || handle.block_on(Runner::new(p, options).run()))
-        .await
-        .map_err(|e| ApiError::bad(format!("run failed: {e}")))
-}
-
-async fn validate(State(s): State<Arc<AppState>>, Path(f): Path<usize>) -> ApiResult {
-    let p = package_copy(&s, f).await?;
-    let ids: BTreeMap<String, String> = p
-        .all_executables()
-        .iter()
-        .map(|e| (e.path.clone(), e.dtsid.clone()))
-        .collect();
-    let report = run_package(
-        p,
-        RunOptions {
-            validate_only: true,
-            ca_file: s.ca_file.clone(),
-            ..RunOptions::default()
-        },
-    )
-    .await?;
-    let mut findings = Vec::new();
-    for e in &report.errors {
-        findings.push(json!({"severity": "error", "message": e.message, "code": e.code, "field": field_of(&e.message)}));
-    }
-    for w in &report.warnings {
-        findings.push(json!({"severity": "warning", "message": w, "field": field_of(w)}));
-    }
-    for x in &report.executables {
-        for e in &x.errors {
-            findings.push(json!({"severity": "error", "task": ids.get(&x.path), "path": x.path, "message": e.message, "code": e.code, "field": field_of(&e.message)}));
-        }
-        for w in &x.warnings {
-            findings.push(json!({"severity": "warning", "task": ids.get(&x.path), "path": x.path, "message": w, "field": field_of(w)}));
-        }
-    }
-    Ok(Json(
-        json!({ "exit_code": report.exit_code.code(), "findings": findings }),
-    ))
-}
-
-#[derive(Deserialize)]
-struct TestBody {
-    connection_string: String,
-}
-
-/// What `smtpcm check` does: connect, TLS, EHLO, AUTH; report capabilities and mechanism.
-async fn test_connection(State(s): State<Arc<AppState>>, Json(body): Json<TestBody>) -> ApiResult {
-    let mut cm = SmtpConnectionManager::new("SMTP Connection Manager");
-    if let Err(e) = cm.set_connection_string(&body.connection_string) {
-        return Err(ApiError::field("connection_string", e.to_string()));
-    }
-    cm.set_extra_ca_file(s.ca_file.clone());
-    let fail = |e: smtpcm::connection_manager::ConnectionError| {
-        let stage = e
-            .smtp()
-            .map(|x| x.stage().to_string())
-            .or_else(|| e.auth().map(|_| "auth".to_owned()));
-        let code = e
-            .smtp()
-            .and_then(|x| x.reply().map(|r| r.code))
-            .or_else(|| match e.auth() {
-                Some(smtpcm::engine::auth::AuthError::Rejected { code, .. }) => Some(*code),
-                _ => None,
-            });
-        Json(json!({ "ok": false, "stage": stage, "code": code, "error": e.to_string() }))
-    };
-    let conn = match cm.acquire().await {
-        Ok(c) => c,
-        Err(e) => return Ok(fail(e)),
-    };
-    let client = &conn.client;
-    let out = json!({
-        "ok": true,
-        "connection_string": redact(&cm.connection_string()),
-        "greeting": client.greeting(),
-        "tls": client.tls_info(),
-        "mechanism": conn.auth.as_ref().map(|a| a.mechanism.to_string()),
-        "identity": conn.auth.as_ref().map(|a| a.identity.to_string()),
-        "capabilities": client.capabilities().lines,
-    });
-    if let Err(e) = conn.client.quit().await {
-        tracing::debug!("QUIT failed: {e}");
-    }
-    Ok(Json(out))
-}
-
-#[derive(Deserialize, Default)]
-struct SendTestBody {
-    /// Send to the task's real server instead of the built-in capture server.
-    #[serde(default)]
-    real: bool,
-}
-
-/// Runs one Send Mail task, expressions resolved, into the capture server (or the real one).
-async fn send_test(
-    State(s): State<Arc<AppState>>,
-    Path((f, t)): Path<(usize, String)>,
-    body: axum::body::Bytes,
-) -> ApiResult {
-    let real = optional_body::<SendTestBody>(&body)?.real;
-    let mut p = package_copy(&s, f).await?;
-    let task = model::find_exec_mut(&mut p, &t)
-        .ok_or_else(|| ApiError::not_found(format!("no task {t}")))?
-        .clone();
-    let Some(d) = task.send_mail() else {
-        return Err(ApiError::bad(format!(
-            "{:?} is not a Send Mail task",
-            task.name
-        )));
-    };
-    let cm_ref = d.smtp_server_ref.clone();
-    // Only this task runs: no siblings, constraints or handlers.
-    p.executables = vec![task];
-    p.precedence_constraints.clear();
-    p.event_handlers.clear();
-    let mut capture = None;
-    if !real {
-        let addr = s
-            .inbox
-            .addr()
-            .await
-            .map_err(|e| ApiError::bad(format!("capture server: {e}")))?;
-        let cs = format!(
-            "SmtpServer={}:{};UseWindowsAuthentication=False;EnableSsl=False;TlsMode=None;",
-            addr.ip(),
-            addr.port()
-        );
-        let target = p
-            .connections
-            .get_mut(&cm_ref)
-            .or_else(|| p.project_connections.get_mut(&cm_ref))
-            .ok_or_else(|| {
-                ApiError::field(
-                    "SmtpConnection",
-                    format!("SmtpConnection: no connection manager {cm_ref:?}"),
-                )
-            })?;
-        target.connection_string = cs;
-        target.property_expressions.clear();
-        capture = Some(addr.to_string());
-    }
-    let report = run_package(
-        p,
-        RunOptions {
-            ca_file: s.ca_file.clone(),
-            ..RunOptions::default()
-        },
-    )
-    .await?;
-    let mut v = serde_json::to_value(&report).map_err(|e| ApiError::bad(e.to_string()))?;
-    v["capture"] = json!(capture);
-    v["ok"] = json!(report.exit_code.code() == 0);
-    Ok(Json(v))
-}
-
 #[derive(Deserialize)]
 struct NewPackageBody {
     path: PathBuf,
@@ -746,85 +567,5 @@ fn file_cm_id(ws: &crate::workspace::Workspace, id: usize) -> Option<String> {
     match ws.files.get(id).and_then(|f| f.doc.as_ref()) {
         Some(Doc::Conmgr(c)) => Some(c.connection.dtsid.clone()),
         _ => None,
-    }
-}
-
-async fn inbox_list(State(s): State<Arc<AppState>>) -> ApiResult {
-    let addr = s
-        .inbox
-        .addr()
-        .await
-        .map_err(|e| ApiError::bad(e.to_string()))?;
-    let list = s.inbox.list().await;
-    Ok(Json(
-        json!({ "capture": addr.to_string(), "messages": list }),
-    ))
-}
-
-async fn inbox_message(State(s): State<Arc<AppState>>, Path(id): Path<usize>) -> ApiResult {
-    let v = s
-        .inbox
-        .view(id)
-        .await
-        .ok_or_else(|| ApiError::not_found(format!("no message {id}")))?;
-    to_json(&v)
-}
-
-async fn inbox_raw(State(s): State<Arc<AppState>>, Path(id): Path<usize>) -> Response {
-    match s.inbox.raw(id).await {
-        Some(raw) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], raw).into_response(),
-        None => ApiError::not_found(format!("no message {id}")).into_response(),
-    }
-}
-
-async fn inbox_attachment(
-    State(s): State<Arc<AppState>>,
-    Path((id, n)): Path<(usize, usize)>,
-) -> Response {
-    match s.inbox.attachment(id, n).await {
-        Some((name, _ctype, bytes)) => {
-            let safe: String = name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            (
-                [
-                    // Served as a download, never rendered in the designer's origin.
-                    (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{safe}\""),
-                    ),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
-        None => ApiError::not_found(format!("no attachment {n} in message {id}")).into_response(),
-    }
-}
-
-/// The HTML body on its own, for the page's `<iframe sandbox>`; the CSP `sandbox` directive
-/// keeps it script-less and in an opaque origin even if opened directly.
-async fn inbox_html(State(s): State<Arc<AppState>>, Path(id): Path<usize>) -> Response {
-    match s.inbox.view(id).await.and_then(|m| m.html) {
-        Some(html) => (
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (
-                    header::CONTENT_SECURITY_POLICY,
-                    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-                ),
-            ],
-            html,
-        )
-            .into_response(),
-        None => ApiError::not_found(format!("no HTML body in message {id}")).into_response(),
     }
 }

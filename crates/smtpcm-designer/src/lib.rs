@@ -29,7 +29,9 @@
 mod api;
 mod auth;
 mod inbox;
+mod inbox_api;
 mod model;
+mod tryit;
 mod workspace;
 
 use std::net::SocketAddr;

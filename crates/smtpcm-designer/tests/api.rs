@@ -211,6 +211,13 @@ async fn new_package_with_task_sends_into_the_capture_server() {
             .replace('{', "%7B")
             .replace('}', "%7D")
     );
+    // Validate runs what `run --validate` runs: a task without recipients is a finding.
+    let (st, v) = s
+        .call("POST", &format!("/api/files/{id}/validate"), true, None)
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_ne!(v["exit_code"], 0, "{v}");
+    assert!(!v["findings"].as_array().unwrap().is_empty(), "{v}");
     let (st, v) = s
         .call("PUT", &task, true, Some(json!({
             "properties": {"FromLine": "a@example.com", "ToLine": "b@example.com", "Subject": "Hi", "MessageSource": "Body"},
@@ -230,6 +237,28 @@ async fn new_package_with_task_sends_into_the_capture_server() {
         .await;
     assert_eq!(st, 400);
     assert!(v["error"].as_str().unwrap().contains("column"), "{v}");
+    let cm_path = format!(
+        "/api/files/{id}/connections/{}",
+        cm["id"]
+            .as_str()
+            .unwrap()
+            .replace('{', "%7B")
+            .replace('}', "%7D")
+    );
+    let (st, _) = s
+        .call(
+            "PUT",
+            &cm_path,
+            true,
+            Some(json!({"fields": {"SmtpServer": "relay.example"}})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, v) = s
+        .call("POST", &format!("/api/files/{id}/validate"), true, None)
+        .await;
+    assert_eq!(v["exit_code"], 0, "{v}");
+    assert_eq!(st, 200);
     let (st, v) = s
         .call(
             "POST",
