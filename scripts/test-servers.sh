@@ -591,6 +591,7 @@ SASL_USER=alice
 SASL_REALM=$REALM
 SASL_PASSWORD=$TEST_USER_PASSWORD
 POSTFIX_LOG=$LOG_DIR/postfix.log
+$("$REPO/scripts/servers/browser.sh" env)
 EOF
   cat "$S/oidc/env" "$S/dovecot/env" >>"$tmp"
   "$POSTGRES_SH" env >>"$tmp"
@@ -706,6 +707,8 @@ cmd_verify() {
 cmd_start() {
   [[ $EUID -eq 0 ]] || die "must run as root (Postfix, the KDC and smtp-sink need it)"
   install_packages
+  # Chromium and Playwright for the designer's browser tests (nothing to start).
+  "$REPO/scripts/servers/browser.sh" install
   resolve_state_dir yes
   mkdir -p "$LOG_DIR"
   rm -f "$ENV_FILE"
@@ -798,6 +801,7 @@ cmd_status() {
     printf '%-20s DOWN\n' PYTHON_MAIL
     ok=1
   fi
+  "$REPO/scripts/servers/browser.sh" status || ok=1
   if [[ -s "$ENV_FILE" ]]; then
     printf 'env file            %s\n' "$ENV_FILE"
   else

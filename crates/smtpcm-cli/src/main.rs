@@ -4,6 +4,7 @@
 mod assets;
 mod check;
 mod demo;
+mod designer;
 mod exit;
 mod html_args;
 mod inspect;
@@ -62,6 +63,8 @@ enum Command {
     SetConnection(set_connection::SetConnectionArgs),
     /// The durable outbox: worker, status, list, show, retry, hold, release, purge, config.
     Outbox(outbox_cmd::OutboxArgs),
+    /// Edit connection managers and Send Mail tasks in a browser (prints the URL to open).
+    Designer(designer::DesignerArgs),
     /// Write the man pages and shell completions into a directory (for packaging).
     #[command(hide = true)]
     GenerateAssets(assets::AssetsArgs),
@@ -188,6 +191,7 @@ fn main() -> ExitCode {
             Command::Oauth(args) => oauth::run(args).await.code(),
             Command::SetConnection(args) => set_connection::run(args),
             Command::Outbox(args) => outbox_cmd::run(args).await.code(),
+            Command::Designer(args) => designer::run(args).await.code(),
             Command::GenerateAssets(args) => assets::run(args, Cli::command()).code(),
         }
     });

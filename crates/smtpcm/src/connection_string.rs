@@ -31,6 +31,7 @@ use smtpcm_engine::smtp::{DsnError, DsnNotify, DsnRet, Extension};
 
 mod edit;
 mod error;
+mod keys;
 mod oauth_keys;
 mod tokenize;
 
@@ -38,6 +39,7 @@ pub use error::{ConnectionStringError, ConnectionStringErrorKind, Warning};
 pub use oauth_keys::{OAuthKeys, OAuthProviderName};
 
 pub use edit::{REDACTED, get_key, is_secret_key, redact, set_key};
+pub use keys::{KEYS, KeyInfo, KeyKind};
 use tokenize::segments;
 
 /// .NET `SmtpClient.Timeout` default, used when the connection string sets none.

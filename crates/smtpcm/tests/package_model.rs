@@ -223,7 +223,10 @@ fn wrong_root_is_a_structure_error_with_position() {
 #[test]
 fn unsupported_edits_are_refused_not_dropped() {
     let mut pkg = dtsx::load_str(SMALL_F8, "small.dtsx").unwrap();
-    pkg.variables.push(Variable::new("User", "New", 8, ""));
+    // Package variables can be added (see dtsx::tree); a task-scoped one cannot.
+    pkg.executables[0]
+        .variables
+        .push(Variable::new("User", "New", 8, ""));
     match pkg.to_bytes() {
         Err(SaveError::Unsupported { what, .. }) => assert!(what.contains("User::New"), "{what}"),
         other => panic!("{other:?}"),

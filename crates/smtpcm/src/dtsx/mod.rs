@@ -22,10 +22,12 @@ mod load;
 mod new;
 mod save;
 pub(crate) mod source;
+mod tree;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use new::new_smtp_conmgr;
 pub use save::{SaveError, invalid_xml_char};
 
 use crate::package::{ConnectionManager, Connections, Package, Parameter, SourceDoc};

@@ -78,3 +78,48 @@ fn new_package(name: &str) -> Package {
         Err(e) => unreachable!("new-package template does not load: {e}"),
     }
 }
+
+/// A new project connection manager file (`.conmgr`) for an SMTP server, shaped like the
+/// designer's (UTF-8 BOM, CRLF, one attribute per line, `ObjectName` first).
+///
+/// ```
+/// let f = smtpcm::dtsx::new_smtp_conmgr("Mail").unwrap();
+/// assert_eq!(f.connection.name, "Mail");
+/// let bytes = f.to_bytes().unwrap();
+/// let again = smtpcm::dtsx::conmgr_from_bytes(bytes.clone(), "Mail.conmgr").unwrap();
+/// assert_eq!(again.connection.connection_string, f.connection.connection_string);
+/// assert_eq!(again.to_bytes().unwrap(), bytes);
+/// ```
+pub fn new_smtp_conmgr(name: &str) -> Result<super::ConmgrFile, super::SaveError> {
+    if let Some((position, c)) = super::invalid_xml_char(name) {
+        return Err(super::SaveError::NotXmlChar {
+            origin: format!("{name}.conmgr"),
+            what: "connection manager name".into(),
+            position,
+            code: format!("U+{:04X}", u32::from(c)),
+        });
+    }
+    let lines = [
+        "<?xml version=\"1.0\"?>".to_owned(),
+        "<DTS:ConnectionManager xmlns:DTS=\"www.microsoft.com/SqlServer/Dts\"".to_owned(),
+        format!("  DTS:ObjectName=\"{}\"", escape_attr(name)),
+        format!("  DTS:DTSID=\"{}\"", new_dtsid()),
+        "  DTS:CreationName=\"SMTP\">".to_owned(),
+        "  <DTS:ObjectData>".to_owned(),
+        "    <SmtpConnectionManager".to_owned(),
+        format!(
+            "      ConnectionString=\"{}\" />",
+            escape_attr(crate::package::connection::DEFAULT_SMTP_CONNECTION_STRING)
+        ),
+        "  </DTS:ObjectData>".to_owned(),
+        "</DTS:ConnectionManager>".to_owned(),
+    ];
+    let text = format!("\u{FEFF}{}", lines.join("\r\n"));
+    super::conmgr_from_bytes(text.into_bytes(), &format!("{name}.conmgr")).map_err(|e| {
+        // Every interpolated value is escaped and checked above, so the template parses.
+        super::SaveError::Unsupported {
+            origin: format!("{name}.conmgr"),
+            what: format!("new .conmgr ({e})"),
+        }
+    })
+}

@@ -185,7 +185,8 @@ impl Writer<'_> {
     fn variables(&mut self, list: &[Variable]) -> Result<(), SaveError> {
         for v in list {
             let Some(o) = &v.origin else {
-                return Err(self.unsupported(format!("new variable {}", v.qualified_name())));
+                // New variables are written whole by `tree::splices` (package scope only).
+                continue;
             };
             let what = format!("variable {}", v.qualified_name());
             self.text(o, "name", &v.name, &what)?;
@@ -199,6 +200,10 @@ impl Writer<'_> {
     fn executables(&mut self, list: &[Executable]) -> Result<(), SaveError> {
         for e in list {
             let Some(o) = &e.origin else {
+                // New Send Mail tasks are written whole by `tree::splices`.
+                if e.is_send_mail() {
+                    continue;
+                }
                 return Err(self.unsupported(format!("new executable {:?}", e.name)));
             };
             let what = format!("executable {:?}", e.path);
@@ -427,14 +432,6 @@ pub(crate) fn package_bytes(pkg: &Package) -> Result<Vec<u8>, SaveError> {
     if let Some(o) = &pkg.origin {
         w.text(o, "name", &pkg.name, "package")?;
         w.text(o, "description", &pkg.description, "package")?;
-        let loaded = pkg
-            .connections
-            .iter()
-            .filter(|c| c.origin.is_some())
-            .count();
-        if loaded != o.list_len {
-            return Err(w.unsupported("removed connection managers".into()));
-        }
     }
     for cm in pkg.connections.iter() {
         w.connection(cm)?;
@@ -454,6 +451,7 @@ pub(crate) fn package_bytes(pkg: &Package) -> Result<Vec<u8>, SaveError> {
     }
     w.executables(&pkg.executables)?;
     w.handlers(&pkg.event_handlers)?;
+    w.splices.extend(super::tree::splices(doc, pkg)?);
     Ok(source::apply(&doc.bytes, w.splices))
 }
 

@@ -168,6 +168,13 @@ impl Connections {
         &mut self.items[last]
     }
 
+    /// Removes the manager matching `name_or_id` (see [`ConnectionManager::matches`]) and
+    /// returns it; saving a loaded package then cuts its element out of the file.
+    pub fn remove(&mut self, name_or_id: &str) -> Option<ConnectionManager> {
+        let i = self.items.iter().position(|c| c.matches(name_or_id))?;
+        Some(self.items.remove(i))
+    }
+
     /// Finds a manager by name (case-insensitive) or DTSID (any case, braces optional).
     pub fn get(&self, name_or_id: &str) -> Option<&ConnectionManager> {
         self.items.iter().find(|c| c.matches(name_or_id))

@@ -21,6 +21,7 @@
 //! ```
 
 pub(crate) mod connection;
+mod edit;
 mod executable;
 pub(crate) mod origin;
 pub(crate) mod path;

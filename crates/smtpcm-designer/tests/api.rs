@@ -1,0 +1,343 @@
+//! The designer's JSON API without a browser: token, validation with the CLI's messages,
+//! lossless save, conflicts, new packages with a task, the capture server.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use smtpcm_designer::{Designer, DesignerOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const PACKAGE: &str = "\u{FEFF}<?xml version=\"1.0\"?>\r\n<DTS:Executable xmlns:DTS=\"www.microsoft.com/SqlServer/Dts\"\r\n  DTS:refId=\"Package\"\r\n  DTS:CreationName=\"Microsoft.Package\"\r\n  DTS:DTSID=\"{11111111-1111-1111-1111-111111111111}\"\r\n  DTS:ExecutableType=\"Microsoft.Package\"\r\n  DTS:ObjectName=\"P\">\r\n  <DTS:Property\r\n    DTS:Name=\"PackageFormatVersion\">8</DTS:Property>\r\n  <DTS:ConnectionManagers>\r\n    <DTS:ConnectionManager\r\n      DTS:refId=\"Package.ConnectionManagers[SMTP]\"\r\n      DTS:CreationName=\"SMTP\"\r\n      DTS:DTSID=\"{22222222-2222-2222-2222-222222222222}\"\r\n      DTS:ObjectName=\"SMTP\">\r\n      <DTS:ObjectData>\r\n        <SmtpConnectionManager\r\n          ConnectionString=\"SmtpServer=old;UseWindowsAuthentication=False;EnableSsl=False;\" />\r\n      </DTS:ObjectData>\r\n    </DTS:ConnectionManager>\r\n  </DTS:ConnectionManagers>\r\n  <DTS:Variables />\r\n  <DTS:Executables />\r\n</DTS:Executable>";
+
+struct Server {
+    addr: std::net::SocketAddr,
+}
+
+async fn start(paths: Vec<PathBuf>) -> Server {
+    let d = Designer::bind(DesignerOptions {
+        paths,
+        token: Some("secret-token".into()),
+        ..DesignerOptions::default()
+    })
+    .await
+    .unwrap();
+    let addr = d.local_addr();
+    assert!(d.url().ends_with("/?token=secret-token"));
+    tokio::spawn(d.serve());
+    Server { addr }
+}
+
+impl Server {
+    /// One HTTP/1.1 request; returns the status and the parsed JSON body (or the text).
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: bool,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut s = TcpStream::connect(self.addr).await.unwrap();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let auth = if token {
+            "X-Smtpcm-Token: secret-token\r\n"
+        } else {
+            ""
+        };
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let status: u16 = text[9..12].parse().unwrap();
+        let (_, raw_body) = text.split_once("\r\n\r\n").unwrap();
+        // Bodies are small; axum sends them with Content-Length.
+        let v = serde_json::from_str(raw_body).unwrap_or(Value::String(raw_body.to_owned()));
+        (status, v)
+    }
+}
+
+fn write_package(dir: &Path) -> PathBuf {
+    let p = dir.join("P.dtsx");
+    std::fs::write(&p, PACKAGE).unwrap();
+    p
+}
+
+#[tokio::test]
+async fn token_is_required_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(vec![write_package(dir.path())]).await;
+    for (m, p) in [
+        ("GET", "/"),
+        ("GET", "/api/files"),
+        ("POST", "/api/files/0/save"),
+        ("GET", "/app.js"),
+    ] {
+        assert_eq!(s.call(m, p, false, None).await.0, 401, "{m} {p}");
+    }
+    assert_eq!(s.call("GET", "/api/files", true, None).await.0, 200);
+    assert_eq!(
+        s.call("GET", "/?token=secret-token", false, None).await.0,
+        200
+    );
+    assert_eq!(
+        s.call("GET", "/?token=secret-tokeN", false, None).await.0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_a_400_with_the_cli_message_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_package(dir.path());
+    let s = start(vec![path.clone()]).await;
+    let cm = "/api/files/0/connections/SMTP";
+    let (st, v) = s
+        .call(
+            "PUT",
+            cm,
+            true,
+            Some(json!({"connection_string": "SmtpServer=a;Timeout=0;"})),
+        )
+        .await;
+    assert_eq!(st, 400);
+    let cli = smtpcm::connection_string::ConnectionString::parse("SmtpServer=a;Timeout=0;")
+        .unwrap_err()
+        .to_string();
+    assert!(v["error"].as_str().unwrap().contains(&cli), "{v}");
+    let (st, v) = s
+        .call(
+            "PUT",
+            "/api/files/0/tasks/%7Bnope%7D",
+            true,
+            Some(json!({"properties": {"Priority": "urgent"}})),
+        )
+        .await;
+    assert_eq!(st, 404, "{v}");
+    let (_, files) = s.call("GET", "/api/files", true, None).await;
+    assert_eq!(files[0]["dirty"], false, "a refused edit changes nothing");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), PACKAGE);
+}
+
+#[tokio::test]
+async fn save_is_lossless_and_refuses_a_file_changed_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_package(dir.path());
+    let s = start(vec![path.clone()]).await;
+    let (st, v) = s
+        .call(
+            "PUT",
+            "/api/files/0/connections/SMTP",
+            true,
+            Some(json!({"fields": {"SmtpServer": "new", "EnableSsl": "True"}})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["connection_string"],
+        "SmtpServer=new;UseWindowsAuthentication=False;EnableSsl=True;"
+    );
+    // Someone else changes the file: the save is refused and the file is theirs.
+    let theirs = PACKAGE.replace("ObjectName=\"P\"", "ObjectName=\"Q\"");
+    std::fs::write(&path, &theirs).unwrap();
+    let (st, v) = s.call("POST", "/api/files/0/save", true, None).await;
+    assert_eq!(st, 409, "{v}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), theirs);
+    // Keep mine: an explicit overwrite.
+    let (st, _) = s
+        .call(
+            "POST",
+            "/api/files/0/save",
+            true,
+            Some(json!({"force": true})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let expected = PACKAGE.replace(
+        "SmtpServer=old;UseWindowsAuthentication=False;EnableSsl=False;",
+        "SmtpServer=new;UseWindowsAuthentication=False;EnableSsl=True;",
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        expected,
+        "only those bytes changed"
+    );
+    // Saved again without edits: byte-identical, no conflict.
+    assert_eq!(s.call("POST", "/api/files/0/save", true, None).await.0, 200);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+}
+
+#[tokio::test]
+async fn new_package_with_task_sends_into_the_capture_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(vec![dir.path().to_path_buf()]).await;
+    let file = dir.path().join("New.dtsx");
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/packages",
+            true,
+            Some(json!({"path": file, "name": "New"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let id = v["id"].as_u64().unwrap();
+    let (st, cm) = s
+        .call(
+            "POST",
+            &format!("/api/files/{id}/connections"),
+            true,
+            Some(json!({"name": "Mail"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{cm}");
+    let (st, t) = s
+        .call(
+            "POST",
+            &format!("/api/files/{id}/tasks"),
+            true,
+            Some(json!({"name": "Notify"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{t}");
+    let task = format!(
+        "/api/files/{id}/tasks/{}",
+        t["id"]
+            .as_str()
+            .unwrap()
+            .replace('{', "%7B")
+            .replace('}', "%7D")
+    );
+    // Validate runs what `run --validate` runs: a task without recipients is a finding.
+    let (st, v) = s
+        .call("POST", &format!("/api/files/{id}/validate"), true, None)
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_ne!(v["exit_code"], 0, "{v}");
+    assert!(!v["findings"].as_array().unwrap().is_empty(), "{v}");
+    let (st, v) = s
+        .call("PUT", &task, true, Some(json!({
+            "properties": {"FromLine": "a@example.com", "ToLine": "b@example.com", "Subject": "Hi", "MessageSource": "Body"},
+            "expressions": [{"property": "Subject", "expression": "\"Hi from \" + @[System::PackageName]"}]
+        })))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["properties"]["SmtpConnection"], cm["id"]);
+    // An expression that does not parse is refused, naming the column.
+    let (st, v) = s
+        .call(
+            "PUT",
+            &task,
+            true,
+            Some(json!({"expressions": [{"property": "Subject", "expression": "\"a\" +"}]})),
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert!(v["error"].as_str().unwrap().contains("column"), "{v}");
+    let cm_path = format!(
+        "/api/files/{id}/connections/{}",
+        cm["id"]
+            .as_str()
+            .unwrap()
+            .replace('{', "%7B")
+            .replace('}', "%7D")
+    );
+    let (st, _) = s
+        .call(
+            "PUT",
+            &cm_path,
+            true,
+            Some(json!({"fields": {"SmtpServer": "relay.example"}})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, v) = s
+        .call("POST", &format!("/api/files/{id}/validate"), true, None)
+        .await;
+    assert_eq!(v["exit_code"], 0, "{v}");
+    assert_eq!(st, 200);
+    let (st, v) = s
+        .call(
+            "POST",
+            &format!("/api/files/{id}/variables"),
+            true,
+            Some(json!({"name": "Body", "value": "x"})),
+        )
+        .await;
+    assert_eq!((st, v["name"].as_str()), (200, Some("User::Body")), "{v}");
+    let (st, _) = s
+        .call(
+            "POST",
+            &format!("/api/files/{id}/variables"),
+            true,
+            Some(json!({"name": "1bad"})),
+        )
+        .await;
+    assert_eq!(st, 400);
+    let (st, v) = s
+        .call("POST", &format!("/api/files/{id}/save"), true, None)
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let pkg = smtpcm::dtsx::load_package(&file).unwrap();
+    assert_eq!(pkg.variable("User::Body").unwrap().value, "x");
+    let t = pkg.all_executables()[0];
+    assert_eq!(t.send_mail().unwrap().to, "b@example.com");
+    assert_eq!(
+        t.property_expression("Subject"),
+        Some("\"Hi from \" + @[System::PackageName]")
+    );
+    let (st, r) = s
+        .call("POST", &format!("{task}/send-test"), true, None)
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["ok"], true, "{r}");
+    let (_, inbox) = s.call("GET", "/api/inbox", true, None).await;
+    assert_eq!(inbox["messages"][0]["subject"], "Hi from New", "{inbox}");
+    let (_, m) = s.call("GET", "/api/inbox/0", true, None).await;
+    assert_eq!(m["text"].as_str().unwrap().trim_end(), "Body");
+}
+
+#[tokio::test]
+async fn new_project_connection_manager_is_a_conmgr_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(vec![dir.path().to_path_buf()]).await;
+    let file = dir.path().join("Mail.conmgr");
+    let (st, v) = s
+        .call("POST", "/api/conmgr", true, Some(json!({"path": file})))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let id = v["id"].as_u64().unwrap();
+    let cm = v["connection"]
+        .as_str()
+        .unwrap()
+        .replace('{', "%7B")
+        .replace('}', "%7D");
+    let (st, v) = s
+        .call(
+            "PUT",
+            &format!("/api/files/{id}/connections/{cm}"),
+            true,
+            Some(json!({"fields": {"SmtpServer": "relay.corp", "Port": "587"}})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        s.call("POST", &format!("/api/files/{id}/save"), true, None)
+            .await
+            .0,
+        200
+    );
+    let loaded = smtpcm::dtsx::load_conmgr(&file).unwrap();
+    assert_eq!(loaded.connection.name, "Mail");
+    assert_eq!(
+        loaded.connection.connection_string,
+        "SmtpServer=relay.corp;UseWindowsAuthentication=False;EnableSsl=False;Port=587;"
+    );
+    let (st, _) = s
+        .call("POST", "/api/conmgr", true, Some(json!({"path": file})))
+        .await;
+    assert_eq!(st, 409, "an existing file is never replaced");
+}
