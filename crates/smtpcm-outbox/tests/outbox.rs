@@ -495,3 +495,37 @@ async fn a_newer_schema_is_refused() {
         "{e}"
     );
 }
+
+/// `rate_per_relay` spaces the sends to one relay over all tasks: 6 messages at 2 per second
+/// start at 0, 0.5, ..., 2.5 s, so the run cannot end before 2 s however many tasks claim them.
+/// Only a lower bound on the time is asserted: a loaded machine makes the run slower, never
+/// faster, so it cannot fail the test; without the limit the run takes milliseconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_to_one_relay_are_rate_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rate.sqlite");
+    let outbox = Outbox::open(path.to_str().unwrap(), true).await.unwrap();
+    let sink = sink(FaultScript::new(), &[]).await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let m = message(&format!("r{i}@x.test"));
+        outbox.enqueue_prepared(&m, &route(&sink)).await.unwrap();
+        ids.push(m.message_id().to_owned());
+    }
+    let cfg = WorkerConfig {
+        concurrency: 4,
+        rate_per_relay: Some(2.0),
+        ..quick()
+    };
+    let started = std::time::Instant::now();
+    let (_outbox, _) = work(outbox, cfg).await;
+    let elapsed = started.elapsed();
+    let mut got = message_ids(&sink);
+    got.sort();
+    ids.sort();
+    assert_eq!(got, ids, "every message arrives once");
+    assert!(
+        elapsed >= Duration::from_secs(2),
+        "6 messages at 2/s took only {elapsed:?}: the rate limit is not applied"
+    );
+}
