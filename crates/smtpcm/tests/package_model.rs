@@ -223,14 +223,58 @@ fn wrong_root_is_a_structure_error_with_position() {
 #[test]
 fn unsupported_edits_are_refused_not_dropped() {
     let mut pkg = dtsx::load_str(SMALL_F8, "small.dtsx").unwrap();
-    // Package variables can be added (see dtsx::tree); a task-scoped one cannot.
-    pkg.executables[0]
-        .variables
-        .push(Variable::new("User", "New", 8, ""));
+    // A new executable that is not a Send Mail task cannot be written.
+    pkg.add_send_mail_task(None, "Other").unwrap().kind = smtpcm::package::ExecutableKind::Sequence;
     match pkg.to_bytes() {
-        Err(SaveError::Unsupported { what, .. }) => assert!(what.contains("User::New"), "{what}"),
+        Err(SaveError::Unsupported { what, .. }) => assert!(what.contains("Other"), "{what}"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn task_scoped_variable_is_inserted_into_the_task() {
+    let mut pkg = dtsx::load_str(SMALL_F8, "small.dtsx").unwrap();
+    pkg.executables[0]
+        .variables
+        .push(Variable::new("smtpcm", "BodyFormat", 8, "Html"));
+    let out = String::from_utf8(pkg.to_bytes().unwrap()).unwrap();
+    // Only the task's `<DTS:Variables />` changed, opened up around the new variable.
+    let at = SMALL_F8.find("      <DTS:Variables />").unwrap();
+    assert!(out.starts_with(&SMALL_F8[..at]));
+    let rest = &SMALL_F8[at + "      <DTS:Variables />".len()..];
+    assert!(out.ends_with(rest), "{out}");
+    let inserted = &out[at..out.len() - rest.len()];
+    assert!(
+        inserted.starts_with(
+            "      <DTS:Variables>\n        <DTS:Variable\n          DTS:CreationName=\"\""
+        ),
+        "{inserted}"
+    );
+    assert!(inserted.contains("DTS:Namespace=\"smtpcm\""), "{inserted}");
+    assert!(
+        inserted.ends_with("</DTS:Variable>\n      </DTS:Variables>"),
+        "{inserted}"
+    );
+    let again = dtsx::load_str(&out, "small.dtsx").unwrap();
+    let v = &again.executables[0].variables[0];
+    assert_eq!(
+        (v.namespace.as_str(), v.name.as_str(), v.value.as_str()),
+        ("smtpcm", "BodyFormat", "Html")
+    );
+    // A second one goes after the first; the reloaded package saves byte-identical.
+    assert_eq!(again.to_bytes().unwrap(), out.as_bytes());
+    let mut again = again;
+    again.executables[0]
+        .variables
+        .push(Variable::new("smtpcm", "Template", 8, "True"));
+    let out2 = String::from_utf8(again.to_bytes().unwrap()).unwrap();
+    let third = dtsx::load_str(&out2, "small.dtsx").unwrap();
+    let names: Vec<_> = third.executables[0]
+        .variables
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
+    assert_eq!(names, ["BodyFormat", "Template"]);
 }
 
 #[test]

@@ -185,7 +185,7 @@ impl Writer<'_> {
     fn variables(&mut self, list: &[Variable]) -> Result<(), SaveError> {
         for v in list {
             let Some(o) = &v.origin else {
-                // New variables are written whole by `tree::splices` (package scope only).
+                // New variables (package- or task-scoped) are written whole by `tree::splices`.
                 continue;
             };
             let what = format!("variable {}", v.qualified_name());
