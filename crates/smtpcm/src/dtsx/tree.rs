@@ -1,6 +1,5 @@
 //! Structural edits for the lossless saver: connection managers, Send Mail tasks and variables
-//! (package or task scope) added to
-//! or removed from a loaded package.
+//! (package or task scope) added to or removed from a loaded package.
 //!
 //! Like every other save, these are splices into the original bytes: a new element is written
 //! where SSIS would put it (after the last sibling, or into an empty `<DTS:Executables />`),
