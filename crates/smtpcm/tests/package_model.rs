@@ -460,3 +460,41 @@ fn set_on_a_sub_property_keeps_quoted_values_and_spelling() {
         Err(PathError::BadValue { .. })
     ));
 }
+
+#[test]
+fn expression_added_to_a_task_that_has_some_follows_the_last_one() {
+    let first = "\n      <DTS:PropertyExpression\n        DTS:Name=\"Subject\">\"Hi \" + @[User::To]</DTS:PropertyExpression>";
+    let at = SMALL_F8.find("      <DTS:Variables />").unwrap() + "      <DTS:Variables />".len();
+    let src = format!("{}{first}{}", &SMALL_F8[..at], &SMALL_F8[at..]);
+    let mut pkg = dtsx::load_str(&src, "small.dtsx").unwrap();
+    pkg.executables[0]
+        .property_expressions
+        .push(smtpcm::package::PropertyExpression::new(
+            "ToLine",
+            "@[User::To] + \";b@x\"",
+        ));
+    let out = String::from_utf8(pkg.to_bytes().unwrap()).unwrap();
+    let end = at + first.len();
+    let added = "\n      <DTS:PropertyExpression\n        DTS:Name=\"ToLine\">@[User::To] + \";b@x\"</DTS:PropertyExpression>";
+    assert_eq!(out, format!("{}{added}{}", &src[..end], &src[end..]));
+    let again = dtsx::load_str(&out, "small.dtsx").unwrap();
+    let names: Vec<_> = again.executables[0]
+        .property_expressions
+        .iter()
+        .map(|p| (p.property.as_str(), p.expression.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("Subject", "\"Hi \" + @[User::To]"),
+            ("ToLine", "@[User::To] + \";b@x\"")
+        ]
+    );
+    // Removing a loaded expression is still refused, not silently kept.
+    let mut again = again;
+    again.executables[0].property_expressions.remove(0);
+    match again.to_bytes() {
+        Err(SaveError::Unsupported { what, .. }) => assert!(what.contains("removed"), "{what}"),
+        other => panic!("{other:?}"),
+    }
+}

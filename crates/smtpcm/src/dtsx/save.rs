@@ -155,8 +155,11 @@ impl Writer<'_> {
         what: &str,
     ) -> Result<(), SaveError> {
         let loaded = list.iter().filter(|p| p.origin.is_some()).count();
-        if loaded != owner.list_len || loaded != list.len() {
-            return Err(self.unsupported(format!("{what}: added or removed property expressions")));
+        if loaded != owner.list_len {
+            return Err(self.unsupported(format!("{what}: removed property expressions")));
+        }
+        if loaded != list.len() {
+            self.new_expressions(list, what)?;
         }
         for p in list {
             if let Some(o) = &p.origin {
@@ -168,6 +171,60 @@ impl Writer<'_> {
                 )?;
             }
         }
+        Ok(())
+    }
+
+    /// Added property expressions of an owner that already has some: written after the last
+    /// loaded one, indented like it, in the shape SSIS writes
+    /// (`<DTS:PropertyExpression` / `DTS:Name="..."`>expression`</DTS:PropertyExpression>`).
+    /// An owner without loaded expressions has no sibling to follow, so that stays refused.
+    fn new_expressions(
+        &mut self,
+        list: &[PropertyExpression],
+        what: &str,
+    ) -> Result<(), SaveError> {
+        let Some(last) = list
+            .iter()
+            .filter_map(|p| p.origin.as_ref())
+            .max_by_key(|o| o.element.end)
+        else {
+            return Err(self.unsupported(format!("{what}: added property expressions")));
+        };
+        if self.format < 6 {
+            return Err(self.unsupported(format!(
+                "{what}: added property expressions in a format-{} package",
+                self.format
+            )));
+        }
+        let before = &self.doc.bytes[..last.element.start];
+        let line_start = before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let indent: String = before[line_start..]
+            .iter()
+            .take_while(|b| **b == b' ' || **b == b'\t')
+            .map(|b| char::from(*b))
+            .collect();
+        let nl = self.doc.newline;
+        let mut text = String::new();
+        for p in list.iter().filter(|p| p.origin.is_none()) {
+            self.xml_chars(&p.property, format!("{what} new property expression name"))?;
+            self.xml_chars(
+                &p.expression,
+                format!("{what} property expression {}", p.property),
+            )?;
+            text.push_str(&format!(
+                "{nl}{indent}<DTS:PropertyExpression{nl}{indent}  DTS:Name=\"{}\">{}</DTS:PropertyExpression>",
+                escape_attr(&p.property),
+                escape_text(&p.expression)
+            ));
+        }
+        self.splices.push(Splice {
+            range: last.element.end..last.element.end,
+            text,
+        });
         Ok(())
     }
 
