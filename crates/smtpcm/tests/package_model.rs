@@ -498,3 +498,26 @@ fn expression_added_to_a_task_that_has_some_follows_the_last_one() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn first_expression_of_a_loaded_task_goes_after_its_variables() {
+    let mut pkg = dtsx::load_str(SMALL_F8, "small.dtsx").unwrap();
+    pkg.executables[0]
+        .property_expressions
+        .push(smtpcm::package::PropertyExpression::new(
+            "Subject", "\"a<b\"",
+        ));
+    let out = String::from_utf8(pkg.to_bytes().unwrap()).unwrap();
+    let at = SMALL_F8.find("      <DTS:Variables />").unwrap() + "      <DTS:Variables />".len();
+    let added = "\n      <DTS:PropertyExpression\n        DTS:Name=\"Subject\">\"a&lt;b\"</DTS:PropertyExpression>";
+    assert_eq!(
+        out,
+        format!("{}{added}{}", &SMALL_F8[..at], &SMALL_F8[at..])
+    );
+    let again = dtsx::load_str(&out, "small.dtsx").unwrap();
+    assert_eq!(
+        again.executables[0].property_expressions[0].expression,
+        "\"a<b\""
+    );
+    assert_eq!(again.to_bytes().unwrap(), out.as_bytes());
+}
