@@ -476,3 +476,55 @@ async fn html_settings_are_saved_as_task_scoped_variables() {
         2
     );
 }
+
+#[tokio::test]
+async fn expression_added_to_a_task_that_has_one_is_saved_after_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../../shared/corpus/dtsx/atorres16__SSIS-read-error-console-app-mail__SSIS__Package.dtsx",
+    );
+    let Ok(original) = std::fs::read(&src) else {
+        eprintln!("skipped: corpus not present at {}", src.display());
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Package.dtsx");
+    std::fs::write(&path, &original).unwrap();
+    let pkg = smtpcm::dtsx::load_bytes(original.clone(), "c.dtsx").unwrap();
+    let exec = pkg
+        .all_executables()
+        .into_iter()
+        .find(|e| e.is_send_mail())
+        .unwrap();
+    let url = format!("/api/files/0/tasks/{}", exec.dtsid);
+    let s = start(vec![path.clone()]).await;
+    let (_, v) = s.call("GET", &url, true, None).await;
+    let mut list = v["expressions"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 1, "{v}");
+    list.push(
+        json!({"property": "Subject", "expression": "\"Failed: \" + @[System::PackageName]"}),
+    );
+    let (st, v) = s
+        .call("PUT", &url, true, Some(json!({ "expressions": list })))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s.call("POST", "/api/files/0/save", true, None).await;
+    assert_eq!(st, 200, "{v}");
+    let saved = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
+    let orig = String::from_utf8(original).unwrap();
+    let anchor = "@[User::StdOutput]</DTS:PropertyExpression>";
+    let at = orig.find(anchor).unwrap() + anchor.len();
+    let added = "\n      <DTS:PropertyExpression\n        DTS:Name=\"Subject\">\"Failed: \" + @[System::PackageName]</DTS:PropertyExpression>";
+    assert_eq!(saved, format!("{}{added}{}", &orig[..at], &orig[at..]));
+    let again = smtpcm::dtsx::load_str(&saved, "c.dtsx").unwrap();
+    let e = again
+        .all_executables()
+        .into_iter()
+        .find(|e| e.is_send_mail())
+        .unwrap();
+    let props: Vec<_> = e
+        .property_expressions
+        .iter()
+        .map(|p| p.property.as_str())
+        .collect();
+    assert_eq!(props, ["MessageSource", "Subject"]);
+}
