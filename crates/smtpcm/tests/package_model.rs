@@ -521,3 +521,29 @@ fn first_expression_of_a_loaded_task_goes_after_its_variables() {
     );
     assert_eq!(again.to_bytes().unwrap(), out.as_bytes());
 }
+
+#[test]
+fn first_expression_of_a_loaded_connection_goes_before_its_object_data() {
+    let cm = "  <DTS:ConnectionManagers>\n    <DTS:ConnectionManager\n      DTS:refId=\"Package.ConnectionManagers[SMTP]\"\n      DTS:CreationName=\"SMTP\"\n      DTS:DTSID=\"{00000000-0000-0000-0000-00000000DEAD}\"\n      DTS:ObjectName=\"SMTP\">\n      <DTS:ObjectData>\n        <SmtpConnectionManager\n          ConnectionString=\"SmtpServer=a;UseWindowsAuthentication=False;EnableSsl=False;\" />\n      </DTS:ObjectData>\n    </DTS:ConnectionManager>\n  </DTS:ConnectionManagers>\n";
+    let at = SMALL_F8.find("  <DTS:Variables>").unwrap();
+    let src = format!("{}{cm}{}", &SMALL_F8[..at], &SMALL_F8[at..]);
+    let mut pkg = dtsx::load_str(&src, "small.dtsx").unwrap();
+    pkg.connections
+        .get_mut("SMTP")
+        .unwrap()
+        .property_expressions
+        .push(smtpcm::package::PropertyExpression::new(
+            "SmtpServer",
+            "@[User::To]",
+        ));
+    let out = String::from_utf8(pkg.to_bytes().unwrap()).unwrap();
+    let anchor = "DTS:ObjectName=\"SMTP\">";
+    let ins = src.find(anchor).unwrap() + anchor.len();
+    let added = "\n      <DTS:PropertyExpression\n        DTS:Name=\"SmtpServer\">@[User::To]</DTS:PropertyExpression>";
+    assert_eq!(out, format!("{}{added}{}", &src[..ins], &src[ins..]));
+    let again = dtsx::load_str(&out, "small.dtsx").unwrap();
+    assert_eq!(
+        again.connections.as_slice()[0].property_expressions[0].expression,
+        "@[User::To]"
+    );
+}
