@@ -547,3 +547,21 @@ fn first_expression_of_a_loaded_connection_goes_before_its_object_data() {
         "@[User::To]"
     );
 }
+
+#[test]
+fn new_task_writes_its_task_scoped_variables() {
+    let mut pkg = Package::new("P");
+    pkg.add_send_mail_task(None, "Mail")
+        .unwrap()
+        .variables
+        .push(Variable::new("smtpcm", "BodyFormat", 8, "Html"));
+    let bytes = pkg.to_bytes().unwrap();
+    let again = dtsx::load_bytes(bytes.clone(), "p.dtsx").unwrap();
+    let v = &again.executables[0].variables;
+    assert_eq!(v.len(), 1);
+    assert_eq!(
+        (v[0].namespace.as_str(), v[0].value.as_str()),
+        ("smtpcm", "Html")
+    );
+    assert_eq!(again.to_bytes().unwrap(), bytes, "reloaded saves identical");
+}
