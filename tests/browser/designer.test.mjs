@@ -305,3 +305,23 @@ test('Test connection: Postfix STARTTLS succeeds; a refusing server shows stage 
   assert.match(ok, /STARTTLS|PIPELINING/);
   await shot(page, '11-test-connection-ok');
 });
+
+test('the HTML page edits the smtpcm:: settings as task-scoped variables', async () => {
+  const { file } = tmpCopy(AT, 'Html.dtsx');
+  const d = await startDesigner([file]);
+  const page = await openPage(d.url);
+  await page.click('[data-task]');
+  await page.click('#tab-html');
+  await page.waitForSelector('#task-prop-html\\:BodyFormat');
+  await choose(page, '#task-prop-html\\:BodyFormat', 'Html');
+  await choose(page, '#task-prop-html\\:Template', 'True');
+  // A bad value is refused with run's message.
+  await page.fill('#task-prop-html\\:MaxHtmlBytes', 'lots');
+  await page.locator('#task-prop-html\\:MaxHtmlBytes').dispatchEvent('change');
+  await page.waitForFunction(() => document.querySelector('#task-error').textContent.includes('smtpcm::MaxHtmlBytes: "lots" is not a positive number of bytes'));
+  await shot(page, '12-task-html');
+  await clickSave(page, 0, 200);
+  const saved = fs.readFileSync(file, 'utf8');
+  assert.match(saved, /DTS:Namespace="smtpcm"\s+DTS:ObjectName="BodyFormat">\s*<DTS:VariableValue\s+DTS:DataType="8"\s+xml:space="preserve">Html</);
+  assert.doesNotMatch(saved, /MaxHtmlBytes/);
+});

@@ -11,7 +11,8 @@ use smtpcm::connection_string::{ConnectionString, KEYS, KeyInfo, get_key, redact
 use smtpcm::expr::{self, PackageScope};
 use smtpcm::package::{
     ConnectionKind, ConnectionManager, EventHandler, Executable, ExecutableKind, Package,
-    PropertyExpression, SEND_MAIL_PROPERTIES, send_mail_property,
+    PropertyExpression, SEND_MAIL_PROPERTIES, SMTPCM_NAMESPACE, TASK_VARIABLES, TaskVariable,
+    Variable, apply_task_variable, send_mail_property, task_variable,
 };
 
 use crate::workspace::{Diagnostic, Doc, OpenFile};
@@ -468,6 +469,65 @@ pub struct TaskView {
     pub property_names: Vec<&'static str>,
     pub connection_name: Option<String>,
     pub expressions: Vec<ExpressionView>,
+    /// smtpcm's HTML mail settings (task-scoped `smtpcm::` variables), one per row of the
+    /// library's table, in its order; `value` is `None` when the task has no such variable.
+    pub html_settings: Vec<HtmlSettingView>,
+}
+
+/// One `smtpcm::` task setting as the HTML section shows it.
+#[derive(Debug, Serialize)]
+pub struct HtmlSettingView {
+    pub name: &'static str,
+    pub meaning: &'static str,
+    pub value: Option<String>,
+    /// The variable's expression, when it is evaluated as one (shown, not edited here).
+    pub expression: Option<String>,
+}
+
+fn html_settings(e: &Executable) -> Vec<HtmlSettingView> {
+    TASK_VARIABLES
+        .iter()
+        .map(|t| {
+            let v = e.variables.iter().find(|v| {
+                v.namespace.eq_ignore_ascii_case(SMTPCM_NAMESPACE)
+                    && v.name.eq_ignore_ascii_case(t.name)
+            });
+            HtmlSettingView {
+                name: t.name,
+                meaning: t.meaning,
+                value: v.map(|v| v.value.clone()),
+                expression: v
+                    .filter(|v| v.evaluate_as_expression && !v.expression.is_empty())
+                    .map(|v| v.expression.clone()),
+            }
+        })
+        .collect()
+}
+
+/// Checks `value` for the setting `name` with the code `smtpcm run` applies it with, so a bad
+/// value gets the message `run` would give. Inline image paths are not looked up here: the
+/// files are read when the mail is sent, on the machine that sends it.
+fn check_html_setting(
+    path: &str,
+    name: &str,
+    value: &str,
+) -> Result<&'static TaskVariable, ApiError> {
+    let field = format!("html:{name}");
+    let setting = task_variable(name).ok_or_else(|| {
+        let known: Vec<_> = TASK_VARIABLES.iter().map(|t| t.name).collect();
+        ApiError::field(
+            &field,
+            format!(
+                "{path}: unknown variable {SMTPCM_NAMESPACE}::{name} (smtpcm knows {})",
+                known.join(", ")
+            ),
+        )
+    })?;
+    xml_ok(&field, value)?;
+    let mut scratch = smtpcm::send_mail::SendMailTask::default();
+    apply_task_variable(&mut scratch, setting, value, &|p| Ok(p.into()))
+        .map_err(|m| ApiError::field(&field, format!("{path}: {m}")))?;
+    Ok(setting)
 }
 
 pub fn task_view(p: &Package, e: &Executable) -> Option<TaskView> {
@@ -491,6 +551,7 @@ pub fn task_view(p: &Package, e: &Executable) -> Option<TaskView> {
                 expression: x.expression.clone(),
             })
             .collect(),
+        html_settings: html_settings(e),
     })
 }
 
@@ -502,6 +563,11 @@ pub struct TaskEdit {
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
     pub expressions: Option<Vec<ExpressionView>>,
+    /// HTML mail settings by name (`BodyFormat`, ...): a value sets the task-scoped
+    /// `smtpcm::` variable, adding it when the task has none; an empty value for a setting the
+    /// task does not have adds nothing.
+    #[serde(default)]
+    pub html: BTreeMap<String, String>,
 }
 
 /// Applies `edit` to the task, through the property table, or changes nothing.
@@ -561,6 +627,10 @@ pub fn apply_task_edit(p: &mut Package, id: &str, edit: &TaskEdit) -> Result<(),
             xml_ok(&x.property, &x.expression)?;
         }
     }
+    let mut html = Vec::new();
+    for (k, v) in &edit.html {
+        html.push((check_html_setting(&e.path, k, v)?, v));
+    }
     if let Some(n) = &edit.name {
         if n.trim().is_empty() {
             return Err(ApiError::field("name", "Name: a task needs a name"));
@@ -595,6 +665,23 @@ pub fn apply_task_edit(p: &mut Package, id: &str, edit: &TaskEdit) -> Result<(),
             }
         }
         e.property_expressions = next;
+    }
+    for (setting, value) in html {
+        match e.variables.iter_mut().find(|v| {
+            v.namespace.eq_ignore_ascii_case(SMTPCM_NAMESPACE)
+                && v.name.eq_ignore_ascii_case(setting.name)
+        }) {
+            // An unchanged value is not written, so the file keeps its bytes.
+            Some(v) if v.value == *value => {}
+            Some(v) => v.value = value.clone(),
+            None if value.is_empty() => {}
+            None => e.variables.push(Variable::new(
+                SMTPCM_NAMESPACE,
+                setting.name,
+                smtpcm::package::vartype::STRING,
+                value,
+            )),
+        }
     }
     if let Some(d) = e.send_mail_mut() {
         *d = data;

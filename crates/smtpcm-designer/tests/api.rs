@@ -341,3 +341,190 @@ async fn new_project_connection_manager_is_a_conmgr_file() {
         .await;
     assert_eq!(st, 409, "an existing file is never replaced");
 }
+
+/// A real SSIS 2012 package from the corpus (read-only: the test works on a copy).
+const CORPUS_6: &str = "../../../shared/corpus/dtsx/lucmilot__SSIS_2014_Book__850879_c03_download__Chapter3__SendMailTask.dtsx";
+
+#[tokio::test]
+async fn html_settings_are_saved_as_task_scoped_variables() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(CORPUS_6);
+    let Ok(original) = std::fs::read(&src) else {
+        eprintln!("skipped: corpus not present at {}", src.display());
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("SendMailTask.dtsx");
+    std::fs::write(&path, &original).unwrap();
+    let task = smtpcm::dtsx::load_bytes(original.clone(), "c.dtsx")
+        .unwrap()
+        .all_executables()[0]
+        .dtsid
+        .clone();
+    let s = start(vec![path.clone()]).await;
+    let url = format!("/api/files/0/tasks/{task}");
+
+    // The editor gets every row of the library's table, none set yet.
+    let (st, v) = s.call("GET", &url, true, None).await;
+    assert_eq!(st, 200, "{v}");
+    let names: Vec<&str> = v["html_settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    let table: Vec<&str> = smtpcm::package::TASK_VARIABLES
+        .iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, table);
+    assert!(v["html_settings"][0]["value"].is_null());
+
+    // A bad value is a 400 with the message `run` gives, and changes nothing.
+    let (st, v) = s
+        .call(
+            "PUT",
+            &url,
+            true,
+            Some(json!({"html": {"BodyFormat": "Html", "MaxHtmlBytes": "lots"}})),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(
+        v["error"].as_str().unwrap_or_else(|| panic!("{v}")),
+        "Package\\Send Mail Task: smtpcm::MaxHtmlBytes: \"lots\" is not a positive number of bytes"
+    );
+    let (st, v) = s
+        .call("PUT", &url, true, Some(json!({"html": {"Colour": "Red"}})))
+        .await;
+    assert_eq!(st, 400, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown variable smtpcm::Colour (smtpcm knows BodyFormat, TextBody"),
+        "{v}"
+    );
+    let (_, v) = s.call("GET", &url, true, None).await;
+    assert!(v["html_settings"][0]["value"].is_null(), "nothing applied");
+
+    // Good values: an HTML template body.
+    let (st, v) = s
+        .call(
+            "PUT",
+            &url,
+            true,
+            Some(
+                json!({"html": {"BodyFormat": "Html", "Template": "True", "TextBody": ""},
+                        "properties": {"MessageSource": "<p>Hello {{ Task.Subject }}</p>"}}),
+            ),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["html_settings"][0]["value"], "Html");
+    assert_eq!(v["html_settings"][3]["value"], "True");
+    assert!(
+        v["html_settings"][1]["value"].is_null(),
+        "empty adds nothing"
+    );
+    let (st, v) = s.call("POST", "/api/files/0/save", true, None).await;
+    assert_eq!(st, 200, "{v}");
+
+    // The library reads them back as the settings `run` and `inspect` use.
+    let saved = std::fs::read(&path).unwrap();
+    let pkg = smtpcm::dtsx::load_bytes(saved.clone(), "c.dtsx").unwrap();
+    let exec = pkg.all_executables()[0];
+    let scope = smtpcm::expr::PackageScope::new(&pkg);
+    let settings: Vec<(&str, String)> = smtpcm::package::task_settings(exec, &scope)
+        .into_iter()
+        .map(|r| r.map(|(t, v)| (t.name, v)).unwrap())
+        .collect();
+    assert_eq!(
+        settings,
+        [
+            ("BodyFormat", "Html".to_owned()),
+            ("Template", "True".to_owned())
+        ]
+    );
+    assert_eq!(
+        exec.send_mail().unwrap().message_source,
+        "<p>Hello {{ Task.Subject }}</p>"
+    );
+
+    // Outside the task's variables and its message source, every byte is the original's.
+    let (orig, out) = (
+        String::from_utf8(original).unwrap(),
+        String::from_utf8(saved).unwrap(),
+    );
+    let empty = "      <DTS:Variables />";
+    let at = orig
+        .find(&format!("{empty}\r\n      <DTS:ObjectData>"))
+        .or_else(|| orig.find(&format!("{empty}\n      <DTS:ObjectData>")))
+        .unwrap();
+    assert_eq!(&out[..at], &orig[..at]);
+    let ms = "SendMailTask:MessageSource=\"";
+    let tail_orig = &orig[orig.find(ms).unwrap() + ms.len()..];
+    let tail_orig = &tail_orig[tail_orig.find('"').unwrap()..];
+    assert!(out.ends_with(tail_orig));
+    let inserted = &out[at..out.find(ms).unwrap()];
+    assert!(inserted.contains("DTS:Namespace=\"smtpcm\""), "{inserted}");
+    assert!(
+        inserted.contains("DTS:ObjectName=\"Template\""),
+        "{inserted}"
+    );
+    assert_eq!(
+        inserted.matches("<DTS:Variable\r\n").count() + inserted.matches("<DTS:Variable\n").count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn expression_added_to_a_task_that_has_one_is_saved_after_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../../shared/corpus/dtsx/atorres16__SSIS-read-error-console-app-mail__SSIS__Package.dtsx",
+    );
+    let Ok(original) = std::fs::read(&src) else {
+        eprintln!("skipped: corpus not present at {}", src.display());
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Package.dtsx");
+    std::fs::write(&path, &original).unwrap();
+    let pkg = smtpcm::dtsx::load_bytes(original.clone(), "c.dtsx").unwrap();
+    let exec = pkg
+        .all_executables()
+        .into_iter()
+        .find(|e| e.is_send_mail())
+        .unwrap();
+    let url = format!("/api/files/0/tasks/{}", exec.dtsid);
+    let s = start(vec![path.clone()]).await;
+    let (_, v) = s.call("GET", &url, true, None).await;
+    let mut list = v["expressions"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 1, "{v}");
+    list.push(
+        json!({"property": "Subject", "expression": "\"Failed: \" + @[System::PackageName]"}),
+    );
+    let (st, v) = s
+        .call("PUT", &url, true, Some(json!({ "expressions": list })))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s.call("POST", "/api/files/0/save", true, None).await;
+    assert_eq!(st, 200, "{v}");
+    let saved = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
+    let orig = String::from_utf8(original).unwrap();
+    let anchor = "@[User::StdOutput]</DTS:PropertyExpression>";
+    let at = orig.find(anchor).unwrap() + anchor.len();
+    let added = "\n      <DTS:PropertyExpression\n        DTS:Name=\"Subject\">\"Failed: \" + @[System::PackageName]</DTS:PropertyExpression>";
+    assert_eq!(saved, format!("{}{added}{}", &orig[..at], &orig[at..]));
+    let again = smtpcm::dtsx::load_str(&saved, "c.dtsx").unwrap();
+    let e = again
+        .all_executables()
+        .into_iter()
+        .find(|e| e.is_send_mail())
+        .unwrap();
+    let props: Vec<_> = e
+        .property_expressions
+        .iter()
+        .map(|p| p.property.as_str())
+        .collect();
+    assert_eq!(props, ["MessageSource", "Subject"]);
+}

@@ -223,14 +223,58 @@ fn wrong_root_is_a_structure_error_with_position() {
 #[test]
 fn unsupported_edits_are_refused_not_dropped() {
     let mut pkg = dtsx::load_str(SMALL_F8, "small.dtsx").unwrap();
-    // Package variables can be added (see dtsx::tree); a task-scoped one cannot.
-    pkg.executables[0]
-        .variables
-        .push(Variable::new("User", "New", 8, ""));
+    // A new executable that is not a Send Mail task cannot be written.
+    pkg.add_send_mail_task(None, "Other").unwrap().kind = smtpcm::package::ExecutableKind::Sequence;
     match pkg.to_bytes() {
-        Err(SaveError::Unsupported { what, .. }) => assert!(what.contains("User::New"), "{what}"),
+        Err(SaveError::Unsupported { what, .. }) => assert!(what.contains("Other"), "{what}"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn task_scoped_variable_is_inserted_into_the_task() {
+    let mut pkg = dtsx::load_str(SMALL_F8, "small.dtsx").unwrap();
+    pkg.executables[0]
+        .variables
+        .push(Variable::new("smtpcm", "BodyFormat", 8, "Html"));
+    let out = String::from_utf8(pkg.to_bytes().unwrap()).unwrap();
+    // Only the task's `<DTS:Variables />` changed, opened up around the new variable.
+    let at = SMALL_F8.find("      <DTS:Variables />").unwrap();
+    assert!(out.starts_with(&SMALL_F8[..at]));
+    let rest = &SMALL_F8[at + "      <DTS:Variables />".len()..];
+    assert!(out.ends_with(rest), "{out}");
+    let inserted = &out[at..out.len() - rest.len()];
+    assert!(
+        inserted.starts_with(
+            "      <DTS:Variables>\n        <DTS:Variable\n          DTS:CreationName=\"\""
+        ),
+        "{inserted}"
+    );
+    assert!(inserted.contains("DTS:Namespace=\"smtpcm\""), "{inserted}");
+    assert!(
+        inserted.ends_with("</DTS:Variable>\n      </DTS:Variables>"),
+        "{inserted}"
+    );
+    let again = dtsx::load_str(&out, "small.dtsx").unwrap();
+    let v = &again.executables[0].variables[0];
+    assert_eq!(
+        (v.namespace.as_str(), v.name.as_str(), v.value.as_str()),
+        ("smtpcm", "BodyFormat", "Html")
+    );
+    // A second one goes after the first; the reloaded package saves byte-identical.
+    assert_eq!(again.to_bytes().unwrap(), out.as_bytes());
+    let mut again = again;
+    again.executables[0]
+        .variables
+        .push(Variable::new("smtpcm", "Template", 8, "True"));
+    let out2 = String::from_utf8(again.to_bytes().unwrap()).unwrap();
+    let third = dtsx::load_str(&out2, "small.dtsx").unwrap();
+    let names: Vec<_> = third.executables[0]
+        .variables
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
+    assert_eq!(names, ["BodyFormat", "Template"]);
 }
 
 #[test]
@@ -415,4 +459,109 @@ fn set_on_a_sub_property_keeps_quoted_values_and_spelling() {
         pkg.set_property(timeout, "0"),
         Err(PathError::BadValue { .. })
     ));
+}
+
+#[test]
+fn expression_added_to_a_task_that_has_some_follows_the_last_one() {
+    let first = "\n      <DTS:PropertyExpression\n        DTS:Name=\"Subject\">\"Hi \" + @[User::To]</DTS:PropertyExpression>";
+    let at = SMALL_F8.find("      <DTS:Variables />").unwrap() + "      <DTS:Variables />".len();
+    let src = format!("{}{first}{}", &SMALL_F8[..at], &SMALL_F8[at..]);
+    let mut pkg = dtsx::load_str(&src, "small.dtsx").unwrap();
+    pkg.executables[0]
+        .property_expressions
+        .push(smtpcm::package::PropertyExpression::new(
+            "ToLine",
+            "@[User::To] + \";b@x\"",
+        ));
+    let out = String::from_utf8(pkg.to_bytes().unwrap()).unwrap();
+    let end = at + first.len();
+    let added = "\n      <DTS:PropertyExpression\n        DTS:Name=\"ToLine\">@[User::To] + \";b@x\"</DTS:PropertyExpression>";
+    assert_eq!(out, format!("{}{added}{}", &src[..end], &src[end..]));
+    let again = dtsx::load_str(&out, "small.dtsx").unwrap();
+    let names: Vec<_> = again.executables[0]
+        .property_expressions
+        .iter()
+        .map(|p| (p.property.as_str(), p.expression.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("Subject", "\"Hi \" + @[User::To]"),
+            ("ToLine", "@[User::To] + \";b@x\"")
+        ]
+    );
+    // Removing a loaded expression is still refused, not silently kept.
+    let mut again = again;
+    again.executables[0].property_expressions.remove(0);
+    match again.to_bytes() {
+        Err(SaveError::Unsupported { what, .. }) => assert!(what.contains("removed"), "{what}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn first_expression_of_a_loaded_task_goes_after_its_variables() {
+    let mut pkg = dtsx::load_str(SMALL_F8, "small.dtsx").unwrap();
+    pkg.executables[0]
+        .property_expressions
+        .push(smtpcm::package::PropertyExpression::new(
+            "Subject", "\"a<b\"",
+        ));
+    let out = String::from_utf8(pkg.to_bytes().unwrap()).unwrap();
+    let at = SMALL_F8.find("      <DTS:Variables />").unwrap() + "      <DTS:Variables />".len();
+    let added = "\n      <DTS:PropertyExpression\n        DTS:Name=\"Subject\">\"a&lt;b\"</DTS:PropertyExpression>";
+    assert_eq!(
+        out,
+        format!("{}{added}{}", &SMALL_F8[..at], &SMALL_F8[at..])
+    );
+    let again = dtsx::load_str(&out, "small.dtsx").unwrap();
+    assert_eq!(
+        again.executables[0].property_expressions[0].expression,
+        "\"a<b\""
+    );
+    assert_eq!(again.to_bytes().unwrap(), out.as_bytes());
+}
+
+#[test]
+fn first_expression_of_a_loaded_connection_goes_before_its_object_data() {
+    let cm = "  <DTS:ConnectionManagers>\n    <DTS:ConnectionManager\n      DTS:refId=\"Package.ConnectionManagers[SMTP]\"\n      DTS:CreationName=\"SMTP\"\n      DTS:DTSID=\"{00000000-0000-0000-0000-00000000DEAD}\"\n      DTS:ObjectName=\"SMTP\">\n      <DTS:ObjectData>\n        <SmtpConnectionManager\n          ConnectionString=\"SmtpServer=a;UseWindowsAuthentication=False;EnableSsl=False;\" />\n      </DTS:ObjectData>\n    </DTS:ConnectionManager>\n  </DTS:ConnectionManagers>\n";
+    let at = SMALL_F8.find("  <DTS:Variables>").unwrap();
+    let src = format!("{}{cm}{}", &SMALL_F8[..at], &SMALL_F8[at..]);
+    let mut pkg = dtsx::load_str(&src, "small.dtsx").unwrap();
+    pkg.connections
+        .get_mut("SMTP")
+        .unwrap()
+        .property_expressions
+        .push(smtpcm::package::PropertyExpression::new(
+            "SmtpServer",
+            "@[User::To]",
+        ));
+    let out = String::from_utf8(pkg.to_bytes().unwrap()).unwrap();
+    let anchor = "DTS:ObjectName=\"SMTP\">";
+    let ins = src.find(anchor).unwrap() + anchor.len();
+    let added = "\n      <DTS:PropertyExpression\n        DTS:Name=\"SmtpServer\">@[User::To]</DTS:PropertyExpression>";
+    assert_eq!(out, format!("{}{added}{}", &src[..ins], &src[ins..]));
+    let again = dtsx::load_str(&out, "small.dtsx").unwrap();
+    assert_eq!(
+        again.connections.as_slice()[0].property_expressions[0].expression,
+        "@[User::To]"
+    );
+}
+
+#[test]
+fn new_task_writes_its_task_scoped_variables() {
+    let mut pkg = Package::new("P");
+    pkg.add_send_mail_task(None, "Mail")
+        .unwrap()
+        .variables
+        .push(Variable::new("smtpcm", "BodyFormat", 8, "Html"));
+    let bytes = pkg.to_bytes().unwrap();
+    let again = dtsx::load_bytes(bytes.clone(), "p.dtsx").unwrap();
+    let v = &again.executables[0].variables;
+    assert_eq!(v.len(), 1);
+    assert_eq!(
+        (v[0].namespace.as_str(), v[0].value.as_str()),
+        ("smtpcm", "Html")
+    );
+    assert_eq!(again.to_bytes().unwrap(), bytes, "reloaded saves identical");
 }

@@ -302,9 +302,9 @@ function renderTask(fileId, t) {
     el('label', { for: 'task-prop-' + name }, label),
     multi ? (() => { const a = el('textarea', { id: 'task-prop-' + name, onchange: (e) => prop(name, e.target.value) }); a.value = value; return a; })()
       : el('input', { id: 'task-prop-' + name, type: 'text', value, onchange: (e) => prop(name, e.target.value) })];
-  const tabs = el('div', { class: 'tabs', role: 'tablist' }, ['general', 'mail', 'expressions'].map((n) =>
+  const tabs = el('div', { class: 'tabs', role: 'tablist' }, ['general', 'mail', 'html', 'expressions'].map((n) =>
     el('button', { type: 'button', role: 'tab', id: 'tab-' + n, 'aria-selected': taskTab === n ? 'true' : 'false', onclick: () => { taskTab = n; renderTask(fileId, t); } },
-      n[0].toUpperCase() + n.slice(1))));
+      n === 'html' ? 'HTML' : n[0].toUpperCase() + n.slice(1))));
   const panel = el('div', { role: 'tabpanel', 'aria-labelledby': 'tab-' + taskTab });
   const p = t.properties;
   if (taskTab === 'general') {
@@ -365,6 +365,28 @@ function renderTask(fileId, t) {
           el('button', { type: 'button', 'aria-label': 'Remove attachment ' + a, onclick: () => prop('FileAttachments', atts.filter((_, j) => j !== i).join('|')) }, 'Remove')))),
         el('label', { for: 'task-new-attachment' }, 'Add attachment path'), newAtt,
         el('button', { type: 'button', onclick: () => newAtt.value && prop('FileAttachments', atts.concat([newAtt.value]).join('|')) }, 'Add'))));
+  } else if (taskTab === 'html') {
+    // One row per setting of the library's table (task-scoped smtpcm:: variables).
+    const choices = { BodyFormat: ['Text', 'Html'], Template: ['False', 'True'], InlineCss: ['False', 'True'] };
+    const form = el('form', { class: 'grid', onsubmit: (e) => e.preventDefault() });
+    for (const h of t.html_settings) {
+      const id = 'task-prop-html:' + h.name;
+      const set = (e) => put({ html: { [h.name]: e.target.value } });
+      let input;
+      if (choices[h.name]) {
+        input = el('select', { id, onchange: set }, el('option', { value: '' }, '(not set)'), choices[h.name].map((v) => el('option', { value: v }, v)));
+        input.value = h.value === null ? '' : (choices[h.name].find((v) => v.toLowerCase() === h.value.trim().toLowerCase()) || h.value);
+      } else if (h.name === 'TextBody') {
+        input = el('textarea', { id, rows: 4, onchange: set });
+        input.value = h.value || '';
+      } else {
+        input = el('input', { id, type: 'text', value: h.value || '', onchange: set });
+      }
+      input.setAttribute('aria-describedby', id + '-help');
+      form.append(el('label', { for: id }, 'smtpcm::' + h.name), el('div', {}, input,
+        el('div', { id: id + '-help', class: 'muted' }, h.meaning + (h.expression ? ` (expression: ${h.expression})` : ''))));
+    }
+    panel.append(el('p', { class: 'muted' }, 'Stored as task-scoped variables in the namespace smtpcm; SSIS ignores them and sends the body as text.'), form);
   } else {
     const rows = t.expressions.map((x) => ({ ...x }));
     const table = el('table', { id: 'expressions' }, el('caption', { class: 'muted' }, 'Property expressions (evaluated when the task runs)'),

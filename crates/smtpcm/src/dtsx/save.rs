@@ -155,8 +155,11 @@ impl Writer<'_> {
         what: &str,
     ) -> Result<(), SaveError> {
         let loaded = list.iter().filter(|p| p.origin.is_some()).count();
-        if loaded != owner.list_len || loaded != list.len() {
-            return Err(self.unsupported(format!("{what}: added or removed property expressions")));
+        if loaded != owner.list_len {
+            return Err(self.unsupported(format!("{what}: removed property expressions")));
+        }
+        if loaded != list.len() {
+            self.new_expressions(owner, list, what)?;
         }
         for p in list {
             if let Some(o) = &p.origin {
@@ -169,6 +172,101 @@ impl Writer<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Added property expressions, in the shape SSIS writes
+    /// (`<DTS:PropertyExpression` / `DTS:Name="..."`>expression`</DTS:PropertyExpression>`):
+    /// after the last loaded one, indented like it; on an owner without any, where SSIS puts
+    /// the first one: after the executable's `<DTS:Variables>`, or before a connection
+    /// manager's `<DTS:ObjectData>`.
+    fn new_expressions(
+        &mut self,
+        owner: &Origin,
+        list: &[PropertyExpression],
+        what: &str,
+    ) -> Result<(), SaveError> {
+        let (at, indent_from) = match list
+            .iter()
+            .filter_map(|p| p.origin.as_ref())
+            .max_by_key(|o| o.element.end)
+        {
+            Some(last) => (last.element.end, last.element.start),
+            None => self
+                .first_expression_place(owner)
+                .ok_or_else(|| self.unsupported(format!("{what}: added property expressions")))?,
+        };
+        if self.format < 6 {
+            return Err(self.unsupported(format!(
+                "{what}: added property expressions in a format-{} package",
+                self.format
+            )));
+        }
+        let before = &self.doc.bytes[..indent_from];
+        let line_start = before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let indent: String = before[line_start..]
+            .iter()
+            .take_while(|b| **b == b' ' || **b == b'\t')
+            .map(|b| char::from(*b))
+            .collect();
+        let nl = self.doc.newline;
+        let mut text = String::new();
+        for p in list.iter().filter(|p| p.origin.is_none()) {
+            self.xml_chars(&p.property, format!("{what} new property expression name"))?;
+            self.xml_chars(
+                &p.expression,
+                format!("{what} property expression {}", p.property),
+            )?;
+            text.push_str(&format!(
+                "{nl}{indent}<DTS:PropertyExpression{nl}{indent}  DTS:Name=\"{}\">{}</DTS:PropertyExpression>",
+                escape_attr(&p.property),
+                escape_text(&p.expression)
+            ));
+        }
+        self.splices.push(Splice {
+            range: at..at,
+            text,
+        });
+        Ok(())
+    }
+
+    /// Where the first property expression of `owner` goes, and the element whose line gives
+    /// its indentation: (insert position, indentation source), as absolute byte offsets.
+    fn first_expression_place(&self, owner: &Origin) -> Option<(usize, usize)> {
+        let base = self.doc.prefix_len;
+        let text = std::str::from_utf8(&self.doc.bytes[base..]).ok()?;
+        let xml = roxmltree::Document::parse_with_options(
+            text,
+            roxmltree::ParsingOptions {
+                allow_dtd: false,
+                ..Default::default()
+            },
+        )
+        .ok()?;
+        let node = xml
+            .descendants()
+            .find(|n| n.is_element() && n.range().start + base == owner.element.start)?;
+        let child = |name: &str| {
+            node.children()
+                .find(|c| c.is_element() && c.has_tag_name((DTS_NS, name)))
+        };
+        if let Some(v) = child("Variables") {
+            return Some((v.range().end + base, v.range().start + base));
+        }
+        let data = child("ObjectData")?;
+        // Before ObjectData: insert at the end of the previous line, so the new element gets
+        // its own line with ObjectData's indentation.
+        let start = data.range().start;
+        let line_end = text[..start].rfind('\n')?;
+        let line_end = if text[..line_end].ends_with('\r') {
+            line_end - 1
+        } else {
+            line_end
+        };
+        Some((line_end + base, start + base))
     }
 
     fn connection(&mut self, cm: &ConnectionManager) -> Result<(), SaveError> {
@@ -185,7 +283,7 @@ impl Writer<'_> {
     fn variables(&mut self, list: &[Variable]) -> Result<(), SaveError> {
         for v in list {
             let Some(o) = &v.origin else {
-                // New variables are written whole by `tree::splices` (package scope only).
+                // New variables (package- or task-scoped) are written whole by `tree::splices`.
                 continue;
             };
             let what = format!("variable {}", v.qualified_name());

@@ -1,5 +1,5 @@
-//! Structural edits for the lossless saver: connection managers and Send Mail tasks added to
-//! or removed from a loaded package.
+//! Structural edits for the lossless saver: connection managers, Send Mail tasks and variables
+//! (package or task scope) added to or removed from a loaded package.
 //!
 //! Like every other save, these are splices into the original bytes: a new element is written
 //! where SSIS would put it (after the last sibling, or into an empty `<DTS:Executables />`),
@@ -60,18 +60,11 @@ fn cut_range(text: &str, r: Range<usize>) -> Range<usize> {
 pub(crate) fn splices(doc: &SourceDoc, pkg: &Package) -> Result<Vec<Splice>, SaveError> {
     let new_tasks = pkg.all_executables().iter().any(|e| e.origin.is_none());
     let new_vars = pkg.variables.iter().any(|v| v.origin.is_none());
-    for e in pkg.all_executables() {
-        if let Some(v) = e.variables.iter().find(|v| v.origin.is_none()) {
-            return Err(unsupported(
-                doc,
-                format!(
-                    "new variable {} in {:?} (only package variables can be added)",
-                    v.qualified_name(),
-                    e.name
-                ),
-            ));
-        }
-    }
+    // Task-scoped variables added to a loaded task (a new task writes its own).
+    let new_task_vars = pkg
+        .all_executables()
+        .iter()
+        .any(|e| e.origin.is_some() && e.variables.iter().any(|v| v.origin.is_none()));
     let kept_cms: HashSet<usize> = pkg
         .connections
         .iter()
@@ -80,7 +73,12 @@ pub(crate) fn splices(doc: &SourceDoc, pkg: &Package) -> Result<Vec<Splice>, Sav
     let loaded_cms = pkg.origin.as_ref().map(|o| o.list_len).unwrap_or(0);
     let removed_cm = kept_cms.len() < loaded_cms;
     let kept_execs = kept_executables(pkg);
-    if !new_tasks && !new_vars && !removed_cm && !executables_removed(doc, &kept_execs)? {
+    if !new_tasks
+        && !new_vars
+        && !new_task_vars
+        && !removed_cm
+        && !executables_removed(doc, &kept_execs)?
+    {
         return Ok(Vec::new());
     }
     if pkg.format_version < 6 {
@@ -156,6 +154,42 @@ pub(crate) fn splices(doc: &SourceDoc, pkg: &Package) -> Result<Vec<Splice>, Sav
         let indent = format!("{}  ", indent_at(text, wrapper.range().start));
         let mut fragments = String::new();
         for v in pkg.variables.iter().filter(|v| v.origin.is_none()) {
+            fragments.push_str(doc.newline);
+            fragments.push_str(&variable_xml(doc, v, &indent, doc.newline)?);
+        }
+        out.push(insert_children(
+            text,
+            base,
+            doc.newline,
+            wrapper,
+            &fragments,
+        ));
+    }
+    // New variables of loaded tasks, into the task's own <DTS:Variables> (SSIS writes
+    // `<DTS:Variables />` for a task without variables), in the same shape as package ones.
+    for e in pkg.all_executables() {
+        let Some(o) = &e.origin else { continue };
+        if !e.variables.iter().any(|v| v.origin.is_none()) {
+            continue;
+        }
+        let Some(node) = xml
+            .descendants()
+            .find(|n| n.is_element() && n.range().start + base == o.element.start)
+        else {
+            return Err(unsupported(doc, format!("new variable in {:?}", e.name)));
+        };
+        let Some(wrapper) = node.children().find(|c| is_dts(*c, "Variables")) else {
+            return Err(unsupported(
+                doc,
+                format!(
+                    "new variable in {:?}: the task has no <DTS:Variables> element",
+                    e.name
+                ),
+            ));
+        };
+        let indent = format!("{}  ", indent_at(text, wrapper.range().start));
+        let mut fragments = String::new();
+        for v in e.variables.iter().filter(|v| v.origin.is_none()) {
             fragments.push_str(doc.newline);
             fragments.push_str(&variable_xml(doc, v, &indent, doc.newline)?);
         }
@@ -258,7 +292,7 @@ fn insert_new(
         if !matches!(e.kind, ExecutableKind::SendMail(_)) {
             return Err(unsupported(doc, format!("new executable {:?}", e.name)));
         }
-        if !e.executables.is_empty() || !e.event_handlers.is_empty() || !e.variables.is_empty() {
+        if !e.executables.is_empty() || !e.event_handlers.is_empty() {
             return Err(unsupported(
                 doc,
                 format!("new executable {:?} with children", e.name),
@@ -427,7 +461,16 @@ fn send_mail_xml(
     attr("TaskContact", contact);
     attr("ThreadHint", "0");
     s.push('>');
-    s.push_str(&format!("{nl}{a}<DTS:Variables />"));
+    if e.variables.is_empty() {
+        s.push_str(&format!("{nl}{a}<DTS:Variables />"));
+    } else {
+        s.push_str(&format!("{nl}{a}<DTS:Variables>"));
+        for v in &e.variables {
+            s.push_str(nl);
+            s.push_str(&variable_xml(doc, v, &format!("{a}  "), nl)?);
+        }
+        s.push_str(&format!("{nl}{a}</DTS:Variables>"));
+    }
     for p in &e.property_expressions {
         check(&p.property, "property expression name")?;
         check(&p.expression, "property expression")?;
