@@ -492,10 +492,14 @@ struct NewPackageBody {
     name: Option<String>,
 }
 
-async fn new_package(
-    State(s): State<Arc<AppState>>,
-    Json(body): Json<NewPackageBody>,
-) -> ApiResult {
+/// Checks the path of a file to create (it must not exist and must end in `.EXT`) and picks
+/// its object name: the one given, else the file stem, else `default`.
+fn new_file_name(
+    body: &NewPackageBody,
+    ext: &str,
+    what: &str,
+    default: &str,
+) -> Result<String, ApiError> {
     if body.path.exists() {
         return Err(ApiError {
             status: 409,
@@ -506,22 +510,30 @@ async fn new_package(
     if !body
         .path
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("dtsx"))
+        .is_some_and(|e| e.eq_ignore_ascii_case(ext))
     {
         return Err(ApiError::field(
             "path",
-            "path: a package file name ends in .dtsx",
+            format!("path: {what} file name ends in .{ext}"),
         ));
     }
-    let name = body
+    Ok(body
         .name
+        .clone()
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| {
             body.path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "Package".into())
-        });
+                .unwrap_or_else(|| default.into())
+        }))
+}
+
+async fn new_package(
+    State(s): State<Arc<AppState>>,
+    Json(body): Json<NewPackageBody>,
+) -> ApiResult {
+    let name = new_file_name(&body, "dtsx", "a package", "Package")?;
     let pkg = Package::new(&name);
     let mut ws = s.workspace.lock().await;
     let id = ws.add_new(body.path, pkg);
@@ -530,32 +542,12 @@ async fn new_package(
 
 /// A new project connection manager: a `.conmgr` file (written on save) next to the packages.
 async fn new_conmgr(State(s): State<Arc<AppState>>, Json(body): Json<NewPackageBody>) -> ApiResult {
-    if body.path.exists() {
-        return Err(ApiError {
-            status: 409,
-            message: format!("{}: exists already", body.path.display()),
-            field: Some("path".into()),
-        });
-    }
-    if !body
-        .path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("conmgr"))
-    {
-        return Err(ApiError::field(
-            "path",
-            "path: a project connection manager file name ends in .conmgr",
-        ));
-    }
-    let name = body
-        .name
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| {
-            body.path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "SMTP Connection Manager".into())
-        });
+    let name = new_file_name(
+        &body,
+        "conmgr",
+        "a project connection manager",
+        "SMTP Connection Manager",
+    )?;
     let file =
         smtpcm::dtsx::new_smtp_conmgr(&name).map_err(|e| ApiError::field("name", e.to_string()))?;
     let mut ws = s.workspace.lock().await;
