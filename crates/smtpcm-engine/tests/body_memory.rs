@@ -3,14 +3,12 @@
 //! (reading it whole took over four times its size). This is a bound, not a timing.
 //! It lives alone in this test binary so that no other test moves the peak.
 
-use std::io::Write as _;
-
 use smtpcm_engine::address::Mailbox;
 use smtpcm_engine::mime::{BodyFile, Message};
 
 #[path = "support/memory.rs"]
 mod memory;
-use memory::{CountingSink, peak_rss_kib};
+use memory::{peak_rss_kib, sparse_file, write_counted};
 
 #[test]
 fn a_100_mib_body_file_streams_in_bounded_memory() {
@@ -23,16 +21,9 @@ fn a_100_mib_body_file_streams_in_bounded_memory() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("body.txt");
-    let file = std::fs::File::create(&path).expect("create");
-    // Sparse: no disk used, reads return NULs (valid UTF-8). An LF and a marker at the end
-    // prove the tail is read and its line ending normalised.
-    file.set_len(SIZE - 2).expect("set_len");
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(b"\n!"))
-        .expect("marker");
-    drop(file);
+    // Sparse: reads return NULs (valid UTF-8). An LF and a marker at the end prove the
+    // tail is read and its line ending normalised.
+    sparse_file(&path, SIZE, b"\n!");
 
     let before = peak_rss_kib();
     let message = Message {
@@ -43,21 +34,7 @@ fn a_100_mib_body_file_streams_in_bounded_memory() {
         ..Default::default()
     };
     let prepared = message.prepare().expect("prepare");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let mut sink = CountingSink::default();
-    let written = runtime
-        .block_on(async {
-            tokio::time::timeout(
-                std::time::Duration::from_secs(300),
-                prepared.write_to(&mut sink),
-            )
-            .await
-        })
-        .expect("finished within the time limit")
-        .expect("write_to");
+    let (written, sink) = write_counted(&prepared);
     let after = peak_rss_kib();
 
     assert_eq!(written, prepared.size());

@@ -2,14 +2,12 @@
 //! resident memory by more than a few chunk buffers. This is a bound, not a timing.
 //! It lives alone in this test binary so that no other test moves the peak.
 
-use std::io::Write as _;
-
 use smtpcm_engine::address::Mailbox;
 use smtpcm_engine::mime::{Attachment, Message};
 
 #[path = "support/memory.rs"]
 mod memory;
-use memory::{CountingSink, peak_rss_kib};
+use memory::{peak_rss_kib, sparse_file, write_counted};
 
 #[test]
 fn a_200_mib_attachment_streams_in_bounded_memory() {
@@ -22,15 +20,8 @@ fn a_200_mib_attachment_streams_in_bounded_memory() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("big.bin");
-    let file = std::fs::File::create(&path).expect("create");
-    // Sparse: no disk used, reads return zeros. A marker at the end proves the tail is read.
-    file.set_len(SIZE - 1).expect("set_len");
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(b"!"))
-        .expect("marker");
-    drop(file);
+    // Sparse; the marker at the end proves the tail is read.
+    sparse_file(&path, SIZE, b"!");
 
     let message = Message {
         from: Some(Mailbox::new("etl@example.com")),
@@ -42,22 +33,8 @@ fn a_200_mib_attachment_streams_in_bounded_memory() {
     let prepared = message.prepare().expect("prepare");
     assert_eq!(prepared.attachment_bytes(), SIZE);
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
     let before = peak_rss_kib();
-    let mut sink = CountingSink::default();
-    let written = runtime
-        .block_on(async {
-            tokio::time::timeout(
-                std::time::Duration::from_secs(300),
-                prepared.write_to(&mut sink),
-            )
-            .await
-        })
-        .expect("finished within the time limit")
-        .expect("write_to");
+    let (written, sink) = write_counted(&prepared);
     let after = peak_rss_kib();
 
     assert_eq!(written, prepared.size());

@@ -1,7 +1,45 @@
 //! Shared by the bounded-memory tests: the process's peak RSS, and a writer that
 //! discards bytes while counting them and keeping the tail.
 
+use std::io::Write as _;
+use std::path::Path;
+
+use smtpcm_engine::mime::PreparedMessage;
 use tokio::io::AsyncWrite;
+
+/// A sparse file of `size` bytes (no disk used; reads return NULs) ending in `tail`, so a
+/// test can prove the end of the file was read.
+pub fn sparse_file(path: &Path, size: u64, tail: &[u8]) {
+    let file = std::fs::File::create(path).expect("create");
+    file.set_len(size - tail.len() as u64).expect("set_len");
+    drop(file);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(tail))
+        .expect("marker");
+}
+
+/// Writes `prepared` into a [`CountingSink`] on a current-thread runtime (at most 300 s)
+/// and returns the bytes written and the sink.
+pub fn write_counted(prepared: &PreparedMessage) -> (u64, CountingSink) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut sink = CountingSink::default();
+    let written = runtime
+        .block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(300),
+                prepared.write_to(&mut sink),
+            )
+            .await
+        })
+        .expect("finished within the time limit")
+        .expect("write_to");
+    (written, sink)
+}
 
 /// Peak resident set size (VmHWM) in KiB.
 pub fn peak_rss_kib() -> u64 {
