@@ -68,6 +68,11 @@ struct WorkerArgs {
     /// Stop when nothing is left to deliver (held, unknown and failed messages stay).
     #[arg(long)]
     until_empty: bool,
+    /// Messages each of the K connections claims at once and sends as one pipelined
+    /// batch; also the most messages one killed worker connection can leave `unknown`.
+    #[arg(long, value_name = "N", default_value_t = smtpcm_outbox::worker::DEFAULT_BATCH as u32,
+          value_parser = clap::value_parser!(u32).range(1..=10000))]
+    batch: u32,
     /// At most N messages per second to each relay.
     #[arg(long, value_name = "N")]
     rate_per_relay: Option<f64>,
@@ -439,6 +444,7 @@ async fn worker_cmd(w: WorkerArgs) -> Result<Exit, (Exit, String)> {
     let cfg = WorkerConfig {
         concurrency: w.concurrency as usize,
         until_empty: w.until_empty,
+        batch: w.batch as usize,
         lease: w.lease,
         retry_initial: w.retry_initial,
         retry_max: w.retry_max,

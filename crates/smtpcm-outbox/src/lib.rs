@@ -100,8 +100,15 @@ impl Store for Outbox {
     async fn recover(&self, now: i64, settings: Settings) -> Result<u64> {
         both!(self, s => s.recover(now, settings).await)
     }
-    async fn claim(&self, owner: &str, limit: usize, now: i64, until: i64) -> Result<Vec<Claimed>> {
-        both!(self, s => s.claim(owner, limit, now, until).await)
+    async fn claim(
+        &self,
+        owner: &str,
+        limit: usize,
+        now: i64,
+        until: i64,
+        ready_max: u64,
+    ) -> Result<Vec<Claimed>> {
+        both!(self, s => s.claim(owner, limit, now, until, ready_max).await)
     }
     async fn renew(&self, owner: &str, until: i64) -> Result<()> {
         both!(self, s => s.renew(owner, until).await)
@@ -114,6 +121,9 @@ impl Store for Outbox {
     }
     async fn complete(&self, id: i64, owner: &str, c: Completion) -> Result<bool> {
         both!(self, s => s.complete(id, owner, c).await)
+    }
+    async fn complete_many(&self, owner: &str, outcomes: Vec<(i64, Completion)>) -> Result<u64> {
+        both!(self, s => s.complete_many(owner, outcomes).await)
     }
     async fn status(&self, now: i64) -> Result<Status> {
         both!(self, s => s.status(now).await)

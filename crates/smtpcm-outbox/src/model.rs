@@ -304,6 +304,10 @@ pub struct Claimed {
     pub pending: Vec<Recipient>,
     /// Some recipient accepted the message in an earlier attempt.
     pub accepted_before: bool,
+    /// The whole rendered message when it was claimed *ready* (see
+    /// [`Store::claim`](crate::store::Store::claim)): its bytes came with the claim and its
+    /// dot mark is already durable, so it can go into a pipelined batch at once.
+    pub ready: Option<Vec<u8>>,
 }
 
 /// What a delivery attempt decided, written in one transaction.

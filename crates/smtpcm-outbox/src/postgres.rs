@@ -12,7 +12,7 @@ use crate::model::{
     Action, Claimed, Completion, Detail, NewMessage, Queued, Recipient, RecipientState, Settings,
     State, Status, Summary, UnknownPolicy,
 };
-use crate::store::{Body, Store};
+use crate::store::{Body, CHUNK_BYTES, Store};
 
 /// Versioned migrations, applied in order under an advisory lock (so workers starting
 /// together do not race) and recorded in `schema_version`.
@@ -392,18 +392,20 @@ impl Store for PgStore {
         limit: usize,
         now: i64,
         lease_until: i64,
+        ready_max: u64,
     ) -> Result<Vec<Claimed>> {
         let owner = owner.to_owned();
+        let ready_max = ready_max.min(CHUNK_BYTES as u64) as i64;
         self.tx(|tx, db| {
             Box::pin(async move {
                 let rows = tx
                     .query(
                         "UPDATE messages SET state = 'sending', lease_owner = $1, lease_until = $2, \
-                           dot_sent = 0, attempts = attempts + 1 \
+                           dot_sent = CASE WHEN size <= $5 THEN 1 ELSE 0 END, attempts = attempts + 1 \
                          WHERE id IN (SELECT id FROM messages WHERE state = 'queued' AND next_attempt_at <= $3 \
                                       ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
                          RETURNING id, message_id, route, sender, size, eight_bit, smtputf8, attempts, created_at",
-                        &[&owner, &lease_until, &now, &(limit as i64)],
+                        &[&owner, &lease_until, &now, &(limit as i64), &ready_max],
                     )
                     .await
                     .map_err(pg(db))?;
@@ -426,7 +428,28 @@ impl Store for PgStore {
                             .into_iter()
                             .filter(|r| r.state == RecipientState::Pending)
                             .collect(),
+                        ready: None,
                     });
+                }
+                // The bytes of the messages claimed ready, in one query (one chunk each).
+                let ready: Vec<i64> = claimed
+                    .iter()
+                    .filter(|c| c.size as i64 <= ready_max)
+                    .map(|c| c.id)
+                    .collect();
+                if !ready.is_empty() {
+                    let rows = tx
+                        .query(
+                            "SELECT message, data FROM body_chunks WHERE message = ANY($1) AND seq = 0",
+                            &[&ready],
+                        )
+                        .await
+                        .map_err(pg(db))?;
+                    let mut bodies: std::collections::HashMap<i64, Vec<u8>> =
+                        rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+                    for c in claimed.iter_mut().filter(|c| c.size as i64 <= ready_max) {
+                        c.ready = Some(bodies.remove(&c.id).unwrap_or_default());
+                    }
                 }
                 claimed.sort_by_key(|c| c.id);
                 Ok(claimed)
@@ -475,39 +498,56 @@ impl Store for PgStore {
     }
 
     async fn complete(&self, id: i64, owner: &str, c: Completion) -> Result<bool> {
+        Ok(self.complete_many(owner, vec![(id, c)]).await? == 1)
+    }
+
+    async fn complete_many(&self, owner: &str, outcomes: Vec<(i64, Completion)>) -> Result<u64> {
         let owner = owner.to_owned();
         self.tx(|tx, db| {
             Box::pin(async move {
-                let n = tx
-                    .execute(
+                let message = tx
+                    .prepare(
                         "UPDATE messages SET state = $3, next_attempt_at = $4, last_error = COALESCE($5, last_error), \
                            unknown_count = unknown_count + $6, resent_count = resent_count + $7, \
                            lease_owner = NULL, lease_until = NULL, dot_sent = 0 \
                          WHERE id = $1 AND state = 'sending' AND lease_owner = $2",
-                        &[
-                            &id,
-                            &owner,
-                            &c.state.as_str(),
-                            &c.next_attempt_at,
-                            &c.last_error,
-                            &i32::from(c.unknown),
-                            &i32::from(c.unknown && c.state == State::Queued),
-                        ],
                     )
                     .await
                     .map_err(pg(db))?;
-                if n == 1 {
-                    for (seq, st, reply) in &c.recipients {
-                        tx.execute(
-                            "UPDATE recipients SET state = $3, reply = $4 \
-                             WHERE message = $1 AND seq = $2 AND state = 'pending'",
-                            &[&id, seq, &st.as_str(), reply],
+                let recipient = tx
+                    .prepare(
+                        "UPDATE recipients SET state = $3, reply = $4 \
+                         WHERE message = $1 AND seq = $2 AND state = 'pending'",
+                    )
+                    .await
+                    .map_err(pg(db))?;
+                let mut held = 0;
+                for (id, c) in &outcomes {
+                    let n = tx
+                        .execute(
+                            &message,
+                            &[
+                                id,
+                                &owner,
+                                &c.state.as_str(),
+                                &c.next_attempt_at,
+                                &c.last_error,
+                                &i32::from(c.unknown),
+                                &i32::from(c.unknown && c.state == State::Queued),
+                            ],
                         )
                         .await
                         .map_err(pg(db))?;
+                    if n == 1 {
+                        held += 1;
+                        for (seq, st, reply) in &c.recipients {
+                            tx.execute(&recipient, &[id, seq, &st.as_str(), reply])
+                                .await
+                                .map_err(pg(db))?;
+                        }
                     }
                 }
-                Ok(n == 1)
+                Ok(held)
             })
         })
         .await

@@ -1,6 +1,8 @@
 //! The embedded engine: one SQLite file in WAL mode with `synchronous=FULL`, so a commit
 //! survives a crash of the process and of the machine.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,7 +14,7 @@ use crate::model::{
     Action, Claimed, Completion, Detail, NewMessage, Queued, Recipient, RecipientState, Settings,
     State, Status, Summary, UnknownPolicy,
 };
-use crate::store::{Body, Store};
+use crate::store::{Body, CHUNK_BYTES, Store};
 
 /// How long a writer waits for another process's lock before reporting it, unless
 /// `SMTPCM_OUTBOX_BUSY_TIMEOUT_MS` says otherwise.
@@ -82,14 +84,14 @@ pub struct SqliteStore {
     reader: Arc<Mutex<Connection>>,
 }
 
-/// The statements of one [`Job`].
-type JobFn = Box<dyn FnOnce(&Connection) -> rusqlite::Result<bool> + Send>;
+/// The statements of one [`Job`], and what they return (downcast by [`SqliteStore::grouped`]).
+type JobFn = Box<dyn FnOnce(&Connection) -> rusqlite::Result<Box<dyn Any + Send>> + Send>;
 
 /// One small write (a dot mark, an outcome) for the group-commit writer: run inside the
 /// writer's transaction; its result is sent only once that transaction is committed.
 struct Job {
     run: JobFn,
-    reply: tokio::sync::oneshot::Sender<Result<bool>>,
+    reply: tokio::sync::oneshot::Sender<Result<Box<dyn Any + Send>>>,
 }
 
 /// Group commit: with `synchronous=FULL`, each commit costs an fsync, and the workers'
@@ -234,8 +236,10 @@ impl SqliteStore {
                 detail: format!("cannot switch to WAL journal mode (got {mode})"),
             });
         }
-        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-            .map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;",
+        )
+        .map_err(err)?;
         let conn = Arc::new(Mutex::new(conn));
         let mut store = SqliteStore {
             writer: GroupWriter::spawn(name.clone(), conn.clone()),
@@ -303,20 +307,20 @@ impl SqliteStore {
     }
 
     /// Run `f` in the group-commit writer's next transaction; see [`GroupWriter`].
-    async fn grouped(
+    async fn grouped<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<bool> + Send + 'static,
-    ) -> Result<bool> {
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (reply, answer) = tokio::sync::oneshot::channel();
+        let stopped = || OutboxError::Invalid("the outbox writer stopped".into());
         self.writer
             .send(Job {
-                run: Box::new(f),
+                run: Box::new(move |c| f(c).map(|v| Box::new(v) as Box<dyn Any + Send>)),
                 reply,
             })
-            .map_err(|_| OutboxError::Invalid("the outbox writer stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| OutboxError::Invalid("the outbox writer stopped".into()))?
+            .map_err(|_| stopped())?;
+        let value = answer.await.map_err(|_| stopped())??;
+        value.downcast::<T>().map(|v| *v).map_err(|_| stopped())
     }
 
     /// Run `f` on the connection, in this thread (for callers outside async code).
@@ -397,6 +401,145 @@ fn get_setting(c: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
         r.get(0)
     })
     .optional()
+}
+
+/// Record one attempt's outcome if `owner` still holds the message's lease.
+fn complete_one(conn: &Connection, id: i64, owner: &str, c: &Completion) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE messages SET state = ?3, next_attempt_at = ?4, last_error = COALESCE(?5, last_error), \
+               unknown_count = unknown_count + ?6, resent_count = resent_count + ?7, \
+               lease_owner = NULL, lease_until = NULL, dot_sent = 0 \
+             WHERE id = ?1 AND state = 'sending' AND lease_owner = ?2",
+        )?
+        .execute(params![
+            id,
+            owner,
+            c.state.as_str(),
+            c.next_attempt_at,
+            c.last_error,
+            i64::from(c.unknown),
+            i64::from(c.unknown && c.state == State::Queued),
+        ])?;
+    if n == 1 {
+        let mut up = conn.prepare_cached(
+            "UPDATE recipients SET state = ?3, reply = ?4 WHERE message = ?1 AND seq = ?2 AND state = 'pending'",
+        )?;
+        for (seq, st, reply) in &c.recipients {
+            up.execute(params![id, seq, st.as_str(), reply])?;
+        }
+    }
+    Ok(n == 1)
+}
+
+/// The statements of [`Store::claim`], inside the caller's transaction.
+fn claim_in(
+    conn: &Connection,
+    owner: &str,
+    limit: usize,
+    now: i64,
+    lease_until: i64,
+    ready_max: i64,
+) -> rusqlite::Result<Vec<Claimed>> {
+    let mut claimed = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "UPDATE messages SET state = 'sending', lease_owner = ?1, lease_until = ?2, \
+               dot_sent = CASE WHEN size <= ?5 THEN 1 ELSE 0 END, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM messages WHERE state = 'queued' AND next_attempt_at <= ?3 \
+                          ORDER BY next_attempt_at, id LIMIT ?4) \
+             RETURNING id, message_id, route, sender, size, eight_bit, smtputf8, attempts, created_at",
+        )?;
+        let rows = stmt.query_map(
+            params![owner, lease_until, now, limit as i64, ready_max],
+            |r| {
+                Ok(Claimed {
+                    id: r.get(0)?,
+                    message_id: r.get(1)?,
+                    route: r.get(2)?,
+                    sender: r.get(3)?,
+                    size: r.get::<_, i64>(4)? as u64,
+                    eight_bit: r.get(5)?,
+                    smtputf8: r.get(6)?,
+                    attempts: r.get(7)?,
+                    created_at: r.get(8)?,
+                    pending: Vec::new(),
+                    accepted_before: false,
+                    ready: None,
+                })
+            },
+        )?;
+        for row in rows {
+            claimed.push(row?);
+        }
+    }
+    if claimed.is_empty() {
+        return Ok(claimed);
+    }
+    // Recipients and bodies by ranges of ids rather than two lookups per message: claimed
+    // ids are usually consecutive. A range spans gaps of at most RANGE_GAP ids, so the
+    // rows of unclaimed messages it also reads (and skips) stay few.
+    const RANGE_GAP: i64 = 16;
+    let index: HashMap<i64, usize> = claimed.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    let mut ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+    ids.sort_unstable();
+    let mut ranges: Vec<(i64, i64)> = Vec::new();
+    for id in ids {
+        match ranges.last_mut() {
+            Some((_, hi)) if id - *hi <= RANGE_GAP => *hi = id,
+            _ => ranges.push((id, id)),
+        }
+    }
+    let mut accepted = vec![false; claimed.len()];
+    for &(lo, hi) in &ranges {
+        let mut stmt = conn.prepare_cached(
+            "SELECT message, seq, address, state, reply FROM recipients \
+             WHERE message BETWEEN ?1 AND ?2 ORDER BY message, seq",
+        )?;
+        let mut rows = stmt.query(params![lo, hi])?;
+        while let Some(r) = rows.next()? {
+            let Some(&i) = index.get(&r.get::<_, i64>(0)?) else {
+                continue;
+            };
+            let state: String = r.get(3)?;
+            let state: RecipientState = state.parse().map_err(|e: String| {
+                rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, e.into())
+            })?;
+            match state {
+                RecipientState::Pending => claimed[i].pending.push(Recipient {
+                    seq: r.get(1)?,
+                    address: r.get(2)?,
+                    state,
+                    reply: r.get(4)?,
+                }),
+                RecipientState::Accepted => accepted[i] = true,
+                _ => {}
+            }
+        }
+    }
+    for (c, a) in claimed.iter_mut().zip(accepted) {
+        c.accepted_before = a;
+        if c.size as i64 <= ready_max {
+            // An empty message has no chunk; the others get theirs below.
+            c.ready = Some(Vec::new());
+        }
+    }
+    // One chunk at most each (ready_max <= CHUNK_BYTES).
+    let any_ready = claimed.iter().any(|c| c.ready.is_some());
+    for &(lo, hi) in ranges.iter().filter(|_| any_ready) {
+        let mut stmt = conn.prepare_cached(
+            "SELECT message, data FROM body_chunks WHERE message BETWEEN ?1 AND ?2 AND seq = 0",
+        )?;
+        let mut rows = stmt.query(params![lo, hi])?;
+        while let Some(r) = rows.next()? {
+            if let Some(&i) = index.get(&r.get::<_, i64>(0)?)
+                && let Some(ready) = claimed[i].ready.as_mut()
+            {
+                *ready = r.get(1)?;
+            }
+        }
+    }
+    Ok(claimed)
 }
 
 impl Store for SqliteStore {
@@ -532,53 +675,17 @@ impl Store for SqliteStore {
         limit: usize,
         now: i64,
         lease_until: i64,
+        ready_max: u64,
     ) -> Result<Vec<Claimed>> {
         let owner = owner.to_owned();
-        self.with(move |conn, db| {
-            let err = |e| OutboxError::sqlite(db, e);
-            let tx = immediate(conn, db)?;
-            let mut claimed = Vec::new();
-            {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "UPDATE messages SET state = 'sending', lease_owner = ?1, lease_until = ?2, \
-                           dot_sent = 0, attempts = attempts + 1 \
-                         WHERE id IN (SELECT id FROM messages WHERE state = 'queued' AND next_attempt_at <= ?3 \
-                                      ORDER BY next_attempt_at, id LIMIT ?4) \
-                         RETURNING id, message_id, route, sender, size, eight_bit, smtputf8, attempts, created_at",
-                    )
-                    .map_err(err)?;
-                let rows = stmt
-                    .query_map(params![owner, lease_until, now, limit as i64], |r| {
-                        Ok(Claimed {
-                            id: r.get(0)?,
-                            message_id: r.get(1)?,
-                            route: r.get(2)?,
-                            sender: r.get(3)?,
-                            size: r.get::<_, i64>(4)? as u64,
-                            eight_bit: r.get(5)?,
-                            smtputf8: r.get(6)?,
-                            attempts: r.get(7)?,
-                            created_at: r.get(8)?,
-                            pending: Vec::new(),
-                            accepted_before: false,
-                        })
-                    })
-                    .map_err(err)?;
-                for row in rows {
-                    claimed.push(row.map_err(err)?);
-                }
-            }
-            for c in &mut claimed {
-                let all = recipients(&tx, c.id, false).map_err(err)?;
-                c.accepted_before = all.iter().any(|r| r.state == RecipientState::Accepted);
-                c.pending = all.into_iter().filter(|r| r.state == RecipientState::Pending).collect();
-            }
-            tx.commit().map_err(err)?;
-            claimed.sort_by_key(|c| c.id);
-            Ok(claimed)
-        })
-        .await
+        let ready_max = ready_max.min(CHUNK_BYTES as u64) as i64;
+        // Through the group-commit writer: the claims of every task, and the outcomes
+        // they just recorded, share one fsync.
+        let mut claimed = self
+            .grouped(move |conn| claim_in(conn, &owner, limit, now, lease_until, ready_max))
+            .await?;
+        claimed.sort_by_key(|c| c.id);
+        Ok(claimed)
     }
 
     async fn renew(&self, owner: &str, lease_until: i64) -> Result<()> {
@@ -617,38 +724,24 @@ impl Store for SqliteStore {
                 "UPDATE messages SET dot_sent = 1 WHERE id = ?1 AND state = 'sending' AND lease_owner = ?2",
                 params![id, owner],
             )?;
-            Ok(n == 1)
+            Ok(n as u64)
         })
         .await
+        .map(|n| n == 1)
     }
 
     async fn complete(&self, id: i64, owner: &str, c: Completion) -> Result<bool> {
+        Ok(self.complete_many(owner, vec![(id, c)]).await? == 1)
+    }
+
+    async fn complete_many(&self, owner: &str, outcomes: Vec<(i64, Completion)>) -> Result<u64> {
         let owner = owner.to_owned();
         self.grouped(move |conn| {
-            let n = conn.execute(
-                "UPDATE messages SET state = ?3, next_attempt_at = ?4, last_error = COALESCE(?5, last_error), \
-                   unknown_count = unknown_count + ?6, resent_count = resent_count + ?7, \
-                   lease_owner = NULL, lease_until = NULL, dot_sent = 0 \
-                 WHERE id = ?1 AND state = 'sending' AND lease_owner = ?2",
-                params![
-                    id,
-                    owner,
-                    c.state.as_str(),
-                    c.next_attempt_at,
-                    c.last_error,
-                    i64::from(c.unknown),
-                    i64::from(c.unknown && c.state == State::Queued),
-                ],
-            )?;
-            if n == 1 {
-                let mut up = conn.prepare_cached(
-                    "UPDATE recipients SET state = ?3, reply = ?4 WHERE message = ?1 AND seq = ?2 AND state = 'pending'",
-                )?;
-                for (seq, st, reply) in &c.recipients {
-                    up.execute(params![id, seq, st.as_str(), reply])?;
-                }
+            let mut held = 0;
+            for (id, c) in &outcomes {
+                held += u64::from(complete_one(conn, *id, &owner, c)?);
             }
-            Ok(n == 1)
+            Ok(held)
         })
         .await
     }

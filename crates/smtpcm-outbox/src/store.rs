@@ -92,13 +92,22 @@ pub trait Store: Send + Sync + 'static {
     /// final dot is simply queued again. Returns how many messages changed.
     fn recover(&self, now: i64, settings: Settings) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Claim up to `limit` due messages for `owner` until `lease_until`.
+    /// Claim up to `limit` due messages for `owner` until `lease_until`, in one commit.
+    ///
+    /// A claimed message of at most `ready_max` bytes (capped at [`CHUNK_BYTES`]) is
+    /// claimed *ready*: its dot mark (see [`mark_dot`](Self::mark_dot)) is set in the same
+    /// commit and its bytes are returned in [`Claimed::ready`]. A batch of small messages
+    /// then costs one durable write before it goes out pipelined, instead of one per
+    /// message; the price is that a worker killed while holding the batch leaves all of it
+    /// `unknown`, so the batch size bounds what one crash can make unknown. `0` claims
+    /// nothing ready.
     fn claim(
         &self,
         owner: &str,
         limit: usize,
         now: i64,
         lease_until: i64,
+        ready_max: u64,
     ) -> impl Future<Output = Result<Vec<Claimed>>> + Send;
 
     /// Extend every lease `owner` holds.
@@ -118,6 +127,14 @@ pub trait Store: Send + Sync + 'static {
         owner: &str,
         completion: Completion,
     ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Record the outcomes of several attempts in one commit. Returns how many of them
+    /// `owner` still held the lease of (the others are left to whoever holds it).
+    fn complete_many(
+        &self,
+        owner: &str,
+        outcomes: Vec<(i64, Completion)>,
+    ) -> impl Future<Output = Result<u64>> + Send;
 
     /// Counts per state, age of the oldest pending message, unknown counters.
     fn status(&self, now: i64) -> impl Future<Output = Result<Status>> + Send;

@@ -8,16 +8,16 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use smtpcm_engine::smtp::{Envelope, ErrorKind, SendReport, SmtpError};
+use smtpcm_engine::smtp::{Envelope, ErrorKind, PipelineConfig, SendReport, SmtpError};
 use smtpcm_engine::{Connection, Endpoint, SendError};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{OutboxError, Result};
 use crate::model::{Claimed, Completion, RecipientState, Settings, State, UnknownPolicy, now_ms};
-use crate::store::Store;
+use crate::store::{CHUNK_BYTES, Store};
 
 /// Turns a stored route into an [`Endpoint`]. The CLI's router parses the connection
 /// string with the SSIS layer and reads the secrets it names (environment variables or
@@ -45,7 +45,9 @@ pub struct WorkerConfig {
     pub until_empty: bool,
     /// How long a claim holds; renewed while the worker lives.
     pub lease: Duration,
-    /// Messages claimed per transaction by each of the `concurrency` tasks.
+    /// Messages claimed per transaction by each of the `concurrency` tasks. Small ones are
+    /// claimed ready and sent as one pipelined batch, so this is also the most messages a
+    /// killed worker task can leave `unknown` (see [`Store::claim`]).
     pub batch: usize,
     /// The first retry delay; doubled per attempt, up to `retry_max`, with jitter.
     pub retry_initial: Duration,
@@ -65,7 +67,7 @@ impl Default for WorkerConfig {
             concurrency: 4,
             until_empty: false,
             lease: Duration::from_secs(60),
-            batch: 8,
+            batch: DEFAULT_BATCH,
             retry_initial: Duration::from_secs(60),
             retry_max: Duration::from_secs(3600),
             rate_per_relay: None,
@@ -74,6 +76,10 @@ impl Default for WorkerConfig {
         }
     }
 }
+
+/// The default [`WorkerConfig::batch`]: large enough that a claim's fsync is shared by
+/// many messages, small enough that a crash leaves few of them unknown.
+pub const DEFAULT_BATCH: usize = 64;
 
 /// `host:pid:random`, unique per worker process.
 pub fn default_owner() -> String {
@@ -125,7 +131,7 @@ pub fn backoff(attempts: i32, initial: Duration, max: Duration) -> Duration {
 /// What an attempt's result means for the message: the one place outcomes are decided.
 pub fn decide(
     msg: &Claimed,
-    result: std::result::Result<SendReport, SendError>,
+    result: std::result::Result<&SendReport, &SendError>,
     now: i64,
     settings: &Settings,
     cfg: &WorkerConfig,
@@ -166,7 +172,7 @@ pub fn decide(
             }
         }
         Err(e) => {
-            let smtp = match &e {
+            let smtp = match e {
                 SendError::Smtp(s) => Some(s),
                 _ => None,
             };
@@ -258,6 +264,8 @@ struct Shared<S: Store> {
     limiter: Limiter,
     endpoints: std::sync::Mutex<HashMap<String, std::result::Result<Endpoint, String>>>,
     stop: Arc<AtomicBool>,
+    /// Delivery tasks still running (see `task`).
+    active: AtomicUsize,
 }
 
 /// Run a worker until `stop` is set, or (with `until_empty`) until nothing is left to
@@ -270,6 +278,7 @@ pub async fn run<S: Store>(
     stop: Arc<AtomicBool>,
 ) -> Result<()> {
     let settings = store.settings().await?;
+    let cfg_concurrency = cfg.concurrency.max(1);
     let shared = Arc::new(Shared {
         limiter: Limiter {
             interval: cfg
@@ -285,6 +294,7 @@ pub async fn run<S: Store>(
         counters,
         endpoints: Default::default(),
         stop,
+        active: AtomicUsize::new(cfg_concurrency),
     });
     shared.store.recover(now_ms(), shared.settings).await?;
     let mut tasks = tokio::task::JoinSet::new();
@@ -313,7 +323,7 @@ pub async fn run<S: Store>(
             Ok(())
         });
     }
-    for _ in 0..shared.cfg.concurrency.max(1) {
+    for _ in 0..cfg_concurrency {
         let s = shared.clone();
         tasks.spawn(async move { task(s).await });
     }
@@ -335,7 +345,7 @@ pub async fn run<S: Store>(
     }
 }
 
-/// An outcome being recorded while the next message goes out.
+/// Outcomes being recorded while the next messages go out.
 type Recording = tokio::task::JoinHandle<Result<bool>>;
 
 /// Wait for an outcome's commit; a lost lease is only logged.
@@ -352,29 +362,106 @@ async fn recorded(h: Option<Recording>) -> Result<()> {
     }
 }
 
+/// Count `completions`, then record them in one commit in the background, once the
+/// previous recording is done (so outcomes are committed in order).
+async fn record<S: Store>(
+    s: &Shared<S>,
+    prev: &mut Option<Recording>,
+    completions: Vec<(i64, Completion)>,
+) -> Result<()> {
+    for (_, c) in &completions {
+        count(&s.counters, c);
+    }
+    recorded(prev.take()).await?;
+    if completions.is_empty() {
+        return Ok(());
+    }
+    let (store, owner) = (s.store.clone(), s.cfg.owner.clone());
+    *prev = Some(tokio::spawn(async move {
+        let n = completions.len() as u64;
+        Ok(store.complete_many(&owner, completions).await? == n)
+    }));
+    Ok(())
+}
+
+fn count(counters: &Counters, c: &Completion) {
+    counters.rejected_recipients.fetch_add(
+        c.recipients
+            .iter()
+            .filter(|r| r.1 == RecipientState::Rejected)
+            .count() as u64,
+        Ordering::Relaxed,
+    );
+    if c.unknown {
+        counters.add(&counters.unknown);
+    }
+    match c.state {
+        State::Sent => counters.add(&counters.sent),
+        State::Failed => counters.add(&counters.failed),
+        State::Expired => counters.add(&counters.expired),
+        State::Queued if !c.unknown => counters.add(&counters.deferred),
+        _ => {}
+    }
+}
+
 async fn task<S: Store>(s: Arc<Shared<S>>) -> Result<()> {
     let mut conn: Option<(String, Connection)> = None;
     let mut prev: Option<Recording> = None;
-    while !s.stop.load(Ordering::Relaxed) {
-        let now = now_ms();
-        let batch = s
-            .store
-            .claim(
-                &s.cfg.owner,
-                s.cfg.batch.max(1),
-                now,
-                now + s.cfg.lease.as_millis() as i64,
-            )
-            .await?;
+    // Small messages are claimed ready and pipelined, unless sends are rate-limited: then
+    // each is marked just before its dot, so a crash leaves at most one unknown per task.
+    let ready_max = if s.limiter.interval.is_some() {
+        0
+    } else {
+        CHUNK_BYTES as u64
+    };
+    // The next batch is claimed while this one goes out, so the claim's commit is not a
+    // pause on the wire. Both batches count toward what a crash can leave unknown.
+    let mut ahead: Option<tokio::task::JoinHandle<Result<Vec<Claimed>>>> = None;
+    loop {
+        let batch = match ahead.take() {
+            Some(h) => h
+                .await
+                .map_err(|e| OutboxError::Invalid(format!("claiming messages: {e}")))??,
+            None if s.stop.load(Ordering::Relaxed) => break,
+            None => claim(&s, ready_max).await?,
+        };
         if batch.is_empty() {
             recorded(prev.take()).await?;
-            if s.cfg.until_empty && s.store.status(now).await?.pending() == 0 {
+            // With --until-empty, a task with nothing to claim leaves while another is still
+            // delivering (that one sees any retry through); the last one waits for retries
+            // until nothing is pending. Without this, tasks would nap at the tail.
+            if s.stop.load(Ordering::Relaxed)
+                || (s.cfg.until_empty
+                    && (s
+                        .active
+                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |a| {
+                            (a > 1).then(|| a - 1)
+                        })
+                        .is_ok()
+                        || s.store.status(now_ms()).await?.pending() == 0))
+            {
                 break;
             }
             tokio::time::sleep(s.cfg.idle_poll).await;
             continue;
         }
-        for msg in batch {
+        // A stopping worker delivers what it holds and claims nothing more.
+        if !s.stop.load(Ordering::Relaxed) {
+            let s = s.clone();
+            ahead = Some(tokio::spawn(async move { claim(&s, ready_max).await }));
+        }
+        let (ready, streamed): (Vec<_>, Vec<_>) =
+            batch.into_iter().partition(|m| m.ready.is_some());
+        // Consecutive ready messages with the same route share one pipelined session.
+        let mut ready = ready.into_iter().peekable();
+        while let Some(first) = ready.next() {
+            let mut group = vec![first];
+            while let Some(m) = ready.next_if(|m| m.route == group[0].route) {
+                group.push(m);
+            }
+            deliver_ready(&s, &mut conn, &mut prev, group).await?;
+        }
+        for msg in streamed {
             deliver(&s, &mut conn, &mut prev, msg).await?;
         }
     }
@@ -383,6 +470,104 @@ async fn task<S: Store>(s: Arc<Shared<S>>) -> Result<()> {
         let _ = c.client.quit().await;
     }
     Ok(())
+}
+
+async fn claim<S: Store>(s: &Shared<S>, ready_max: u64) -> Result<Vec<Claimed>> {
+    let now = now_ms();
+    s.store
+        .claim(
+            &s.cfg.owner,
+            s.cfg.batch.max(1),
+            now,
+            now + s.cfg.lease.as_millis() as i64,
+            ready_max,
+        )
+        .await
+}
+
+/// Messages claimed ready (their bytes at hand, their dot marks durable) with one route:
+/// one pipelined batch over the task's connection, one commit for all their outcomes.
+async fn deliver_ready<S: Store>(
+    s: &Shared<S>,
+    conn: &mut Option<(String, Connection)>,
+    prev: &mut Option<Recording>,
+    group: Vec<Claimed>,
+) -> Result<()> {
+    let route = &group[0].route;
+    let endpoint = match endpoint(s, route) {
+        Ok(e) => e,
+        Err(reason) => {
+            let all = group
+                .iter()
+                .map(|m| (m.id, unusable_route(&reason)))
+                .collect();
+            return record(s, prev, all).await;
+        }
+    };
+    if conn.as_ref().is_some_and(|(r, _)| r != route)
+        && let Some((_, old)) = conn.take()
+    {
+        let _ = old.client.quit().await;
+    }
+    if conn.is_none() {
+        match endpoint.connect().await {
+            Ok(c) => *conn = Some((route.clone(), c)),
+            Err(e) => {
+                // Nothing was sent: each message is decided on the one connect error.
+                let now = now_ms();
+                let all = group
+                    .iter()
+                    .map(|m| (m.id, decide(m, Err(&e), now, &s.settings, &s.cfg)))
+                    .collect();
+                return record(s, prev, all).await;
+            }
+        }
+    }
+    let Some((_, c)) = conn.as_mut() else {
+        return Ok(());
+    };
+    let envelopes: Vec<Envelope> = group.iter().map(envelope).collect();
+    // Collected first: a closure in the iterator would make the future not `Send`.
+    let mut batch: Vec<(&Envelope, &[u8])> = Vec::with_capacity(group.len());
+    for (e, m) in envelopes.iter().zip(&group) {
+        batch.push((e, m.ready.as_deref().unwrap_or_default()));
+    }
+    let outcomes = c.client.send_batch(batch, PipelineConfig::default()).await;
+    let now = now_ms();
+    let mut broken = false;
+    let mut all = Vec::with_capacity(group.len());
+    for (m, o) in group.iter().zip(outcomes) {
+        let result = o.result.map_err(SendError::Smtp);
+        if let Err(SendError::Smtp(e)) = &result {
+            broken |= e.is_connection() || e.is_delivery_unknown();
+        }
+        all.push((m.id, decide(m, result.as_ref(), now, &s.settings, &s.cfg)));
+    }
+    if broken {
+        *conn = None;
+    }
+    record(s, prev, all).await
+}
+
+fn unusable_route(reason: &str) -> Completion {
+    Completion {
+        state: State::Failed,
+        next_attempt_at: now_ms(),
+        recipients: Vec::new(),
+        last_error: Some(format!("cannot use the stored connection: {reason}")),
+        unknown: false,
+    }
+}
+
+fn envelope(msg: &Claimed) -> Envelope {
+    Envelope {
+        from: msg.sender.clone(),
+        recipients: msg.pending.iter().map(|r| r.address.clone()).collect(),
+        size: Some(msg.size),
+        eight_bit: msg.eight_bit,
+        smtputf8: msg.smtputf8,
+        dsn: Default::default(),
+    }
 }
 
 fn endpoint<S: Store>(s: &Shared<S>, route: &str) -> std::result::Result<Endpoint, String> {
@@ -411,22 +596,9 @@ async fn deliver<S: Store>(
     prev: &mut Option<Recording>,
     msg: Claimed,
 ) -> Result<()> {
-    let owner = &s.cfg.owner;
     let endpoint = match endpoint(s, &msg.route) {
         Ok(e) => e,
-        Err(reason) => {
-            let c = Completion {
-                state: State::Failed,
-                next_attempt_at: now_ms(),
-                recipients: Vec::new(),
-                last_error: Some(format!("cannot use the stored connection: {reason}")),
-                unknown: false,
-            };
-            s.counters.add(&s.counters.failed);
-            recorded(prev.take()).await?;
-            s.store.complete(msg.id, owner, c).await?;
-            return Ok(());
-        }
+        Err(reason) => return record(s, prev, vec![(msg.id, unusable_route(&reason))]).await,
     };
     let relay = format!("{}:{}", endpoint.client.host, endpoint.client.port);
     s.limiter.wait(&relay).await;
@@ -457,32 +629,8 @@ async fn deliver<S: Store>(
         }
         Err(_) => *conn = None,
     }
-    let completion = decide(&msg, result, now_ms(), &s.settings, &s.cfg);
-    let counters = &s.counters;
-    counters.rejected_recipients.fetch_add(
-        completion
-            .recipients
-            .iter()
-            .filter(|r| r.1 == RecipientState::Rejected)
-            .count() as u64,
-        Ordering::Relaxed,
-    );
-    if completion.unknown {
-        counters.add(&counters.unknown);
-    }
-    match completion.state {
-        State::Sent => counters.add(&counters.sent),
-        State::Failed => counters.add(&counters.failed),
-        State::Expired => counters.add(&counters.expired),
-        State::Queued if !completion.unknown => counters.add(&counters.deferred),
-        _ => {}
-    }
-    recorded(prev.take()).await?;
-    let (store, owner, id) = (s.store.clone(), owner.clone(), msg.id);
-    *prev = Some(tokio::spawn(async move {
-        store.complete(id, &owner, completion).await
-    }));
-    Ok(())
+    let completion = decide(&msg, result.as_ref(), now_ms(), &s.settings, &s.cfg);
+    record(s, prev, vec![(msg.id, completion)]).await
 }
 
 enum Attempt {
@@ -508,15 +656,7 @@ async fn attempt<S: Store>(
             ErrorKind::Disconnected,
         )))));
     };
-    let envelope = Envelope {
-        from: msg.sender.clone(),
-        recipients: msg.pending.iter().map(|r| r.address.clone()).collect(),
-        size: Some(msg.size),
-        eight_bit: msg.eight_bit,
-        smtputf8: msg.smtputf8,
-        dsn: Default::default(),
-    };
-    let mut writer = match c.client.begin(&envelope).await {
+    let mut writer = match c.client.begin(&envelope(msg)).await {
         Ok(w) => w,
         Err(e) => return Ok(Attempt::Done(Err(e.into()))),
     };
@@ -590,6 +730,7 @@ mod tests {
                 })
                 .collect(),
             accepted_before,
+            ready: None,
         }
     }
 
@@ -623,7 +764,7 @@ mod tests {
         };
         let c = decide(
             &claimed(&["b@x", "c@x", "d@x"], false),
-            Ok(report),
+            Ok(&report),
             NOW,
             &settings(UnknownPolicy::Hold),
             &WorkerConfig::default(),
@@ -653,11 +794,11 @@ mod tests {
         let cfg = WorkerConfig::default();
         let s = settings(UnknownPolicy::Hold);
         assert_eq!(
-            decide(&claimed(&["c@x"], false), err(), NOW, &s, &cfg).state,
+            decide(&claimed(&["c@x"], false), err().as_ref(), NOW, &s, &cfg).state,
             State::Failed
         );
         assert_eq!(
-            decide(&claimed(&["c@x"], true), err(), NOW, &s, &cfg).state,
+            decide(&claimed(&["c@x"], true), err().as_ref(), NOW, &s, &cfg).state,
             State::Sent
         );
     }
@@ -672,9 +813,21 @@ mod tests {
         };
         let cfg = WorkerConfig::default();
         let m = claimed(&["b@x"], false);
-        let hold = decide(&m, err(), NOW, &settings(UnknownPolicy::Hold), &cfg);
+        let hold = decide(
+            &m,
+            err().as_ref(),
+            NOW,
+            &settings(UnknownPolicy::Hold),
+            &cfg,
+        );
         assert_eq!((hold.state, hold.unknown), (State::Unknown, true));
-        let resend = decide(&m, err(), NOW, &settings(UnknownPolicy::Resend), &cfg);
+        let resend = decide(
+            &m,
+            err().as_ref(),
+            NOW,
+            &settings(UnknownPolicy::Resend),
+            &cfg,
+        );
         assert_eq!((resend.state, resend.unknown), (State::Queued, true));
         assert_eq!(resend.next_attempt_at, NOW);
     }
@@ -688,7 +841,7 @@ mod tests {
             Stage::DataTransfer,
             ErrorKind::Io(std::io::ErrorKind::ConnectionReset.into()),
         )));
-        let c = decide(&m, lost, NOW, &s, &cfg);
+        let c = decide(&m, lost.as_ref(), NOW, &s, &cfg);
         assert_eq!(c.state, State::Queued);
         assert!(c.next_attempt_at >= NOW + 30_000, "at least half of 60 s");
         let busy = Err(SendError::Smtp(SmtpError::rejected(
@@ -696,13 +849,16 @@ mod tests {
             "MAIL",
             reply(451),
         )));
-        assert_eq!(decide(&m, busy, NOW, &s, &cfg).state, State::Queued);
+        assert_eq!(
+            decide(&m, busy.as_ref(), NOW, &s, &cfg).state,
+            State::Queued
+        );
         let refused = Err(SendError::Smtp(SmtpError::rejected(
             Stage::DataEnd,
             "DATA",
             reply(554),
         )));
-        let c = decide(&m, refused, NOW, &s, &cfg);
+        let c = decide(&m, refused.as_ref(), NOW, &s, &cfg);
         assert_eq!(c.state, State::Failed);
         assert!(c.last_error.unwrap().contains("554"));
     }
@@ -719,7 +875,7 @@ mod tests {
             "MAIL",
             reply(451),
         )));
-        let c = decide(&claimed(&["b@x"], false), busy, NOW, &s, &cfg);
+        let c = decide(&claimed(&["b@x"], false), busy.as_ref(), NOW, &s, &cfg);
         assert_eq!(c.state, State::Expired);
         assert!(c.last_error.unwrap().starts_with("expired"));
     }

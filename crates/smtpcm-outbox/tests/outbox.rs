@@ -319,12 +319,12 @@ async fn expired_leases_are_taken_over() {
             .await
             .unwrap();
         let now = now_ms();
-        let claimed = outbox.claim("dead", 10, now, now + 1000).await.unwrap();
+        let claimed = outbox.claim("dead", 10, now, now + 1000, 0).await.unwrap();
         assert_eq!(claimed.len(), 2, "{engine}");
         // Another worker finds nothing to claim while the lease holds.
         assert!(
             outbox
-                .claim("alive", 10, now, now + 1000)
+                .claim("alive", 10, now, now + 1000, 0)
                 .await
                 .unwrap()
                 .is_empty()
@@ -362,7 +362,7 @@ async fn expired_leases_are_taken_over() {
             "{engine}"
         );
         let taken = outbox
-            .claim("alive", 10, now + 2000, now + 9000)
+            .claim("alive", 10, now + 2000, now + 9000, 0)
             .await
             .unwrap();
         assert_eq!(
