@@ -529,3 +529,109 @@ async fn sends_to_one_relay_are_rate_limited() {
         "6 messages at 2/s took only {elapsed:?}: the rate limit is not applied"
     );
 }
+
+/// A ready claim carries each small message's stored bytes and its dot mark, in the one
+/// commit: a worker killed while holding the batch leaves all of it unknown (never resent
+/// silently), while a message claimed not ready is simply queued again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ready_claim_carries_the_bytes_and_the_dot_mark() {
+    let mut engines = Engines::new();
+    for (engine, outbox) in engines.outboxes("ready").await {
+        let mut ids = Vec::new();
+        for to in ["a@x.test", "b@x.test", "c@x.test"] {
+            let q = outbox
+                .enqueue_prepared(&message(to), "127.0.0.1:9")
+                .await
+                .unwrap();
+            ids.push((q.id, q.size));
+        }
+        let now = now_ms();
+        // Two ready (everything fits), then the third claimed not ready.
+        let ready = outbox
+            .claim("dead", 2, now, now + 1000, u64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(ready.len(), 2, "{engine}");
+        for c in &ready {
+            let stored = outbox.chunk(c.id, 0).await.unwrap().unwrap();
+            assert_eq!(c.ready.as_deref(), Some(&stored[..]), "{engine}");
+            assert_eq!(stored.len() as u64, c.size, "{engine}");
+            assert_eq!(c.pending.len(), 1, "{engine}");
+        }
+        let too_big = ids[2].1 - 1;
+        let streamed = outbox
+            .claim("dead", 10, now, now + 1000, too_big)
+            .await
+            .unwrap();
+        assert_eq!(streamed.len(), 1, "{engine}");
+        assert!(streamed[0].ready.is_none(), "{engine}");
+        assert_eq!(streamed[0].pending[0].address, "c@x.test", "{engine}");
+        // The worker dies: its lease runs out.
+        let settings = Settings::default();
+        assert_eq!(outbox.recover(now + 2000, settings).await.unwrap(), 3);
+        let states: Vec<State> = {
+            let mut v = Vec::new();
+            for (id, _) in &ids {
+                v.push(outbox.show(*id).await.unwrap().summary.state);
+            }
+            v
+        };
+        assert_eq!(
+            states,
+            [State::Unknown, State::Unknown, State::Queued],
+            "{engine}"
+        );
+    }
+    engines.cleanup().await;
+}
+
+/// One pipelined batch with a refusal in the middle: each reply goes to its own message,
+/// and the refused one alone fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_inside_a_pipelined_batch_fails_that_message_alone() {
+    let mut engines = Engines::new();
+    for (engine, outbox) in engines.outboxes("batch").await {
+        let sink = sink(FaultScript::new(), &["nobody@x.test"]).await;
+        let mut queued = Vec::new();
+        for i in 0..9 {
+            let to = if i == 4 { "nobody@x.test" } else { "ok@x.test" };
+            queued.push(
+                outbox
+                    .enqueue_prepared(&message(to), &route(&sink))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let cfg = WorkerConfig {
+            concurrency: 1,
+            ..quick()
+        };
+        let (outbox, counters) = work(outbox, cfg).await;
+        let mut states = Vec::new();
+        for q in &queued {
+            states.push(outbox.show(q.id).await.unwrap().summary.state);
+        }
+        let mut expected = vec![State::Sent; 9];
+        expected[4] = State::Failed;
+        assert_eq!(states, expected, "{engine}");
+        assert_eq!(
+            counters.sent.load(std::sync::atomic::Ordering::Relaxed),
+            8,
+            "{engine}"
+        );
+        let got = message_ids(&sink);
+        let want: Vec<String> = queued
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 4)
+            .map(|(_, q)| q.message_id.clone())
+            .collect();
+        assert_eq!(
+            got, want,
+            "{engine}: delivered in order, the refused one missing"
+        );
+        let d = outbox.show(queued[4].id).await.unwrap();
+        assert_eq!(d.recipients[0].state, RecipientState::Rejected, "{engine}");
+    }
+    engines.cleanup().await;
+}
