@@ -482,7 +482,7 @@ async fn pipeline_share(
             return tally;
         }
     };
-    // Validated and built once; each copy is prepared from it (new Message-ID and Date).
+    // Validated and built once.
     let template = match composed.build(cm) {
         Ok(m) => m,
         Err(e) => {
@@ -491,17 +491,19 @@ async fn pipeline_share(
             return tally;
         }
     };
+    // Rendered once; each copy only gets its own Message-ID and Date.
+    let first = match template.prepare() {
+        Ok(m) => m,
+        Err(e) => {
+            let (exit, message) = exit::explain_task(&e.into());
+            tally.fail(exit, message);
+            return tally;
+        }
+    };
     let mut pipeline = conn.client.pipeline(PipelineConfig { window });
     let mut content = Vec::new();
     for _ in 0..share {
-        let message = match template.prepare() {
-            Ok(m) => m,
-            Err(e) => {
-                let (exit, message) = exit::explain_task(&e.into());
-                tally.fail(exit, message);
-                break;
-            }
-        };
+        let message = first.renewed();
         content.clear();
         if let Err(e) = message.write_to(&mut content).await {
             let (exit, message) = exit::explain_connection(&SendError::Mime(e).into());

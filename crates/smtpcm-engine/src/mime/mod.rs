@@ -41,6 +41,7 @@ mod header;
 mod html;
 mod parts;
 mod related;
+mod renew;
 mod unique;
 
 pub use body_file::{BodyFile, INLINE_BODY_MAX, MAX_UNSIZED_BODY};
@@ -332,7 +333,7 @@ const RESERVED_HEADERS: [&str; 12] = [
 ];
 
 /// A piece of the rendered message.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Chunk {
     /// Bytes rendered at prepare time (headers, text parts, boundaries).
     Bytes(Vec<u8>),
@@ -355,6 +356,8 @@ pub struct PreparedMessage {
     smtputf8: bool,
     attachment_bytes: u64,
     message_id: String,
+    /// What [`PreparedMessage::renewed`] replaces in a copy.
+    renew: renew::Renew,
 }
 
 impl Message {
@@ -426,12 +429,17 @@ impl Message {
             }
             None => format!("<{}@{}>", unique::token(), id_domain(from)),
         };
-        let date = self
-            .date
-            .unwrap_or_else(|| chrono::Local::now().fixed_offset());
+        let date = match self.date {
+            Some(d) => d.to_rfc2822(),
+            None => renew::date_now(),
+        };
+        let renew = renew::Renew {
+            date: self.date.is_none(),
+            id_domain: self.message_id.is_none().then(|| id_domain(from)),
+        };
 
         let mut h = Headers::default();
-        h.raw("Date", &date.to_rfc2822());
+        h.raw("Date", &date);
         h.mailboxes("From", std::slice::from_ref(from))?;
         if !self.reply_to.is_empty() {
             h.mailboxes("Reply-To", &self.reply_to)?;
@@ -474,6 +482,7 @@ impl Message {
                 recipients,
                 smtputf8,
                 message_id,
+                renew,
             });
         }
         if !self.inline_parts.is_empty() {
@@ -551,6 +560,7 @@ impl Message {
             recipients,
             smtputf8,
             message_id,
+            renew,
         })
     }
 }
