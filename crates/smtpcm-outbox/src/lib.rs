@@ -20,6 +20,7 @@
 
 pub mod error;
 pub mod model;
+pub mod outcome;
 pub mod postgres;
 pub mod render;
 pub mod sqlite;
