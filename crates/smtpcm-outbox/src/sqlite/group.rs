@@ -11,18 +11,18 @@ use crate::error::{OutboxError, Result};
 pub(super) type JobFn =
     Box<dyn FnOnce(&Connection) -> rusqlite::Result<Box<dyn Any + Send>> + Send>;
 
-/// One small write (a dot mark, an outcome) for the group-commit writer: run inside the
-/// writer's transaction; its result is sent only once that transaction is committed.
+/// One small write (a claim, a dot mark, outcomes) for the group-commit writer: run inside
+/// the writer's transaction; its result is sent only once that transaction is committed.
 pub(super) struct Job {
     pub(super) run: JobFn,
     pub(super) reply: tokio::sync::oneshot::Sender<Result<Box<dyn Any + Send>>>,
 }
 
 /// Group commit: with `synchronous=FULL`, each commit costs an fsync, and the workers'
-/// per-message writes (mark the dot, record the outcome) would each pay one. A thread
-/// takes every write waiting at that moment and commits them in one transaction, each
-/// inside its own savepoint, then answers each caller. A caller still hears back only
-/// after its write is durable; under load, many writes share one fsync.
+/// writes (claims, dot marks, outcomes) would each pay one. A thread takes every write
+/// waiting at that moment and commits them in one transaction, then answers each caller.
+/// A caller still hears back only after its write is durable; under load, many writes
+/// share one fsync. If one write fails, the group is rolled back and every caller told.
 pub(super) struct GroupWriter;
 
 impl GroupWriter {
@@ -77,28 +77,37 @@ impl GroupWriter {
                 return;
             }
         };
+        // No savepoint per job: the jobs are updates that fail only when the database
+        // does (full, corrupt, I/O), and a savepoint copied every page a job touched. So
+        // the first failure rolls the whole group back and every caller hears of it:
+        // nothing of the group is committed, and nobody is told otherwise.
         let mut results = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
+        let mut failed = None;
         for j in jobs {
-            let r = tx
-                .execute_batch("SAVEPOINT job")
-                .and_then(|()| match (j.run)(&tx) {
-                    Ok(v) => tx.execute_batch("RELEASE job").map(|()| v),
-                    Err(e) => {
-                        let _ = tx.execute_batch("ROLLBACK TO job; RELEASE job");
-                        Err(e)
-                    }
-                });
-            results.push((j.reply, r.map_err(err)));
+            if failed.is_none() {
+                match (j.run)(&tx) {
+                    Ok(v) => results.push(v),
+                    Err(e) => failed = Some(err(e)),
+                }
+            }
+            replies.push(j.reply);
         }
-        match tx.commit() {
+        let outcome = match failed {
+            Some(e) => {
+                drop(tx); // rolls back
+                Err(e)
+            }
+            None => tx.commit().map_err(err),
+        };
+        match outcome {
             Ok(()) => {
-                for (reply, r) in results {
-                    let _ = reply.send(r);
+                for (reply, r) in replies.into_iter().zip(results) {
+                    let _ = reply.send(Ok(r));
                 }
             }
             Err(e) => {
-                let e = err(e);
-                for (reply, _) in results {
+                for reply in replies {
                     let _ = reply.send(Err(clone_error(&e)));
                 }
             }
