@@ -325,3 +325,56 @@ test('the HTML page edits the smtpcm:: settings as task-scoped variables', async
   assert.match(saved, /DTS:Namespace="smtpcm"\s+DTS:ObjectName="BodyFormat">\s*<DTS:VariableValue\s+DTS:DataType="8"\s+xml:space="preserve">Html</);
   assert.doesNotMatch(saved, /MaxHtmlBytes/);
 });
+
+/** A JSON API call with the token header, as a script would make it. */
+async function call(d, method, p, body) {
+  const r = await fetch(d.base + p, {
+    method,
+    headers: { 'X-Smtpcm-Token': d.token, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const v = await r.json();
+  assert.ok(r.ok, `${method} ${p}: ${JSON.stringify(v)}`);
+  return v;
+}
+
+async function validateAndFollow(page, fileId, field) {
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/api/files/${fileId}/validate`)),
+    page.click(`[data-validate="${fileId}"]`),
+  ]);
+  await page.click(`#findings [data-finding-field="${field}"]`);
+}
+
+test('a Validate finding opens its editor and focuses the field it concerns', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'designer-validate-'));
+  const d = await startDesigner([dir]);
+  const { id } = await call(d, 'POST', '/api/packages', { path: path.join(dir, 'V.dtsx'), name: 'V' });
+  const cm = await call(d, 'POST', `/api/files/${id}/connections`, { name: 'Mail' });
+  const t = await call(d, 'POST', `/api/files/${id}/tasks`, { name: 'Notify' });
+  const taskPath = `/api/files/${id}/tasks/${encodeURIComponent(t.id)}`;
+  const cmPath = `/api/files/${id}/connections/${encodeURIComponent(cm.id)}`;
+  await call(d, 'PUT', cmPath, { fields: { SmtpServer: 'relay.example' } });
+  await call(d, 'PUT', taskPath, { properties: { FromLine: 'a@example.com', ToLine: 'ops@@example.com', Subject: 'Hi', MessageSource: 'Body' } });
+  const page = await openPage(d.url);
+
+  // A bad To recipient: the Mail page's To field.
+  await validateAndFollow(page, id, 'ToLine');
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'task-prop-ToLine');
+  assert.equal(await page.getAttribute('#task-prop-ToLine', 'aria-invalid'), 'true');
+  await shot(page, '13-validate-finding-task');
+
+  // A connection manager without SmtpServer: its editor's SmtpServer field.
+  await call(d, 'PUT', taskPath, { properties: { ToLine: 'ops@example.com' } });
+  await call(d, 'PUT', cmPath, { connection_string: 'UseWindowsAuthentication=False;EnableSsl=False;' });
+  await validateAndFollow(page, id, 'SmtpServer');
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'cm-key-SmtpServer');
+
+  // An expression that fails: the expression's text box on the Expressions page.
+  await call(d, 'PUT', cmPath, { fields: { SmtpServer: 'relay.example' } });
+  await call(d, 'PUT', taskPath, { expressions: [{ property: 'Priority', expression: '"High"' }, { property: 'Subject', expression: '"Load " + @[User::Missing]' }] });
+  await validateAndFollow(page, id, 'expr:Subject');
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'expr-text-1');
+  assert.equal(await page.inputValue('#expr-prop-1'), 'Subject');
+  await shot(page, '14-validate-finding-expression');
+});
