@@ -154,9 +154,13 @@ impl Writer<'_> {
         list: &[PropertyExpression],
         what: &str,
     ) -> Result<(), SaveError> {
-        let loaded = list.iter().filter(|p| p.origin.is_some()).count();
+        let kept: Vec<usize> = list
+            .iter()
+            .filter_map(|p| p.origin.as_ref().map(|o| o.element.start))
+            .collect();
+        let loaded = kept.len();
         if loaded != owner.list_len {
-            return Err(self.unsupported(format!("{what}: removed property expressions")));
+            self.removed_expressions(owner, &kept, what)?;
         }
         if loaded != list.len() {
             self.new_expressions(owner, list, what)?;
@@ -171,6 +175,50 @@ impl Writer<'_> {
                 )?;
             }
         }
+        Ok(())
+    }
+
+    /// Cuts the loaded `<DTS:PropertyExpression>` elements of `owner` that are no longer in the
+    /// model (`kept`: the element starts of those that are), each with the line break and
+    /// indentation in front of it, as the designer leaves the file when one is deleted.
+    fn removed_expressions(
+        &mut self,
+        owner: &Origin,
+        kept: &[usize],
+        what: &str,
+    ) -> Result<(), SaveError> {
+        let base = self.doc.prefix_len;
+        let failed = || self.unsupported(format!("{what}: removed property expressions"));
+        let text = std::str::from_utf8(&self.doc.bytes[base..]).map_err(|_| failed())?;
+        let xml = roxmltree::Document::parse_with_options(
+            text,
+            roxmltree::ParsingOptions {
+                allow_dtd: false,
+                ..Default::default()
+            },
+        )
+        .map_err(|_| failed())?;
+        let node = xml
+            .descendants()
+            .find(|n| n.is_element() && n.range().start + base == owner.element.start)
+            .ok_or_else(failed)?;
+        let mut cuts = Vec::new();
+        for c in node
+            .children()
+            .filter(|c| c.is_element() && c.has_tag_name((DTS_NS, "PropertyExpression")))
+        {
+            if !kept.contains(&(c.range().start + base)) {
+                let r = super::tree::cut_range(text, c.range());
+                cuts.push(Splice {
+                    range: r.start + base..r.end + base,
+                    text: String::new(),
+                });
+            }
+        }
+        if cuts.len() + kept.len() != owner.list_len {
+            return Err(failed());
+        }
+        self.splices.extend(cuts);
         Ok(())
     }
 

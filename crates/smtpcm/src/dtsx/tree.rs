@@ -44,7 +44,7 @@ fn indent_at(text: &str, pos: usize) -> String {
 
 /// The range to cut for a removed element: the element and the whitespace before it, back to
 /// (and including) the previous line break.
-fn cut_range(text: &str, r: Range<usize>) -> Range<usize> {
+pub(super) fn cut_range(text: &str, r: Range<usize>) -> Range<usize> {
     let before = &text[..r.start];
     let ws = before.len() - before.trim_end_matches([' ', '\t']).len();
     let mut start = r.start - ws;
