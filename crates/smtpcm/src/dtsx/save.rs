@@ -426,12 +426,6 @@ impl Writer<'_> {
         if new.is_empty() {
             return Ok(());
         }
-        if self.format < 6 {
-            return Err(self.unsupported(format!(
-                "new connection manager {:?} in a format-{} package",
-                new[0].name, self.format
-            )));
-        }
         for c in &new {
             let what = format!("new connection manager {:?}", c.name);
             for (field, value) in [
@@ -461,6 +455,11 @@ impl Writer<'_> {
         )
         .map_err(|_| self.unsupported("connection managers (source no longer parses)".into()))?;
         let root = doc.root_element();
+        if self.format < 6 {
+            let splice = super::tree3::connections_splice(self.doc, root, &new)?;
+            self.splices.push(splice);
+            return Ok(());
+        }
         let base = self.doc.prefix_len;
         let wrapper = root
             .children()
