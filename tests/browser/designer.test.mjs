@@ -378,3 +378,89 @@ test('a Validate finding opens its editor and focuses the field it concerns', as
   assert.equal(await page.inputValue('#expr-prop-1'), 'Subject');
   await shot(page, '14-validate-finding-expression');
 });
+
+/** What has the focus now: an id for it, whether it is labelled, and whether focus shows. */
+async function focused(page) {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    if (!el.dataset.kbd) el.dataset.kbd = String((window.__kbd = (window.__kbd || 0) + 1));
+    const text = (n) => (n && n.textContent || '').trim();
+    const byIds = (ids) => (ids || '').split(/\s+/).map((i) => text(document.getElementById(i))).join(' ').trim();
+    const name = (el.labels && [...el.labels].map(text).join(' ').trim())
+      || el.getAttribute('aria-label') || byIds(el.getAttribute('aria-labelledby'))
+      || (['BUTTON', 'A'].includes(el.tagName) ? text(el) : '');
+    const cs = getComputedStyle(el);
+    const ring = (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2) || cs.boxShadow !== 'none';
+    return { kbd: el.dataset.kbd, tag: el.tagName, id: el.id, name, ring, cm: el.dataset.cm || null, task: el.dataset.task || null };
+  });
+}
+
+/** Presses Tab until `want(info)` holds; checks every stop on the way is labelled and shows focus. */
+async function tabTo(page, want, what, max = 80) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const f = await focused(page);
+    if (!f) continue;
+    assert.ok(f.name, `focus stop ${f.tag}#${f.id} has no label`);
+    assert.ok(f.ring, `focus on ${f.tag}#${f.id} (${f.name}) is not visible`);
+    if (want(f)) return f;
+  }
+  assert.fail(`Tab never reached ${what}`);
+}
+
+/** Every control of the editor in #main can be reached with Tab, and each is labelled. */
+async function tabThroughEditor(page, label) {
+  const controls = await page.evaluate(() => [...document.querySelectorAll('#main input, #main select, #main textarea, #main button, #main a[href], #main iframe')]
+    .filter((e) => !e.disabled && e.offsetParent !== null)
+    .map((e, i) => { e.dataset.kbdWant = String(i); return `${e.tagName}#${e.id || e.textContent.trim().slice(0, 30)}`; }));
+  assert.ok(controls.length > 3, `${label}: editor has controls`);
+  const seen = new Set();
+  await page.focus('#main');
+  for (let i = 0; i < controls.length + 40 && seen.size < controls.length; i++) {
+    await page.keyboard.press('Tab');
+    const want = await page.evaluate(() => document.activeElement && document.activeElement.dataset.kbdWant);
+    const f = await focused(page);
+    if (want === undefined || want === null) continue;
+    assert.ok(f.name, `${label}: ${f.tag}#${f.id} has no label`);
+    assert.ok(f.ring, `${label}: focus on ${f.tag}#${f.id} (${f.name}) is not visible`);
+    seen.add(Number(want));
+  }
+  const missed = controls.filter((_, i) => !seen.has(i));
+  assert.deepEqual(missed, [], `${label}: not reachable with Tab`);
+}
+
+test('keyboard: Tab reaches every explorer item and editor field, Enter and Space open items', async () => {
+  const { file } = tmpCopy(AT, 'Package.dtsx');
+  const d = await startDesigner([file]);
+  const page = await openPage(d.url);
+  await page.locator('body').click({ position: { x: 5, y: 5 } });
+
+  // The explorer: Tab to the connection manager, Enter opens its editor.
+  await tabTo(page, (f) => f.cm, 'the connection manager in the explorer');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#cm-key-SmtpServer');
+  await tabThroughEditor(page, 'connection manager editor');
+  assert.doesNotMatch(await page.textContent('#main'), /\bnull\b|undefined/, 'no stray null or undefined in the editor');
+  await shot(page, '15-keyboard-connection-manager');
+
+  // Back in the explorer (Shift+Tab out of the editor), Space opens the task.
+  await page.focus('[data-cm]');
+  await tabTo(page, (f) => f.task, 'the Send Mail task in the explorer');
+  await page.keyboard.press('Space');
+  await page.waitForSelector('#tab-general');
+  for (const tab of ['general', 'mail', 'html', 'expressions']) {
+    await page.focus('#tab-general');
+    if (tab !== 'general') await tabTo(page, (f) => f.id === `tab-${tab}`, `the ${tab} tab`, 10);
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((t) => document.querySelector(`#tab-${t}`).getAttribute('aria-selected') === 'true', tab);
+    await tabThroughEditor(page, `task editor, ${tab} page`);
+  }
+  await shot(page, '16-keyboard-task');
+
+  // The header's actions are reachable too, and the inbox opens with Enter.
+  await page.focus('#new-package');
+  await tabTo(page, (f) => f.id === 'open-inbox', 'the Inbox button', 3);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#inbox-list');
+});

@@ -217,7 +217,7 @@ function renderConnection(fileId, cm) {
     form,
     el('fieldset', {}, el('legend', {}, 'SSIS settings'), ssis),
     el('fieldset', {}, el('legend', {}, 'Extensions'), ext),
-    exprs,
+    ...(exprs ? [exprs] : []),
     el('fieldset', {}, el('legend', {}, 'Connection string'),
       el('label', { for: 'cm-connection-string' }, 'Connection string (edit here or above)'), cs,
       cm.warnings.map((w) => el('div', { class: 'warning' }, 'warning: ' + w)), errBox),
@@ -309,9 +309,9 @@ function renderTask(fileId, t) {
     multi ? (() => { const a = el('textarea', { id: 'task-prop-' + name, onchange: (e) => prop(name, e.target.value) }); a.value = value; return a; })()
       : el('input', { id: 'task-prop-' + name, type: 'text', value, onchange: (e) => prop(name, e.target.value) })];
   const tabs = el('div', { class: 'tabs', role: 'tablist' }, ['general', 'mail', 'html', 'expressions'].map((n) =>
-    el('button', { type: 'button', role: 'tab', id: 'tab-' + n, 'aria-selected': taskTab === n ? 'true' : 'false', onclick: () => { taskTab = n; renderTask(fileId, t); } },
+    el('button', { type: 'button', role: 'tab', id: 'tab-' + n, 'aria-controls': 'task-panel', 'aria-selected': taskTab === n ? 'true' : 'false', onclick: () => { taskTab = n; renderTask(fileId, t); } },
       n === 'html' ? 'HTML' : n[0].toUpperCase() + n.slice(1))));
-  const panel = el('div', { role: 'tabpanel', 'aria-labelledby': 'tab-' + taskTab });
+  const panel = el('div', { role: 'tabpanel', id: 'task-panel', 'aria-labelledby': 'tab-' + taskTab });
   const p = t.properties;
   if (taskTab === 'general') {
     panel.append(el('form', { class: 'grid', onsubmit: (e) => e.preventDefault() },
