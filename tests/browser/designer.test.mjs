@@ -464,3 +464,33 @@ test('keyboard: Tab reaches every explorer item and editor field, Enter and Spac
   await page.keyboard.press('Enter');
   await page.waitForSelector('#inbox-list');
 });
+
+test('Send test message from the task editor: the message shows in the Inbox page', async () => {
+  const { file } = tmpCopy(AT, 'Package.dtsx');
+  const original = fs.readFileSync(file);
+  const d = await startDesigner([file]);
+  const page = await openPage(d.url);
+  await page.click('[data-task]');
+  await page.click('#tab-mail');
+  await page.waitForSelector('#task-prop-ToLine');
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/send-test')),
+    page.click('#send-test'),
+  ]);
+  await page.waitForFunction(() => /Sent to the capture server/.test(document.querySelector('#send-result').textContent));
+  await shot(page, '17-send-test-sent');
+
+  await page.click('#open-inbox');
+  const item = page.locator('#inbox-list button', { hasText: 'Package Error' });
+  await item.waitFor();
+  assert.match(await item.textContent(), /to atorres@linamar\.com/);
+  await item.click();
+  await page.waitForSelector('#msg-headers');
+  assert.match(await page.textContent('#msg-headers'), /^Subject: Package Error$/m);
+  assert.match(await page.textContent('#msg-headers'), /^To: .*atorres@linamar\.com/m);
+  // The MessageSource expression was resolved against the package's variables.
+  assert.match(await page.textContent('#msg-text'), /Return Code:0\s+Error:\s+Output:/);
+  await shot(page, '18-send-test-inbox');
+  // Trying a task writes nothing.
+  assert.deepEqual(fs.readFileSync(file), original);
+});
