@@ -90,18 +90,26 @@ async function shot(page, name) {
 async function commit(page, selector, value) {
   const loc = page.locator(selector);
   await loc.fill(value);
-  await Promise.all([
+  const before = await renders(page);
+  const [put] = await Promise.all([
     page.waitForResponse((r) => r.request().method() === 'PUT'),
     loc.dispatchEvent('change'),
   ]);
+  if (put.ok()) await page.waitForFunction((n) => Number(document.body.dataset.renders || 0) > n, before);
   await page.waitForFunction(([s, v]) => document.querySelector(s) && document.querySelector(s).value === v, [selector, value]);
 }
 
+/** How many times the page has drawn an editor (it counts them in body[data-renders]). */
+const renders = (page) => page.evaluate(() => Number(document.body.dataset.renders || 0));
+
 async function choose(page, selector, value) {
-  await Promise.all([
+  const before = await renders(page);
+  const [put] = await Promise.all([
     page.waitForResponse((r) => r.request().method() === 'PUT'),
     page.selectOption(selector, value),
   ]);
+  // A successful edit redraws the editor once its answer is read: wait for that redraw.
+  if (put.ok()) await page.waitForFunction((n) => Number(document.body.dataset.renders || 0) > n, before);
 }
 
 async function clickSave(page, id, expectStatus) {
@@ -146,8 +154,8 @@ test('edit a corpus package in the browser; only the edited bytes change', async
   await page.waitForSelector('#cm-key-SmtpServer');
   await commit(page, '#cm-key-SmtpServer', 'relay.example.com');
   await choose(page, '#cm-key-EnableSsl', 'True');
-  assert.equal(await page.inputValue('#cm-connection-string'),
-    'SmtpServer=relay.example.com;UseWindowsAuthentication=True;EnableSsl=True;');
+  const wantCs = 'SmtpServer=relay.example.com;UseWindowsAuthentication=True;EnableSsl=True;';
+  assert.equal(await page.inputValue('#cm-connection-string'), wantCs);
   // A bad value is refused with the parser's message and changes nothing.
   await page.fill('#cm-key-Timeout', '0');
   await page.locator('#cm-key-Timeout').dispatchEvent('change');

@@ -1,6 +1,7 @@
 //! Removing a property expression that was in the loaded file: the lossless saver cuts that
 //! `<DTS:PropertyExpression>` element (with the line break and indentation in front of it) and
-//! copies every other byte through.
+//! copies every other byte through. And adding expressions to a format-3 package, inline as
+//! SSIS 2008 writes them.
 
 #[path = "support/corpus.rs"]
 mod corpus_support;
@@ -151,4 +152,55 @@ fn find_exec<'a>(
         None
     }
     walk(&mut pkg.executables, &mut pkg.event_handlers, id).expect("the executable")
+}
+
+#[test]
+fn format_3_expressions_are_added_inline_where_ssis_2008_puts_them() {
+    let Some(dir) = corpus() else { return };
+    let bytes = std::fs::read(dir.join(F2)).unwrap();
+    let original = String::from_utf8(bytes.clone()).unwrap();
+    let mut pkg = dtsx::load_bytes(bytes, "f2.dtsx").unwrap();
+    let all = pkg.all_executables();
+    let id = first_with_expression(&all, "ToLine").dtsid.clone();
+    find_exec(&mut pkg, &id)
+        .property_expressions
+        .push(smtpcm::package::PropertyExpression::new(
+            "Subject",
+            "\"Check \" + @[User::ToLine]",
+        ));
+    let cm = pkg.connections.get_mut("SMTP Connection Manager").unwrap();
+    assert!(cm.property_expressions.is_empty());
+    cm.property_expressions
+        .push(smtpcm::package::PropertyExpression::new(
+            "ConnectionString",
+            "@[User::Smtp]",
+        ));
+    let out = String::from_utf8(pkg.to_bytes().unwrap()).unwrap();
+    let task_old =
+        "<DTS:PropertyExpression DTS:Name=\"ToLine\">@[User::ToLine]</DTS:PropertyExpression>";
+    let task_new = format!(
+        "{task_old}<DTS:PropertyExpression DTS:Name=\"Subject\">\"Check \" + @[User::ToLine]</DTS:PropertyExpression>"
+    );
+    let cm_old = "<DTS:Property DTS:Name=\"CreationName\">SMTP</DTS:Property><DTS:ObjectData>";
+    let cm_new = "<DTS:Property DTS:Name=\"CreationName\">SMTP</DTS:Property><DTS:PropertyExpression DTS:Name=\"ConnectionString\">@[User::Smtp]</DTS:PropertyExpression><DTS:ObjectData>";
+    assert_eq!(original.matches(task_old).count(), 1);
+    assert_eq!(original.matches(cm_old).count(), 1);
+    let expected = original
+        .replacen(task_old, &task_new, 1)
+        .replacen(cm_old, cm_new, 1);
+    assert_eq!(out, expected);
+    let again = dtsx::load_str(&out, "f2.dtsx").unwrap();
+    let all = again.all_executables();
+    let t = all.iter().find(|e| e.dtsid == id).unwrap();
+    assert_eq!(
+        t.property_expression("Subject"),
+        Some("\"Check \" + @[User::ToLine]")
+    );
+    assert_eq!(
+        again
+            .connection("SMTP Connection Manager")
+            .unwrap()
+            .property_expression("ConnectionString"),
+        Some("@[User::Smtp]")
+    );
 }

@@ -179,6 +179,9 @@ async function openConnection(fileId, cmId) {
   renderConnection(fileId, cm);
 }
 
+// Counts editor redraws, so that tests (and scripts driving the page) can wait for one.
+function drawn() { document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1); }
+
 function renderConnection(fileId, cm) {
   const m = main();
   const errBox = el('div', { id: 'cm-error', class: 'error', role: 'alert' }, cm.error || '');
@@ -231,6 +234,7 @@ function renderConnection(fileId, cm) {
       } }, 'Test connection'),
       el('button', { type: 'button', id: 'delete-connection', onclick: () => remove('connections', fileId, cm.id) }, 'Delete connection manager')),
     testOut);
+  drawn();
 }
 
 function renderTest(r) {
@@ -439,6 +443,7 @@ function renderTask(fileId, t) {
       real, el('label', { for: 'send-real' }, 'to the real server (not the capture server)'),
       el('button', { type: 'button', id: 'delete-task', onclick: () => remove('tasks', fileId, t.id) }, 'Delete task')),
     sendOut);
+  drawn();
 }
 
 // ---- validate -------------------------------------------------------------------------------

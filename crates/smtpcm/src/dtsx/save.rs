@@ -233,6 +233,9 @@ impl Writer<'_> {
         list: &[PropertyExpression],
         what: &str,
     ) -> Result<(), SaveError> {
+        if self.format < 6 {
+            return self.new_expressions_3(owner, list, what);
+        }
         let (at, indent_from) = match list
             .iter()
             .filter_map(|p| p.origin.as_ref())
@@ -243,12 +246,6 @@ impl Writer<'_> {
                 .first_expression_place(owner)
                 .ok_or_else(|| self.unsupported(format!("{what}: added property expressions")))?,
         };
-        if self.format < 6 {
-            return Err(self.unsupported(format!(
-                "{what}: added property expressions in a format-{} package",
-                self.format
-            )));
-        }
         let before = &self.doc.bytes[..indent_from];
         let line_start = before
             .iter()
@@ -279,6 +276,70 @@ impl Writer<'_> {
             text,
         });
         Ok(())
+    }
+
+    /// Added property expressions in a format-3 (SSIS 2008) package, where they sit inline
+    /// without line breaks: after the last loaded one, else after a task's
+    /// `</DTS:LoggingOptions>` or before a connection manager's `<DTS:ObjectData>`.
+    fn new_expressions_3(
+        &mut self,
+        owner: &Origin,
+        list: &[PropertyExpression],
+        what: &str,
+    ) -> Result<(), SaveError> {
+        let at = match list
+            .iter()
+            .filter_map(|p| p.origin.as_ref())
+            .map(|o| o.element.end)
+            .max()
+        {
+            Some(end) => end,
+            None => self
+                .first_expression_place_3(owner)
+                .ok_or_else(|| self.unsupported(format!("{what}: added property expressions")))?,
+        };
+        let mut text = String::new();
+        for p in list.iter().filter(|p| p.origin.is_none()) {
+            self.xml_chars(&p.property, format!("{what} new property expression name"))?;
+            self.xml_chars(
+                &p.expression,
+                format!("{what} property expression {}", p.property),
+            )?;
+            text.push_str(&format!(
+                "<DTS:PropertyExpression DTS:Name=\"{}\">{}</DTS:PropertyExpression>",
+                escape_attr(&p.property),
+                escape_text(&p.expression)
+            ));
+        }
+        self.splices.push(Splice {
+            range: at..at,
+            text,
+        });
+        Ok(())
+    }
+
+    fn first_expression_place_3(&self, owner: &Origin) -> Option<usize> {
+        let base = self.doc.prefix_len;
+        let text = std::str::from_utf8(&self.doc.bytes[base..]).ok()?;
+        let xml = roxmltree::Document::parse_with_options(
+            text,
+            roxmltree::ParsingOptions {
+                allow_dtd: false,
+                ..Default::default()
+            },
+        )
+        .ok()?;
+        let node = xml
+            .descendants()
+            .find(|n| n.is_element() && n.range().start + base == owner.element.start)?;
+        let child = |name: &str| {
+            node.children()
+                .find(|c| c.is_element() && c.has_tag_name((DTS_NS, name)))
+        };
+        match child("LoggingOptions") {
+            Some(l) => Some(l.range().end + base),
+            None => child("ObjectData").map(|d| d.range().start + base),
+        }
     }
 
     /// Where the first property expression of `owner` goes, and the element whose line gives
