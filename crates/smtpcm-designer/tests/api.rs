@@ -652,3 +652,69 @@ async fn validate_findings_carry_the_field_they_concern() {
     assert_eq!(f["task"], t["id"], "{f}");
     assert_eq!(f["field"], "SmtpConnection", "{f}");
 }
+
+#[tokio::test]
+async fn a_format_3_package_takes_a_connection_manager_and_a_task() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/dtsx/avgrishin__Dts2008__RepInvDecl.dtsx");
+    if !corpus.exists() {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "corpus missing");
+        eprintln!("skipped: ../shared not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("R.dtsx");
+    std::fs::copy(&corpus, &path).unwrap();
+    let s = start(vec![path.clone()]).await;
+    let (st, cm) = s
+        .call(
+            "POST",
+            "/api/files/0/connections",
+            true,
+            Some(json!({"name": "Relay"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{cm}");
+    let (st, t) = s
+        .call(
+            "POST",
+            "/api/files/0/tasks",
+            true,
+            Some(json!({"name": "Notify"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{t}");
+    let (st, v) = s.call("POST", "/api/files/0/save", true, None).await;
+    assert_eq!(st, 200, "{v}");
+    let pkg = smtpcm::dtsx::load_package(&path).unwrap();
+    assert_eq!(pkg.format_version, 3);
+    assert!(pkg.connection("Relay").is_some());
+    let all = pkg.all_executables();
+    let task = all.iter().find(|e| e.name == "Notify").unwrap();
+    assert!(task.executable_type.contains("Version=10.0.0.0"));
+    // Deleting both gives the original file back.
+    let (st, _) = s
+        .call(
+            "DELETE",
+            &format!("/api/files/0/tasks/{}", enc(&t["id"])),
+            true,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, _) = s
+        .call(
+            "DELETE",
+            &format!("/api/files/0/connections/{}", enc(&cm["id"])),
+            true,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, v) = s.call("POST", "/api/files/0/save", true, None).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        std::fs::read(&corpus).unwrap()
+    );
+}
