@@ -137,3 +137,42 @@ fn format_3_package_gets_a_connection_manager_and_a_task_and_loses_them_again() 
     pkg.save(&path).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
 }
+
+#[test]
+fn format_3_tasks_are_deleted_unless_a_precedence_constraint_names_them() {
+    let Some(dir) = corpus() else { return };
+    let bytes = std::fs::read(dir.join(F2)).unwrap();
+    let pkg = dtsx::load_bytes(bytes, "f2.dtsx").unwrap();
+    let named: Vec<usize> = pkg
+        .precedence_constraints
+        .iter()
+        .flat_map(|c| [c.from, c.to])
+        .collect();
+    assert!(!named.is_empty());
+    let mut refused = 0;
+    for (i, e) in pkg.executables.iter().enumerate() {
+        let mut copy = pkg.clone();
+        match copy.remove_executable(&e.dtsid) {
+            Err(err) => {
+                assert!(named.contains(&i), "{}: {err}", e.name);
+                assert!(err.contains("precedence constraints"), "{err}");
+                refused += 1;
+            }
+            Ok(()) => {
+                assert!(!named.contains(&i), "{} is named by a constraint", e.name);
+                let out = copy.to_bytes().unwrap();
+                let again = dtsx::load_bytes(out, "f2.dtsx").unwrap();
+                assert!(again.executables.iter().all(|x| x.dtsid != e.dtsid));
+                assert_eq!(again.executables.len(), pkg.executables.len() - 1);
+                assert_eq!(
+                    again.precedence_constraints.len(),
+                    pkg.precedence_constraints.len()
+                );
+            }
+        }
+    }
+    assert!(
+        refused > 0,
+        "some task of this package is named by a constraint"
+    );
+}
