@@ -90,18 +90,26 @@ async function shot(page, name) {
 async function commit(page, selector, value) {
   const loc = page.locator(selector);
   await loc.fill(value);
-  await Promise.all([
+  const before = await renders(page);
+  const [put] = await Promise.all([
     page.waitForResponse((r) => r.request().method() === 'PUT'),
     loc.dispatchEvent('change'),
   ]);
+  if (put.ok()) await page.waitForFunction((n) => Number(document.body.dataset.renders || 0) > n, before);
   await page.waitForFunction(([s, v]) => document.querySelector(s) && document.querySelector(s).value === v, [selector, value]);
 }
 
+/** How many times the page has drawn an editor (it counts them in body[data-renders]). */
+const renders = (page) => page.evaluate(() => Number(document.body.dataset.renders || 0));
+
 async function choose(page, selector, value) {
-  await Promise.all([
+  const before = await renders(page);
+  const [put] = await Promise.all([
     page.waitForResponse((r) => r.request().method() === 'PUT'),
     page.selectOption(selector, value),
   ]);
+  // A successful edit redraws the editor once its answer is read: wait for that redraw.
+  if (put.ok()) await page.waitForFunction((n) => Number(document.body.dataset.renders || 0) > n, before);
 }
 
 async function clickSave(page, id, expectStatus) {
@@ -146,8 +154,8 @@ test('edit a corpus package in the browser; only the edited bytes change', async
   await page.waitForSelector('#cm-key-SmtpServer');
   await commit(page, '#cm-key-SmtpServer', 'relay.example.com');
   await choose(page, '#cm-key-EnableSsl', 'True');
-  assert.equal(await page.inputValue('#cm-connection-string'),
-    'SmtpServer=relay.example.com;UseWindowsAuthentication=True;EnableSsl=True;');
+  const wantCs = 'SmtpServer=relay.example.com;UseWindowsAuthentication=True;EnableSsl=True;';
+  assert.equal(await page.inputValue('#cm-connection-string'), wantCs);
   // A bad value is refused with the parser's message and changes nothing.
   await page.fill('#cm-key-Timeout', '0');
   await page.locator('#cm-key-Timeout').dispatchEvent('change');
@@ -324,4 +332,173 @@ test('the HTML page edits the smtpcm:: settings as task-scoped variables', async
   const saved = fs.readFileSync(file, 'utf8');
   assert.match(saved, /DTS:Namespace="smtpcm"\s+DTS:ObjectName="BodyFormat">\s*<DTS:VariableValue\s+DTS:DataType="8"\s+xml:space="preserve">Html</);
   assert.doesNotMatch(saved, /MaxHtmlBytes/);
+});
+
+/** A JSON API call with the token header, as a script would make it. */
+async function call(d, method, p, body) {
+  const r = await fetch(d.base + p, {
+    method,
+    headers: { 'X-Smtpcm-Token': d.token, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const v = await r.json();
+  assert.ok(r.ok, `${method} ${p}: ${JSON.stringify(v)}`);
+  return v;
+}
+
+async function validateAndFollow(page, fileId, field) {
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(`/api/files/${fileId}/validate`)),
+    page.click(`[data-validate="${fileId}"]`),
+  ]);
+  await page.click(`#findings [data-finding-field="${field}"]`);
+}
+
+test('a Validate finding opens its editor and focuses the field it concerns', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'designer-validate-'));
+  const d = await startDesigner([dir]);
+  const { id } = await call(d, 'POST', '/api/packages', { path: path.join(dir, 'V.dtsx'), name: 'V' });
+  const cm = await call(d, 'POST', `/api/files/${id}/connections`, { name: 'Mail' });
+  const t = await call(d, 'POST', `/api/files/${id}/tasks`, { name: 'Notify' });
+  const taskPath = `/api/files/${id}/tasks/${encodeURIComponent(t.id)}`;
+  const cmPath = `/api/files/${id}/connections/${encodeURIComponent(cm.id)}`;
+  await call(d, 'PUT', cmPath, { fields: { SmtpServer: 'relay.example' } });
+  await call(d, 'PUT', taskPath, { properties: { FromLine: 'a@example.com', ToLine: 'ops@@example.com', Subject: 'Hi', MessageSource: 'Body' } });
+  const page = await openPage(d.url);
+
+  // A bad To recipient: the Mail page's To field.
+  await validateAndFollow(page, id, 'ToLine');
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'task-prop-ToLine');
+  assert.equal(await page.getAttribute('#task-prop-ToLine', 'aria-invalid'), 'true');
+  await shot(page, '13-validate-finding-task');
+
+  // A connection manager without SmtpServer: its editor's SmtpServer field.
+  await call(d, 'PUT', taskPath, { properties: { ToLine: 'ops@example.com' } });
+  await call(d, 'PUT', cmPath, { connection_string: 'UseWindowsAuthentication=False;EnableSsl=False;' });
+  await validateAndFollow(page, id, 'SmtpServer');
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'cm-key-SmtpServer');
+
+  // An expression that fails: the expression's text box on the Expressions page.
+  await call(d, 'PUT', cmPath, { fields: { SmtpServer: 'relay.example' } });
+  await call(d, 'PUT', taskPath, { expressions: [{ property: 'Priority', expression: '"High"' }, { property: 'Subject', expression: '"Load " + @[User::Missing]' }] });
+  await validateAndFollow(page, id, 'expr:Subject');
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'expr-text-1');
+  assert.equal(await page.inputValue('#expr-prop-1'), 'Subject');
+  await shot(page, '14-validate-finding-expression');
+});
+
+/** What has the focus now: an id for it, whether it is labelled, and whether focus shows. */
+async function focused(page) {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    if (!el.dataset.kbd) el.dataset.kbd = String((window.__kbd = (window.__kbd || 0) + 1));
+    const text = (n) => (n && n.textContent || '').trim();
+    const byIds = (ids) => (ids || '').split(/\s+/).map((i) => text(document.getElementById(i))).join(' ').trim();
+    const name = (el.labels && [...el.labels].map(text).join(' ').trim())
+      || el.getAttribute('aria-label') || byIds(el.getAttribute('aria-labelledby'))
+      || (['BUTTON', 'A'].includes(el.tagName) ? text(el) : '');
+    const cs = getComputedStyle(el);
+    const ring = (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2) || cs.boxShadow !== 'none';
+    return { kbd: el.dataset.kbd, tag: el.tagName, id: el.id, name, ring, cm: el.dataset.cm || null, task: el.dataset.task || null };
+  });
+}
+
+/** Presses Tab until `want(info)` holds; checks every stop on the way is labelled and shows focus. */
+async function tabTo(page, want, what, max = 80) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const f = await focused(page);
+    if (!f) continue;
+    assert.ok(f.name, `focus stop ${f.tag}#${f.id} has no label`);
+    assert.ok(f.ring, `focus on ${f.tag}#${f.id} (${f.name}) is not visible`);
+    if (want(f)) return f;
+  }
+  assert.fail(`Tab never reached ${what}`);
+}
+
+/** Every control of the editor in #main can be reached with Tab, and each is labelled. */
+async function tabThroughEditor(page, label) {
+  const controls = await page.evaluate(() => [...document.querySelectorAll('#main input, #main select, #main textarea, #main button, #main a[href], #main iframe')]
+    .filter((e) => !e.disabled && e.offsetParent !== null)
+    .map((e, i) => { e.dataset.kbdWant = String(i); return `${e.tagName}#${e.id || e.textContent.trim().slice(0, 30)}`; }));
+  assert.ok(controls.length > 3, `${label}: editor has controls`);
+  const seen = new Set();
+  await page.focus('#main');
+  for (let i = 0; i < controls.length + 40 && seen.size < controls.length; i++) {
+    await page.keyboard.press('Tab');
+    const want = await page.evaluate(() => document.activeElement && document.activeElement.dataset.kbdWant);
+    const f = await focused(page);
+    if (want === undefined || want === null) continue;
+    assert.ok(f.name, `${label}: ${f.tag}#${f.id} has no label`);
+    assert.ok(f.ring, `${label}: focus on ${f.tag}#${f.id} (${f.name}) is not visible`);
+    seen.add(Number(want));
+  }
+  const missed = controls.filter((_, i) => !seen.has(i));
+  assert.deepEqual(missed, [], `${label}: not reachable with Tab`);
+}
+
+test('keyboard: Tab reaches every explorer item and editor field, Enter and Space open items', async () => {
+  const { file } = tmpCopy(AT, 'Package.dtsx');
+  const d = await startDesigner([file]);
+  const page = await openPage(d.url);
+  await page.locator('body').click({ position: { x: 5, y: 5 } });
+
+  // The explorer: Tab to the connection manager, Enter opens its editor.
+  await tabTo(page, (f) => f.cm, 'the connection manager in the explorer');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#cm-key-SmtpServer');
+  await tabThroughEditor(page, 'connection manager editor');
+  assert.doesNotMatch(await page.textContent('#main'), /\bnull\b|undefined/, 'no stray null or undefined in the editor');
+  await shot(page, '15-keyboard-connection-manager');
+
+  // Back in the explorer (Shift+Tab out of the editor), Space opens the task.
+  await page.focus('[data-cm]');
+  await tabTo(page, (f) => f.task, 'the Send Mail task in the explorer');
+  await page.keyboard.press('Space');
+  await page.waitForSelector('#tab-general');
+  for (const tab of ['general', 'mail', 'html', 'expressions']) {
+    await page.focus('#tab-general');
+    if (tab !== 'general') await tabTo(page, (f) => f.id === `tab-${tab}`, `the ${tab} tab`, 10);
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((t) => document.querySelector(`#tab-${t}`).getAttribute('aria-selected') === 'true', tab);
+    await tabThroughEditor(page, `task editor, ${tab} page`);
+  }
+  await shot(page, '16-keyboard-task');
+
+  // The header's actions are reachable too, and the inbox opens with Enter.
+  await page.focus('#new-package');
+  await tabTo(page, (f) => f.id === 'open-inbox', 'the Inbox button', 3);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#inbox-list');
+});
+
+test('Send test message from the task editor: the message shows in the Inbox page', async () => {
+  const { file } = tmpCopy(AT, 'Package.dtsx');
+  const original = fs.readFileSync(file);
+  const d = await startDesigner([file]);
+  const page = await openPage(d.url);
+  await page.click('[data-task]');
+  await page.click('#tab-mail');
+  await page.waitForSelector('#task-prop-ToLine');
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/send-test')),
+    page.click('#send-test'),
+  ]);
+  await page.waitForFunction(() => /Sent to the capture server/.test(document.querySelector('#send-result').textContent));
+  await shot(page, '17-send-test-sent');
+
+  await page.click('#open-inbox');
+  const item = page.locator('#inbox-list button', { hasText: 'Package Error' });
+  await item.waitFor();
+  assert.match(await item.textContent(), /to atorres@linamar\.com/);
+  await item.click();
+  await page.waitForSelector('#msg-headers');
+  assert.match(await page.textContent('#msg-headers'), /^Subject: Package Error$/m);
+  assert.match(await page.textContent('#msg-headers'), /^To: .*atorres@linamar\.com/m);
+  // The MessageSource expression was resolved against the package's variables.
+  assert.match(await page.textContent('#msg-text'), /Return Code:0\s+Error:\s+Output:/);
+  await shot(page, '18-send-test-inbox');
+  // Trying a task writes nothing.
+  assert.deepEqual(fs.readFileSync(file), original);
 });

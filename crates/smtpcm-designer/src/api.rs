@@ -269,12 +269,6 @@ async fn add_connection(
     Json(body): Json<NewConnection>,
 ) -> ApiResult {
     let view = with_package(&s, f, |p| {
-        if p.format_version < 6 {
-            return Err(ApiError::bad(format!(
-                "adding a connection manager to a format-{} package is not supported",
-                p.format_version
-            )));
-        }
         let taken: Vec<String> = p
             .connections
             .iter()
@@ -322,12 +316,6 @@ async fn add_task(
     Json(body): Json<NewTask>,
 ) -> ApiResult {
     let id = with_package(&s, f, |p| {
-        if p.format_version < 6 {
-            return Err(ApiError::bad(format!(
-                "adding a task to a format-{} package is not supported",
-                p.format_version
-            )));
-        }
         let name = body
             .name
             .clone()

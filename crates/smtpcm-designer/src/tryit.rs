@@ -6,31 +6,46 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use smtpcm::connection_manager::SmtpConnectionManager;
 use smtpcm::connection_string::redact;
-use smtpcm::package::{Package, SEND_MAIL_PROPERTIES};
-use smtpcm::run::{RunOptions, RunReport, Runner};
+use smtpcm::package::Package;
+use smtpcm::run::{LocatedField, LocatedObject, RunErrorEntry, RunOptions, RunReport, Runner};
 
 use crate::AppState;
 use crate::api::{ApiResult, optional_body};
 use crate::model::{self, ApiError};
 use crate::workspace::Doc;
 
-/// The property (or field) a finding is about, for the page to link to.
-fn field_of(message: &str) -> Option<String> {
-    let lower = message.to_lowercase();
-    for p in SEND_MAIL_PROPERTIES.iter() {
-        for n in std::iter::once(&p.name).chain(p.aliases.iter()) {
-            if lower.contains(&n.to_lowercase()) {
-                return Some(p.name.to_owned());
+/// A finding of Validate: the run's error, with where it points as the page names fields:
+/// `task` or `connection` (DTSID) and `field` (`ToLine`, `SmtpServer`, `expr:Subject`,
+/// `html:BodyFormat`, `Name`), from the error's typed [`Location`], never from its text.
+fn finding(severity: &str, e: &RunErrorEntry, path: Option<&str>, task: Option<&str>) -> Value {
+    let mut v = json!({
+        "severity": severity,
+        "message": e.message,
+        "code": e.code,
+        "path": path,
+        "task": task,
+        "connection": null,
+        "field": null,
+        "location": e.location,
+    });
+    if let Some(loc) = &e.location {
+        match &loc.object {
+            LocatedObject::Task { dtsid, .. } => v["task"] = json!(dtsid),
+            LocatedObject::Connection { dtsid, .. } => {
+                v["task"] = Value::Null;
+                v["connection"] = json!(dtsid);
             }
         }
+        v["field"] = json!(loc.field.as_ref().map(|f| match f {
+            LocatedField::Property(p) | LocatedField::Key(p) => p.clone(),
+            LocatedField::Expression(p) => format!("expr:{p}"),
+            LocatedField::Variable(n) => format!("html:{n}"),
+        }));
     }
-    if lower.contains("connection") {
-        return Some("SmtpConnection".into());
-    }
-    None
+    v
 }
 
 async fn package_copy(s: &AppState, f: usize) -> Result<Package, ApiError> {
@@ -68,17 +83,18 @@ pub(crate) async fn validate(State(s): State<Arc<AppState>>, Path(f): Path<usize
     .await?;
     let mut findings = Vec::new();
     for e in &report.errors {
-        findings.push(json!({"severity": "error", "message": e.message, "code": e.code, "field": field_of(&e.message)}));
+        findings.push(finding("error", e, None, None));
     }
     for w in &report.warnings {
-        findings.push(json!({"severity": "warning", "message": w, "field": field_of(w)}));
+        findings.push(json!({"severity": "warning", "message": w, "field": null}));
     }
     for x in &report.executables {
+        let task = ids.get(&x.path).map(String::as_str);
         for e in &x.errors {
-            findings.push(json!({"severity": "error", "task": ids.get(&x.path), "path": x.path, "message": e.message, "code": e.code, "field": field_of(&e.message)}));
+            findings.push(finding("error", e, Some(&x.path), task));
         }
         for w in &x.warnings {
-            findings.push(json!({"severity": "warning", "task": ids.get(&x.path), "path": x.path, "message": w, "field": field_of(w)}));
+            findings.push(json!({"severity": "warning", "task": task, "path": x.path, "message": w, "field": null}));
         }
     }
     Ok(Json(

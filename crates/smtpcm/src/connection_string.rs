@@ -39,7 +39,7 @@ pub use error::{ConnectionStringError, ConnectionStringErrorKind, Warning};
 pub use oauth_keys::{OAuthKeys, OAuthProviderName};
 
 pub use edit::{REDACTED, get_key, is_secret_key, redact, set_key};
-pub use keys::{KEYS, KeyInfo, KeyKind};
+pub use keys::{KEYS, KeyInfo, KeyKind, key_info};
 use tokenize::segments;
 
 /// .NET `SmtpClient.Timeout` default, used when the connection string sets none.

@@ -129,6 +129,8 @@ pub enum TaskError {
         code: SsisCode,
         /// What was wrong, naming the field, file or connection.
         message: String,
+        /// The field at fault, for tools that point at it (the designer's Validate).
+        field: TaskField,
     },
     /// A From/To/Cc/Bcc field holds a malformed address.
     #[error("{field}: {source}")]
@@ -149,11 +151,91 @@ pub enum TaskError {
     Template(#[from] crate::template::TemplateError),
 }
 
+/// The field a [`TaskError`] is about: a property of the task, or a key of the connection
+/// string of its SMTP connection manager. Tools use it to point at the field (the designer
+/// focuses it); the message names it for people.
+///
+/// ```
+/// use smtpcm::send_mail::{SendMailTask, TaskField};
+/// let task = SendMailTask { smtp_connection: "x".into(), ..SendMailTask::default() };
+/// let cm = smtpcm::connection_manager::SmtpConnectionManager::with_connection_string(
+///     "SMTP", "SmtpServer=h;").unwrap();
+/// let e = task.validate(Some(&cm)).unwrap_err();
+/// assert_eq!(e.field(), Some(TaskField::Property("ToLine")));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskField {
+    /// A property of the task, by its name in the Send Mail property table (`ToLine`).
+    Property(&'static str),
+    /// A key of the task's SMTP connection manager's connection string, canonical spelling
+    /// (`SmtpServer`).
+    ConnectionKey(&'static str),
+}
+
+impl TaskField {
+    /// The field an SSIS validation code is about when nothing more specific is known.
+    fn of_code(code: SsisCode) -> TaskField {
+        TaskField::Property(match code {
+            SsisCode::RecipientEmpty => "ToLine",
+            SsisCode::InvalidAttachment => "FileAttachments",
+            SsisCode::CheckValidSmtpServer => return TaskField::ConnectionKey("SmtpServer"),
+            SsisCode::ConnectionTypeNotFile
+            | SsisCode::FileDoesNotExist
+            | SsisCode::VariableTypeIsNotString => "MessageSource",
+            SsisCode::SmtpServerNotSpecified
+            | SsisCode::ConnectionTypeNotSmtp
+            | SsisCode::ConnectionManagerNull
+            | SsisCode::NoConnectionManager => "SmtpConnection",
+        })
+    }
+}
+
 impl TaskError {
     fn validation(code: SsisCode, message: impl Into<String>) -> Self {
+        Self::validation_at(code, TaskField::of_code(code), message)
+    }
+
+    /// A validation error about `field`: SSIS uses one code for problems in different places
+    /// (`SMTP_SERVER_NOT_SPECIFIED` for a task without a connection and for a connection
+    /// without a server), so the field is given where the code does not decide it.
+    pub fn validation_at(code: SsisCode, field: TaskField, message: impl Into<String>) -> Self {
         TaskError::Validation {
             code,
             message: message.into(),
+            field,
+        }
+    }
+
+    /// The field this error is about, when it is about one.
+    pub fn field(&self) -> Option<TaskField> {
+        match self {
+            TaskError::Validation { field, .. } => Some(*field),
+            TaskError::Address { field, .. } => Some(TaskField::Property(field)),
+            TaskError::Mime(MimeError::Attachment { .. } | MimeError::ContentType { .. }) => {
+                Some(TaskField::Property("FileAttachments"))
+            }
+            TaskError::Mime(MimeError::NoSender) => Some(TaskField::Property("FromLine")),
+            TaskError::Mime(MimeError::NoRecipients) => Some(TaskField::Property("ToLine")),
+            TaskError::Mime(MimeError::HeaderInjection { header })
+                if header.eq_ignore_ascii_case("Subject") =>
+            {
+                Some(TaskField::Property("Subject"))
+            }
+            TaskError::Connection(ConnectionError::Config(e)) => e
+                .key
+                .as_deref()
+                .and_then(crate::connection_string::key_info)
+                .map(|k| TaskField::ConnectionKey(k.name)),
+            TaskError::Connection(ConnectionError::NoServer(_)) => {
+                Some(TaskField::ConnectionKey("SmtpServer"))
+            }
+            TaskError::Template(t) if t.template == "Subject" => {
+                Some(TaskField::Property("Subject"))
+            }
+            TaskError::Template(t) if t.template == "MessageSource" => {
+                Some(TaskField::Property("MessageSource"))
+            }
+            _ => None,
         }
     }
 
@@ -229,8 +311,9 @@ pub struct NoPackage;
 
 impl MessageSourceResolver for NoPackage {
     fn file_connection(&self, name: &str) -> Result<PathBuf, TaskError> {
-        Err(TaskError::validation(
+        Err(TaskError::validation_at(
             SsisCode::NoConnectionManager,
+            TaskField::Property("MessageSource"),
             format!("the specified connection \"{name}\" does not exist"),
         ))
     }
@@ -356,8 +439,9 @@ impl SendMailTask {
                 ));
             }
             Some(cm) if cm.settings().host().trim().is_empty() => {
-                return Err(TaskError::validation(
+                return Err(TaskError::validation_at(
                     SsisCode::SmtpServerNotSpecified,
+                    TaskField::ConnectionKey("SmtpServer"),
                     format!("connection manager \"{}\" has no SmtpServer", cm.name),
                 ));
             }

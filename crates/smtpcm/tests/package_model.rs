@@ -490,13 +490,18 @@ fn expression_added_to_a_task_that_has_some_follows_the_last_one() {
             ("ToLine", "@[User::To] + \";b@x\"")
         ]
     );
-    // Removing a loaded expression is still refused, not silently kept.
+    // Removing a loaded expression cuts its element, not silently keeps it.
     let mut again = again;
     again.executables[0].property_expressions.remove(0);
-    match again.to_bytes() {
-        Err(SaveError::Unsupported { what, .. }) => assert!(what.contains("removed"), "{what}"),
-        other => panic!("{other:?}"),
-    }
+    let out = String::from_utf8(again.to_bytes().unwrap()).unwrap();
+    assert!(!out.contains("DTS:Name=\"Subject\""), "{out}");
+    let third = dtsx::load_str(&out, "small.dtsx").unwrap();
+    let left: Vec<(&str, &str)> = third.executables[0]
+        .property_expressions
+        .iter()
+        .map(|p| (p.property.as_str(), p.expression.as_str()))
+        .collect();
+    assert_eq!(left, [("ToLine", "@[User::To] + \";b@x\"")]);
 }
 
 #[test]

@@ -81,7 +81,7 @@ function renderExplorer() {
       const actions = el('div', { class: 'toolbar' },
         el('button', { type: 'button', class: 'primary', 'data-save': f.id, onclick: () => save(f.id, false) }, 'Save'),
         el('button', { type: 'button', onclick: () => reload(f.id) }, 'Reload'),
-        f.kind === 'package' ? el('button', { type: 'button', onclick: () => validate(f.id) }, 'Validate') : null,
+        f.kind === 'package' ? el('button', { type: 'button', 'data-validate': f.id, onclick: () => validate(f.id) }, 'Validate') : null,
         f.kind === 'package' ? el('button', { type: 'button', onclick: () => addConnection(f.id) }, 'Add SMTP connection') : null,
         f.kind === 'package' ? el('button', { type: 'button', 'data-add-task': f.id, onclick: () => addTask(f.id, null) }, 'Add Send Mail task') : null);
       item.append(actions);
@@ -179,6 +179,9 @@ async function openConnection(fileId, cmId) {
   renderConnection(fileId, cm);
 }
 
+// Counts editor redraws, so that tests (and scripts driving the page) can wait for one.
+function drawn() { document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1); }
+
 function renderConnection(fileId, cm) {
   const m = main();
   const errBox = el('div', { id: 'cm-error', class: 'error', role: 'alert' }, cm.error || '');
@@ -207,11 +210,17 @@ function renderConnection(fileId, cm) {
   const cs = el('textarea', { id: 'cm-connection-string', rows: 3, onchange: (e) => put({ connection_string: e.target.value }) });
   cs.value = cm.connection_string;
   const testOut = el('div', { id: 'test-result', role: 'status', 'aria-live': 'polite' });
+  // Expressions on the connection manager, shown so that a Validate finding can point at one.
+  const exprs = cm.expressions.length ? el('fieldset', {}, el('legend', {}, 'Property expressions (read-only here)'),
+    el('div', { class: 'grid' }, cm.expressions.map((x) => [
+      el('label', { for: 'cm-expr-' + x.property }, x.property),
+      el('input', { id: 'cm-expr-' + x.property, type: 'text', readonly: true, value: x.expression })]))) : null;
   m.replaceChildren(
     el('h2', {}, 'SMTP Connection Manager: ' + cm.name),
     form,
     el('fieldset', {}, el('legend', {}, 'SSIS settings'), ssis),
     el('fieldset', {}, el('legend', {}, 'Extensions'), ext),
+    ...(exprs ? [exprs] : []),
     el('fieldset', {}, el('legend', {}, 'Connection string'),
       el('label', { for: 'cm-connection-string' }, 'Connection string (edit here or above)'), cs,
       cm.warnings.map((w) => el('div', { class: 'warning' }, 'warning: ' + w)), errBox),
@@ -225,6 +234,7 @@ function renderConnection(fileId, cm) {
       } }, 'Test connection'),
       el('button', { type: 'button', id: 'delete-connection', onclick: () => remove('connections', fileId, cm.id) }, 'Delete connection manager')),
     testOut);
+  drawn();
 }
 
 function renderTest(r) {
@@ -303,9 +313,9 @@ function renderTask(fileId, t) {
     multi ? (() => { const a = el('textarea', { id: 'task-prop-' + name, onchange: (e) => prop(name, e.target.value) }); a.value = value; return a; })()
       : el('input', { id: 'task-prop-' + name, type: 'text', value, onchange: (e) => prop(name, e.target.value) })];
   const tabs = el('div', { class: 'tabs', role: 'tablist' }, ['general', 'mail', 'html', 'expressions'].map((n) =>
-    el('button', { type: 'button', role: 'tab', id: 'tab-' + n, 'aria-selected': taskTab === n ? 'true' : 'false', onclick: () => { taskTab = n; renderTask(fileId, t); } },
+    el('button', { type: 'button', role: 'tab', id: 'tab-' + n, 'aria-controls': 'task-panel', 'aria-selected': taskTab === n ? 'true' : 'false', onclick: () => { taskTab = n; renderTask(fileId, t); } },
       n === 'html' ? 'HTML' : n[0].toUpperCase() + n.slice(1))));
-  const panel = el('div', { role: 'tabpanel', 'aria-labelledby': 'tab-' + taskTab });
+  const panel = el('div', { role: 'tabpanel', id: 'task-panel', 'aria-labelledby': 'tab-' + taskTab });
   const p = t.properties;
   if (taskTab === 'general') {
     panel.append(el('form', { class: 'grid', onsubmit: (e) => e.preventDefault() },
@@ -433,6 +443,7 @@ function renderTask(fileId, t) {
       real, el('label', { for: 'send-real' }, 'to the real server (not the capture server)'),
       el('button', { type: 'button', id: 'delete-task', onclick: () => remove('tasks', fileId, t.id) }, 'Delete task')),
     sendOut);
+  drawn();
 }
 
 // ---- validate -------------------------------------------------------------------------------
@@ -444,13 +455,62 @@ async function validate(fileId) {
   m.replaceChildren(el('h2', {}, 'Validation'),
     el('p', { class: r.exit_code === 0 ? 'ok' : 'error' }, r.exit_code === 0 ? 'No errors.' : `Exit code ${r.exit_code}`),
     el('ul', { id: 'findings' }, r.findings.map((f) => el('li', { class: f.severity === 'error' ? 'error' : 'warning' },
-      f.task && f.field ? el('button', { type: 'button', class: 'link', onclick: async () => {
-        const tab = f.field === 'Name' || f.field === 'Description' ? 'general' : 'mail';
-        await openTask(fileId, f.task, tab);
-        const target = document.getElementById('task-prop-' + f.field);
-        if (target) { target.setAttribute('aria-invalid', 'true'); target.focus(); }
-      } }, f.field + ': ') : null,
+      (f.task || f.connection) && f.field
+        ? el('button', { type: 'button', class: 'link', 'data-finding-field': f.field, onclick: () => goToFinding(fileId, f) }, fieldLabel(f.field) + ': ')
+        : null,
       f.message))));
+}
+
+function fieldLabel(field) {
+  if (field.startsWith('expr:')) return 'expression for ' + field.slice(5);
+  if (field.startsWith('html:')) return 'smtpcm::' + field.slice(5);
+  return field;
+}
+
+// The element of an open editor that shows `field` (the API's field names, see the README).
+function fieldElement(kind, field) {
+  if (kind === 'cm') {
+    if (field.startsWith('expr:')) return document.getElementById('cm-expr-' + field.slice(5));
+    return document.getElementById('cm-key-' + field) || document.getElementById('cm-' + field.toLowerCase().replace('_', '-'));
+  }
+  if (field === 'Name') return $('#task-name');
+  if (field === 'Description') return $('#task-description');
+  if (field === 'FileAttachments') return $('#task-new-attachment');
+  if (field.startsWith('expr:')) {
+    const prop = field.slice(5).toLowerCase();
+    const sel = [...document.querySelectorAll('#expressions select')].find((s) => s.value.toLowerCase() === prop);
+    return sel ? document.getElementById(sel.id.replace('expr-prop-', 'expr-text-')) : null;
+  }
+  return document.getElementById('task-prop-' + field);
+}
+
+function markField(target) {
+  if (!target) return;
+  document.querySelectorAll('.finding-target').forEach((x) => x.classList.remove('finding-target'));
+  target.setAttribute('aria-invalid', 'true');
+  target.classList.add('finding-target');
+  target.focus();
+}
+
+// Opens the editor a Validate finding is about and focuses its field.
+async function goToFinding(fileId, f) {
+  if (f.connection) {
+    // A project connection manager is edited in its own .conmgr file.
+    const own = files.find((x) => x.id === fileId);
+    const local = own && own.connections.find((c) => c.id === f.connection && !c.project);
+    const holder = local ? own : files.find((x) => x.kind === 'conmgr' && x.connections.some((c) => c.id === f.connection));
+    if (!holder) { status('The connection manager is not open here', 'error'); return; }
+    await openConnection(holder.id, f.connection);
+    $('#cm-error').textContent = f.message;
+    markField(fieldElement('cm', f.field));
+    return;
+  }
+  const field = f.field;
+  const tab = field === 'Name' || field === 'Description' ? 'general'
+    : field.startsWith('expr:') ? 'expressions' : field.startsWith('html:') ? 'html' : 'mail';
+  await openTask(fileId, f.task, tab);
+  $('#task-error').textContent = f.message;
+  markField(fieldElement('task', field));
 }
 
 // ---- new package ----------------------------------------------------------------------------

@@ -66,7 +66,7 @@ pub fn redact(s: &str) -> String {
 
 /// Two spellings name the same key: the same known key (aliases included) or the same
 /// unknown key ignoring case.
-fn same_key(a: &str, b: &str) -> bool {
+pub(super) fn same_key(a: &str, b: &str) -> bool {
     let (a, b) = (a.trim().to_ascii_lowercase(), b.trim().to_ascii_lowercase());
     match (Key::lookup(&a), Key::lookup(&b)) {
         (Some(x), Some(y)) => x == y,

@@ -214,6 +214,18 @@ pub static KEYS: &[KeyInfo] = &[
     ),
 ];
 
+/// The table's entry for a key as written (any case, aliases included: `Host` is
+/// `SmtpServer`), or `None` for a key the parser does not know.
+///
+/// ```
+/// use smtpcm::connection_string::key_info;
+/// assert_eq!(key_info("host").map(|k| k.name), Some("SmtpServer"));
+/// assert_eq!(key_info("Nope"), None);
+/// ```
+pub fn key_info(written: &str) -> Option<&'static KeyInfo> {
+    KEYS.iter().find(|k| super::edit::same_key(k.name, written))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

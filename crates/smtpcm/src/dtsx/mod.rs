@@ -23,6 +23,7 @@ mod new;
 mod save;
 pub(crate) mod source;
 mod tree;
+mod tree3;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

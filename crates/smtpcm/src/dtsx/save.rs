@@ -154,9 +154,13 @@ impl Writer<'_> {
         list: &[PropertyExpression],
         what: &str,
     ) -> Result<(), SaveError> {
-        let loaded = list.iter().filter(|p| p.origin.is_some()).count();
+        let kept: Vec<usize> = list
+            .iter()
+            .filter_map(|p| p.origin.as_ref().map(|o| o.element.start))
+            .collect();
+        let loaded = kept.len();
         if loaded != owner.list_len {
-            return Err(self.unsupported(format!("{what}: removed property expressions")));
+            self.removed_expressions(owner, &kept, what)?;
         }
         if loaded != list.len() {
             self.new_expressions(owner, list, what)?;
@@ -174,6 +178,50 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Cuts the loaded `<DTS:PropertyExpression>` elements of `owner` that are no longer in the
+    /// model (`kept`: the element starts of those that are), each with the line break and
+    /// indentation in front of it, as the designer leaves the file when one is deleted.
+    fn removed_expressions(
+        &mut self,
+        owner: &Origin,
+        kept: &[usize],
+        what: &str,
+    ) -> Result<(), SaveError> {
+        let base = self.doc.prefix_len;
+        let failed = || self.unsupported(format!("{what}: removed property expressions"));
+        let text = std::str::from_utf8(&self.doc.bytes[base..]).map_err(|_| failed())?;
+        let xml = roxmltree::Document::parse_with_options(
+            text,
+            roxmltree::ParsingOptions {
+                allow_dtd: false,
+                ..Default::default()
+            },
+        )
+        .map_err(|_| failed())?;
+        let node = xml
+            .descendants()
+            .find(|n| n.is_element() && n.range().start + base == owner.element.start)
+            .ok_or_else(failed)?;
+        let mut cuts = Vec::new();
+        for c in node
+            .children()
+            .filter(|c| c.is_element() && c.has_tag_name((DTS_NS, "PropertyExpression")))
+        {
+            if !kept.contains(&(c.range().start + base)) {
+                let r = super::tree::cut_range(text, c.range());
+                cuts.push(Splice {
+                    range: r.start + base..r.end + base,
+                    text: String::new(),
+                });
+            }
+        }
+        if cuts.len() + kept.len() != owner.list_len {
+            return Err(failed());
+        }
+        self.splices.extend(cuts);
+        Ok(())
+    }
+
     /// Added property expressions, in the shape SSIS writes
     /// (`<DTS:PropertyExpression` / `DTS:Name="..."`>expression`</DTS:PropertyExpression>`):
     /// after the last loaded one, indented like it; on an owner without any, where SSIS puts
@@ -185,6 +233,9 @@ impl Writer<'_> {
         list: &[PropertyExpression],
         what: &str,
     ) -> Result<(), SaveError> {
+        if self.format < 6 {
+            return self.new_expressions_3(owner, list, what);
+        }
         let (at, indent_from) = match list
             .iter()
             .filter_map(|p| p.origin.as_ref())
@@ -195,12 +246,6 @@ impl Writer<'_> {
                 .first_expression_place(owner)
                 .ok_or_else(|| self.unsupported(format!("{what}: added property expressions")))?,
         };
-        if self.format < 6 {
-            return Err(self.unsupported(format!(
-                "{what}: added property expressions in a format-{} package",
-                self.format
-            )));
-        }
         let before = &self.doc.bytes[..indent_from];
         let line_start = before
             .iter()
@@ -231,6 +276,70 @@ impl Writer<'_> {
             text,
         });
         Ok(())
+    }
+
+    /// Added property expressions in a format-3 (SSIS 2008) package, where they sit inline
+    /// without line breaks: after the last loaded one, else after a task's
+    /// `</DTS:LoggingOptions>` or before a connection manager's `<DTS:ObjectData>`.
+    fn new_expressions_3(
+        &mut self,
+        owner: &Origin,
+        list: &[PropertyExpression],
+        what: &str,
+    ) -> Result<(), SaveError> {
+        let at = match list
+            .iter()
+            .filter_map(|p| p.origin.as_ref())
+            .map(|o| o.element.end)
+            .max()
+        {
+            Some(end) => end,
+            None => self
+                .first_expression_place_3(owner)
+                .ok_or_else(|| self.unsupported(format!("{what}: added property expressions")))?,
+        };
+        let mut text = String::new();
+        for p in list.iter().filter(|p| p.origin.is_none()) {
+            self.xml_chars(&p.property, format!("{what} new property expression name"))?;
+            self.xml_chars(
+                &p.expression,
+                format!("{what} property expression {}", p.property),
+            )?;
+            text.push_str(&format!(
+                "<DTS:PropertyExpression DTS:Name=\"{}\">{}</DTS:PropertyExpression>",
+                escape_attr(&p.property),
+                escape_text(&p.expression)
+            ));
+        }
+        self.splices.push(Splice {
+            range: at..at,
+            text,
+        });
+        Ok(())
+    }
+
+    fn first_expression_place_3(&self, owner: &Origin) -> Option<usize> {
+        let base = self.doc.prefix_len;
+        let text = std::str::from_utf8(&self.doc.bytes[base..]).ok()?;
+        let xml = roxmltree::Document::parse_with_options(
+            text,
+            roxmltree::ParsingOptions {
+                allow_dtd: false,
+                ..Default::default()
+            },
+        )
+        .ok()?;
+        let node = xml
+            .descendants()
+            .find(|n| n.is_element() && n.range().start + base == owner.element.start)?;
+        let child = |name: &str| {
+            node.children()
+                .find(|c| c.is_element() && c.has_tag_name((DTS_NS, name)))
+        };
+        match child("LoggingOptions") {
+            Some(l) => Some(l.range().end + base),
+            None => child("ObjectData").map(|d| d.range().start + base),
+        }
     }
 
     /// Where the first property expression of `owner` goes, and the element whose line gives
@@ -378,12 +487,6 @@ impl Writer<'_> {
         if new.is_empty() {
             return Ok(());
         }
-        if self.format < 6 {
-            return Err(self.unsupported(format!(
-                "new connection manager {:?} in a format-{} package",
-                new[0].name, self.format
-            )));
-        }
         for c in &new {
             let what = format!("new connection manager {:?}", c.name);
             for (field, value) in [
@@ -413,6 +516,11 @@ impl Writer<'_> {
         )
         .map_err(|_| self.unsupported("connection managers (source no longer parses)".into()))?;
         let root = doc.root_element();
+        if self.format < 6 {
+            let splice = super::tree3::connections_splice(self.doc, root, &new)?;
+            self.splices.push(splice);
+            return Ok(());
+        }
         let base = self.doc.prefix_len;
         let wrapper = root
             .children()

@@ -44,7 +44,7 @@ fn indent_at(text: &str, pos: usize) -> String {
 
 /// The range to cut for a removed element: the element and the whitespace before it, back to
 /// (and including) the previous line break.
-fn cut_range(text: &str, r: Range<usize>) -> Range<usize> {
+pub(super) fn cut_range(text: &str, r: Range<usize>) -> Range<usize> {
     let before = &text[..r.start];
     let ws = before.len() - before.trim_end_matches([' ', '\t']).len();
     let mut start = r.start - ws;
@@ -81,13 +81,10 @@ pub(crate) fn splices(doc: &SourceDoc, pkg: &Package) -> Result<Vec<Splice>, Sav
     {
         return Ok(Vec::new());
     }
-    if pkg.format_version < 6 {
+    if pkg.format_version < 6 && (new_vars || new_task_vars) {
         return Err(unsupported(
             doc,
-            format!(
-                "added or removed tasks, variables or connection managers in a format-{} package",
-                pkg.format_version
-            ),
+            format!("added variables in a format-{} package", pkg.format_version),
         ));
     }
     let text = std::str::from_utf8(&doc.bytes[doc.prefix_len..])
@@ -98,30 +95,33 @@ pub(crate) fn splices(doc: &SourceDoc, pkg: &Package) -> Result<Vec<Splice>, Sav
     let root = xml.root_element();
     let mut out = Vec::new();
     // Removed connection managers.
-    let cm_wrapper = root
-        .children()
-        .find(|c| is_dts(*c, "ConnectionManagers"))
-        .filter(|_| removed_cm);
-    {
-        if let Some(w) = cm_wrapper {
-            for c in w.children().filter(|c| is_dts(*c, "ConnectionManager")) {
-                if !kept_cms.contains(&(c.range().start + base)) {
-                    let r = cut_range(text, c.range());
-                    out.push(Splice {
-                        range: r.start + base..r.end + base,
-                        text: String::new(),
-                    });
-                }
+    if removed_cm {
+        // Inside <DTS:ConnectionManagers> (format 6, 8) or children of the package (format 3).
+        let in_file = root.children().flat_map(|c| {
+            if is_dts(c, "ConnectionManagers") {
+                c.children()
+                    .filter(|g| is_dts(*g, "ConnectionManager"))
+                    .collect()
+            } else if is_dts(c, "ConnectionManager") {
+                vec![c]
+            } else {
+                Vec::new()
+            }
+        });
+        for c in in_file {
+            if !kept_cms.contains(&(c.range().start + base)) {
+                let r = cut_range(text, c.range());
+                out.push(Splice {
+                    range: r.start + base..r.end + base,
+                    text: String::new(),
+                });
             }
         }
     }
     // Removed executables: children of the package or of a kept container that are no
     // longer in the model.
     for node in xml.descendants().filter(|n| is_dts(*n, "Executable")) {
-        let Some(owner) = node
-            .parent()
-            .and_then(|w| is_dts(w, "Executables").then(|| w.parent()).flatten())
-        else {
+        let Some(owner) = owner_of(node) else {
             continue;
         };
         let owner_kept = owner == root || kept_execs.contains(&(owner.range().start + base));
@@ -232,6 +232,20 @@ fn parse(text: &str) -> Option<Document<'_>> {
     .ok()
 }
 
+/// The package or container an executable element belongs to: the parent of its
+/// `<DTS:Executables>` wrapper (format 6, 8), or its parent executable (format 3, where a
+/// `<DTS:Executable IDREF=...>` inside a precedence constraint is not an executable).
+fn owner_of<'a, 'i>(node: Node<'a, 'i>) -> Option<Node<'a, 'i>> {
+    let parent = node.parent()?;
+    if is_dts(parent, "Executables") {
+        parent.parent()
+    } else if is_dts(parent, "Executable") {
+        Some(parent)
+    } else {
+        None
+    }
+}
+
 fn kept_executables(pkg: &Package) -> HashSet<usize> {
     pkg.all_executables()
         .iter()
@@ -251,7 +265,7 @@ fn executables_removed(doc: &SourceDoc, kept: &HashSet<usize>) -> Result<bool, S
         .descendants()
         .filter(|n| {
             is_dts(*n, "Executable")
-                && n.parent().is_some_and(|w| is_dts(w, "Executables"))
+                && owner_of(*n).is_some()
                 // Executables inside event handlers are not children of a container's list.
                 && n.ancestors().all(|a| !is_dts(a, "EventHandler"))
         })
@@ -265,15 +279,21 @@ fn executables_removed(doc: &SourceDoc, kept: &HashSet<usize>) -> Result<bool, S
 }
 
 fn referenced_by_constraint(owner: Node, exec: Node) -> bool {
-    let keys: Vec<&str> = ["refId", "DTSID"]
-        .iter()
-        .filter_map(|a| exec.attribute((DTS_NS, *a)))
+    let keys: Vec<&str> = exec
+        .attribute((DTS_NS, "refId"))
+        .into_iter()
+        .chain(super::tree3::dtsid_of(exec))
         .collect();
+    // Format 6/8: in <DTS:PrecedenceConstraints>, by path; format 3: direct children, with
+    // `<DTS:Executable IDREF="{DTSID}">` inside.
     owner
         .children()
-        .filter(|c| is_dts(*c, "PrecedenceConstraints"))
+        .filter(|c| is_dts(*c, "PrecedenceConstraints") || is_dts(*c, "PrecedenceConstraint"))
         .flat_map(|w| w.descendants())
-        .any(|n| n.attributes().any(|a| keys.contains(&a.value())))
+        .any(|n| {
+            n.attributes()
+                .any(|a| keys.iter().any(|k| k.eq_ignore_ascii_case(a.value())))
+        })
 }
 
 fn insert_new(
@@ -301,6 +321,19 @@ fn insert_new(
     }
     let base = doc.prefix_len;
     let nl = doc.newline;
+    if pkg.format_version < 6 {
+        let at = super::tree3::executables_place(doc, owner, &new[0].name)?;
+        let mut fragments = String::new();
+        for e in &new {
+            fragments.push_str(nl);
+            fragments.push_str(&super::tree3::send_mail_xml(doc, e, nl)?);
+        }
+        out.push(Splice {
+            range: at + base..at + base,
+            text: fragments,
+        });
+        return Ok(());
+    }
     let Some(wrapper) = owner.children().find(|c| is_dts(*c, "Executables")) else {
         return Err(unsupported(
             doc,

@@ -6,6 +6,8 @@ use super::{EventHandler, Package, new_dtsid};
 
 /// The Send Mail task's `ExecutableType` in format 8 (SSIS 2014 and later).
 pub const SEND_MAIL_TYPE_8: &str = "Microsoft.SendMailTask";
+/// The Send Mail task's `ExecutableType` in format 3 (SSIS 2008 and 2008 R2).
+pub const SEND_MAIL_TYPE_3: &str = "Microsoft.SqlServer.Dts.Tasks.SendMailTask.SendMailTask, Microsoft.SqlServer.SendMailTask, Version=10.0.0.0, Culture=neutral, PublicKeyToken=89845dcd8080cc91";
 /// The Send Mail task's `ExecutableType` in format 6 (SSIS 2012).
 pub const SEND_MAIL_TYPE_6: &str = "Microsoft.SqlServer.Dts.Tasks.SendMailTask.SendMailTask, Microsoft.SqlServer.SendMailTask, Version=11.0.0.0, Culture=neutral, PublicKeyToken=89845dcd8080cc91";
 
@@ -83,10 +85,10 @@ impl Package {
         container: Option<&str>,
         name: &str,
     ) -> Result<&mut Executable, String> {
-        let executable_type = if self.format_version >= 8 {
-            SEND_MAIL_TYPE_8
-        } else {
-            SEND_MAIL_TYPE_6
+        let executable_type = match self.format_version {
+            8.. => SEND_MAIL_TYPE_8,
+            6..=7 => SEND_MAIL_TYPE_6,
+            _ => SEND_MAIL_TYPE_3,
         };
         let (list, parent_path) = match container {
             None => (&mut self.executables, "Package".to_owned()),

@@ -199,7 +199,13 @@ impl<'p> Engine<'p> {
         }
         match exec.property_expression("Disable") {
             None => Ok(false),
-            Some(text) => match send::eval_property(&self.scope, &exec.path, "Disable", text)? {
+            Some(text) => match send::eval_property(&self.scope, &exec.path, "Disable", text)
+                .map_err(|e| {
+                    e.at(super::Location::task(
+                        exec,
+                        Some(super::LocatedField::Expression("Disable".into())),
+                    ))
+                })? {
                 Value::Bool(b) => Ok(b),
                 other => Ok(matches!(
                     other.to_display_string().to_ascii_lowercase().as_str(),
@@ -440,7 +446,7 @@ impl<'p> Engine<'p> {
         {
             Ok(p) => p,
             Err(e) => {
-                r.errors.push(RunErrorEntry::task(&exec.path, &e));
+                r.errors.push(RunErrorEntry::task(self.package, exec, &e));
                 return false;
             }
         };
@@ -516,8 +522,11 @@ impl<'p> Engine<'p> {
                 true
             }
             Err(e) => {
-                r.errors
-                    .push(RunErrorEntry::task(&exec.path, &TaskError::Connection(e)));
+                r.errors.push(RunErrorEntry::task(
+                    self.package,
+                    exec,
+                    &TaskError::Connection(e),
+                ));
                 false
             }
         }
@@ -541,7 +550,7 @@ pub(crate) fn validate_task(
     resolved
         .task
         .prepare(resolved.connection.as_ref(), &resolver)
-        .map_err(|e| RunErrorEntry::task(&exec.path, &e))?;
+        .map_err(|e| RunErrorEntry::task(package, exec, &e))?;
     Ok(resolved.task)
 }
 

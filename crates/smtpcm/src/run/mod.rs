@@ -29,6 +29,7 @@ mod deliver;
 mod flow;
 mod inspect;
 mod load;
+mod location;
 mod overrides;
 mod paths;
 mod report;
@@ -43,6 +44,7 @@ pub use inspect::{
     InspectConnection, InspectReport, InspectTask, inspect, inspect_connection_manager,
 };
 pub use load::{LoadFailure, load_target};
+pub use location::{LocatedField, LocatedObject, Location};
 pub use overrides::{Override, OverrideError};
 pub use paths::{PathRootError, map_path};
 pub use report::{

@@ -79,9 +79,19 @@ pub struct RunErrorEntry {
     pub symbol: Option<String>,
     /// What went wrong, naming the task, property, connection or file.
     pub message: String,
+    /// The task or connection manager and the field of it at fault, when known (boxed: most
+    /// entries have none, and results carrying an entry stay small).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Box<super::Location>>,
 }
 
 impl RunErrorEntry {
+    /// This entry, pointing at `location`.
+    pub fn at(mut self, location: super::Location) -> Self {
+        self.location = Some(Box::new(location));
+        self
+    }
+
     /// The value `System::ErrorCode` takes for this error in an OnError handler.
     pub fn error_code_value(&self) -> i32 {
         self.code

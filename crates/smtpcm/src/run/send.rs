@@ -9,8 +9,9 @@ use crate::package::{
     ConnectionKind, ConnectionManager, Executable, Package, SendMailTaskData, same_guid,
     send_mail_property,
 };
-use crate::send_mail::{MessageSourceResolver, SendMailTask, SsisCode, TaskError};
+use crate::send_mail::{MessageSourceResolver, SendMailTask, SsisCode, TaskError, TaskField};
 
+use super::location::{LocatedField, Location};
 use super::paths::map_path;
 use super::report::RunErrorEntry;
 
@@ -29,6 +30,7 @@ impl From<&TaskError> for RunErrorEntry {
             code: code.map(|c| c.to_string()),
             symbol: code.map(|c| format!("DTS_E_SENDMAILTASK_{}", c.symbol())),
             message: e.to_string(),
+            location: None,
         }
     }
 }
@@ -40,19 +42,22 @@ impl RunErrorEntry {
             code: None,
             symbol: None,
             message: message.into(),
+            location: None,
         }
     }
 
     /// A task error, prefixed with where it happened.
-    pub(crate) fn task(path: &str, e: &TaskError) -> Self {
+    /// A Send Mail task's error, prefixed with its path and pointing at the field at fault.
+    pub(crate) fn task(package: &Package, exec: &Executable, e: &TaskError) -> Self {
         let mut entry = RunErrorEntry::from(e);
-        entry.message = format!("{path}: {}", entry.message);
-        entry
+        entry.message = format!("{}: {}", exec.path, entry.message);
+        entry.at(Location::of_task_error(package, exec, e))
     }
 }
 
+/// A `MessageSource` problem (the resolver below is only asked about the message source).
 fn validation(code: SsisCode, message: String) -> TaskError {
-    TaskError::Validation { code, message }
+    TaskError::validation_at(code, TaskField::Property("MessageSource"), message)
 }
 
 /// Evaluates one property expression, naming the object and property in any error.
@@ -97,7 +102,10 @@ pub(crate) fn effective_connection(
     let mut out = cm.clone();
     let owner = format!("connection manager \"{}\"", cm.name);
     for pe in &cm.property_expressions {
-        let value = eval_property(scope, &owner, &pe.property, &pe.expression)?.to_display_string();
+        let at = || Location::connection(cm, Some(LocatedField::Expression(pe.property.clone())));
+        let value = eval_property(scope, &owner, &pe.property, &pe.expression)
+            .map_err(|e| e.at(at()))?
+            .to_display_string();
         let path = format!(
             r"\Package.Connections[{}].Properties[{}]",
             cm.name, pe.property
@@ -107,7 +115,7 @@ pub(crate) fn effective_connection(
             // Properties the model does not hold (ConnectByProxy, DelayValidation ...) do not
             // change what is sent.
             Err(crate::package::PathError::NotFound { .. }) => {}
-            Err(e) => return Err(RunErrorEntry::plain(format!("{owner}: {e}"))),
+            Err(e) => return Err(RunErrorEntry::plain(format!("{owner}: {e}")).at(at())),
         }
     }
     Ok(out)
@@ -128,18 +136,22 @@ pub(crate) fn apply_task_expressions(
         let Some(property) = send_mail_property(&pe.property).filter(|p| p.expression) else {
             continue;
         };
+        let at = || Location::task(exec, Some(LocatedField::Expression(property.name.into())));
         let value = match eval_property(scope, &exec.path, &pe.property, &pe.expression) {
             Ok(v) => v.to_display_string(),
             Err(e) => {
-                errors.push(e);
+                errors.push(e.at(at()));
                 continue;
             }
         };
         if let Err(reason) = property.set(data, &value) {
-            errors.push(RunErrorEntry::plain(format!(
-                "{}: property expression for {} ({:?}) gives an invalid value: {reason}",
-                exec.path, property.name, pe.expression
-            )));
+            errors.push(
+                RunErrorEntry::plain(format!(
+                    "{}: property expression for {} ({:?}) gives an invalid value: {reason}",
+                    exec.path, property.name, pe.expression
+                ))
+                .at(at()),
+            );
         }
     }
     errors
@@ -166,16 +178,17 @@ pub(crate) fn resolve_task(
     {
         return Err(first);
     }
-    let task_error = |e: TaskError| RunErrorEntry::task(&exec.path, &e);
+    let task_error = |e: TaskError| RunErrorEntry::task(package, exec, &e);
+    let property = |p: &str| Location::task(exec, Some(LocatedField::Property(p.into())));
     // Both were stored in canonical form by the property table; parsing again only guards
     // against a file that holds a value the table never saw.
     let message_source_type = data.message_source_type.parse().map_err(|reason: String| {
         RunErrorEntry::plain(format!("{}: MessageSourceType: {reason}", exec.path))
+            .at(property("MessageSourceType"))
     })?;
-    let priority = data
-        .priority
-        .parse()
-        .map_err(|e| RunErrorEntry::plain(format!("{}: Priority: {e}", exec.path)))?;
+    let priority = data.priority.parse().map_err(|e| {
+        RunErrorEntry::plain(format!("{}: Priority: {e}", exec.path)).at(property("Priority"))
+    })?;
     let mapped: Vec<String> = data
         .attachments
         .iter()
@@ -184,8 +197,9 @@ pub(crate) fn resolve_task(
             map_path(p, path_root)
                 .map(|local| local.display().to_string())
                 .map_err(|e| {
-                    task_error(validation(
+                    task_error(TaskError::validation_at(
                         SsisCode::InvalidAttachment,
+                        TaskField::Property("FileAttachments"),
                         format!("FileAttachments: {e}"),
                     ))
                 })
@@ -215,16 +229,18 @@ pub(crate) fn resolve_task(
         });
     }
     let Some(cm) = find_connection(package, &smtp_ref) else {
-        return Err(task_error(validation(
+        return Err(task_error(TaskError::validation_at(
             SsisCode::NoConnectionManager,
+            TaskField::Property("SmtpConnection"),
             format!(
                 "SMTPServer {smtp_ref:?}: the specified connection does not exist in the package or project"
             ),
         )));
     };
     if cm.kind != ConnectionKind::Smtp {
-        return Err(task_error(validation(
+        return Err(task_error(TaskError::validation_at(
             SsisCode::ConnectionTypeNotSmtp,
+            TaskField::Property("SmtpConnection"),
             format!(
                 "connection manager \"{}\" is of type {:?}, not SMTP",
                 cm.name, cm.creation_name
@@ -253,9 +269,14 @@ fn apply_smtpcm_variables(
 ) -> Result<SendMailTask, RunErrorEntry> {
     let map = |p: &str| map_path(p, path_root).map_err(|e| e.to_string());
     for entry in crate::package::task_settings(exec, scope) {
-        let (setting, value) = entry.map_err(RunErrorEntry::plain)?;
-        crate::package::apply_task_variable(&mut task, setting, &value, &map)
-            .map_err(|e| RunErrorEntry::plain(format!("{}: {e}", exec.path)))?;
+        let (setting, value) =
+            entry.map_err(|e| RunErrorEntry::plain(e).at(Location::task(exec, None)))?;
+        crate::package::apply_task_variable(&mut task, setting, &value, &map).map_err(|e| {
+            RunErrorEntry::plain(format!("{}: {e}", exec.path)).at(Location::task(
+                exec,
+                Some(LocatedField::Variable(setting.name.into())),
+            ))
+        })?;
     }
     Ok(task)
 }

@@ -1,0 +1,255 @@
+//! Structural edits of format-3 packages (SSIS 2005/2008, `SSIS.Package.2`): the shapes and
+//! places SSIS 2008 uses.
+//!
+//! Format 3 has no `<DTS:ConnectionManagers>` or `<DTS:Executables>` wrappers: connection
+//! managers and executables are direct children of the package (or container), one element
+//! per line without indentation, and every property is a `<DTS:Property DTS:Name="...">`
+//! child element rather than an attribute (see ../shared/docs/ssis-reference.md §3.2 and the
+//! corpus's 2008 packages, whose Send Mail tasks and SMTP connection manager these copy). The
+//! Send Mail data keeps its attributes and writes every one of them, empty or not, with
+//! attachments as `<SendMailTask:Attachments SendMailTask:FileName="..."/>` children.
+
+use roxmltree::Node;
+
+use super::SaveError;
+use super::load::DTS_NS;
+use super::source::{Splice, escape_attr, escape_text};
+use crate::package::{ConnectionKind, ConnectionManager, Executable, ExecutableKind, SourceDoc};
+
+const CONTACT_3: &str = "Send Mail Task; Microsoft Corporation; Microsoft SQL Server 2008; © 2007 Microsoft Corporation; All Rights Reserved;http://www.microsoft.com/sql/support/default.asp;1";
+const SEND_MAIL_NS: &str = "www.microsoft.com/sqlserver/dts/tasks/sendmailtask";
+
+fn unsupported(doc: &SourceDoc, what: String) -> SaveError {
+    SaveError::Unsupported {
+        origin: doc.origin_name.clone(),
+        what,
+    }
+}
+
+fn is_dts(n: Node, name: &str) -> bool {
+    n.is_element() && n.has_tag_name((DTS_NS, name))
+}
+
+fn prop(name: &str, value: &str) -> String {
+    format!(
+        "<DTS:Property DTS:Name=\"{name}\">{}</DTS:Property>",
+        escape_text(value)
+    )
+}
+
+fn check(doc: &SourceDoc, what: &str, field: &str, value: &str) -> Result<(), SaveError> {
+    match super::invalid_xml_char(value) {
+        None => Ok(()),
+        Some((position, c)) => Err(SaveError::NotXmlChar {
+            origin: doc.origin_name.clone(),
+            what: format!("{what} {field}"),
+            position,
+            code: format!("U+{:04X}", u32::from(c)),
+        }),
+    }
+}
+
+/// An SMTP (or other) connection manager element as SSIS 2008 writes it.
+pub(super) fn connection_xml(cm: &ConnectionManager, nl: &str) -> String {
+    let mut s = String::from("<DTS:ConnectionManager>");
+    for (name, value) in [
+        ("DelayValidation", "0"),
+        ("ObjectName", cm.name.as_str()),
+        ("DTSID", cm.dtsid.as_str()),
+        ("Description", cm.description.as_str()),
+    ] {
+        s.push_str(nl);
+        s.push_str(&prop(name, value));
+    }
+    s.push_str(nl);
+    s.push_str(&prop("CreationName", &cm.creation_name));
+    for p in &cm.property_expressions {
+        s.push_str(&format!(
+            "<DTS:PropertyExpression DTS:Name=\"{}\">{}</DTS:PropertyExpression>",
+            escape_attr(&p.property),
+            escape_text(&p.expression)
+        ));
+    }
+    let cs = escape_attr(&cm.connection_string);
+    if cm.kind == ConnectionKind::Smtp {
+        s.push_str(&format!(
+            "<DTS:ObjectData><SmtpConnectionManager ConnectionString=\"{cs}\"/></DTS:ObjectData>"
+        ));
+    } else {
+        s.push_str(&format!(
+            "<DTS:ObjectData><DTS:ConnectionManager>{nl}{}</DTS:ConnectionManager></DTS:ObjectData>",
+            prop("ConnectionString", &cm.connection_string)
+        ));
+    }
+    s.push_str("</DTS:ConnectionManager>");
+    s
+}
+
+/// The splice that adds `new` connection managers to a format-3 package: after its last
+/// connection manager, or, in a package without any, where SSIS 2008 puts them (after the
+/// package's leading `<DTS:Property>` run, which ends with `SuppressConfigurationWarnings`).
+pub(super) fn connections_splice(
+    doc: &SourceDoc,
+    root: Node,
+    new: &[&ConnectionManager],
+) -> Result<Splice, SaveError> {
+    let base = doc.prefix_len;
+    let nl = doc.newline;
+    let at = match root.children().rfind(|c| is_dts(*c, "ConnectionManager")) {
+        Some(last) => last.range().end,
+        None => root
+            .children()
+            .filter(|c| c.is_element())
+            .take_while(|c| is_dts(*c, "Property"))
+            .last()
+            .map(|c| c.range().end)
+            .ok_or_else(|| {
+                unsupported(doc, "connection managers (no place to insert them)".into())
+            })?,
+    };
+    let text: String = new
+        .iter()
+        .map(|c| format!("{nl}{}", connection_xml(c, nl)))
+        .collect();
+    Ok(Splice {
+        range: at + base..at + base,
+        text,
+    })
+}
+
+/// A Send Mail task element as SSIS 2008 writes it.
+pub(super) fn send_mail_xml(
+    doc: &SourceDoc,
+    e: &Executable,
+    nl: &str,
+) -> Result<String, SaveError> {
+    let ExecutableKind::SendMail(d) = &e.kind else {
+        return Err(unsupported(doc, format!("new executable {:?}", e.name)));
+    };
+    let what = format!("new task {:?}", e.name);
+    if !e.variables.is_empty() {
+        return Err(unsupported(
+            doc,
+            format!("{what}: task-scoped variables in a format-3 package"),
+        ));
+    }
+    check(doc, &what, "name", &e.name)?;
+    check(doc, &what, "description", &e.description)?;
+    let ty = e.executable_type.as_str();
+    let mut s = format!(
+        "<DTS:Executable DTS:ExecutableType=\"{}\">",
+        escape_attr(ty)
+    );
+    let disabled = if e.disabled { "-1" } else { "0" };
+    for (name, value) in [
+        ("ExecutionLocation", "0"),
+        ("ExecutionAddress", ""),
+        ("TaskContact", CONTACT_3),
+        ("ForceExecValue", "0"),
+    ] {
+        s.push_str(nl);
+        s.push_str(&prop(name, value));
+    }
+    s.push_str(&format!(
+        "{nl}<DTS:Property DTS:Name=\"ExecValue\" DTS:DataType=\"3\">0</DTS:Property>"
+    ));
+    for (name, value) in [
+        ("ForceExecutionResult", "-1"),
+        ("Disabled", disabled),
+        ("FailPackageOnFailure", "0"),
+        ("FailParentOnFailure", "0"),
+        ("MaxErrorCount", "1"),
+        ("ISOLevel", "1048576"),
+        ("LocaleID", "-1"),
+        ("TransactionOption", "1"),
+        ("DelayValidation", "0"),
+    ] {
+        s.push_str(nl);
+        s.push_str(&prop(name, value));
+    }
+    s.push_str(&format!(
+        "{nl}<DTS:LoggingOptions>{nl}{}{nl}{}{nl}<DTS:Property DTS:Name=\"EventFilter\" DTS:DataType=\"8\"></DTS:Property></DTS:LoggingOptions>",
+        prop("LoggingMode", "0"),
+        prop("FilterKind", "1"),
+    ));
+    for p in &e.property_expressions {
+        check(doc, &what, "property expression name", &p.property)?;
+        check(doc, &what, "property expression", &p.expression)?;
+        s.push_str(&format!(
+            "<DTS:PropertyExpression DTS:Name=\"{}\">{}</DTS:PropertyExpression>",
+            escape_attr(&p.property),
+            escape_text(&p.expression)
+        ));
+    }
+    for (name, value) in [
+        ("ObjectName", e.name.as_str()),
+        ("DTSID", e.dtsid.as_str()),
+        ("Description", e.description.as_str()),
+        ("CreationName", ty),
+        ("DisableEventHandlers", "0"),
+    ] {
+        s.push_str(nl);
+        s.push_str(&prop(name, value));
+    }
+    s.push_str("<DTS:ObjectData><SendMailTask:SendMailTaskData");
+    for (name, value) in [
+        ("SMTPServer", &d.smtp_server_ref),
+        ("From", &d.from),
+        ("To", &d.to),
+        ("CC", &d.cc),
+        ("BCC", &d.bcc),
+        ("Subject", &d.subject),
+        ("Priority", &d.priority),
+        ("MessageSourceType", &d.message_source_type),
+        ("MessageSource", &d.message_source),
+    ] {
+        check(doc, &what, name, value)?;
+        s.push_str(&format!(" SendMailTask:{name}=\"{}\"", escape_attr(value)));
+    }
+    s.push_str(&format!(" xmlns:SendMailTask=\"{SEND_MAIL_NS}\""));
+    if d.attachments.is_empty() {
+        s.push_str("/>");
+    } else {
+        s.push('>');
+        for a in &d.attachments {
+            check(doc, &what, "attachment", a)?;
+            s.push_str(&format!(
+                "<SendMailTask:Attachments SendMailTask:FileName=\"{}\"/>",
+                escape_attr(a)
+            ));
+        }
+        s.push_str("</SendMailTask:SendMailTaskData>");
+    }
+    s.push_str("</DTS:ObjectData></DTS:Executable>");
+    Ok(s)
+}
+
+/// Where new executables of `owner` (the package or a container) go in format 3: after its
+/// last executable, else after its `<DTS:LoggingOptions>` (SSIS 2008's order: variables,
+/// logging options, executables, precedence constraints).
+pub(super) fn executables_place(
+    doc: &SourceDoc,
+    owner: Node,
+    name: &str,
+) -> Result<usize, SaveError> {
+    owner
+        .children()
+        .rfind(|c| is_dts(*c, "Executable"))
+        .or_else(|| owner.children().rfind(|c| is_dts(*c, "LoggingOptions")))
+        .map(|c| c.range().end)
+        .ok_or_else(|| {
+            unsupported(
+                doc,
+                format!("new task {name:?}: its container has no <DTS:LoggingOptions> to follow"),
+            )
+        })
+}
+
+/// The DTSID of a format-3 (or later) executable: an attribute, or a `DTS:Property` child.
+pub(super) fn dtsid_of<'a>(node: Node<'a, '_>) -> Option<&'a str> {
+    node.attribute((DTS_NS, "DTSID")).or_else(|| {
+        node.children()
+            .find(|c| is_dts(*c, "Property") && c.attribute((DTS_NS, "Name")) == Some("DTSID"))
+            .and_then(|c| c.text())
+    })
+}
