@@ -187,6 +187,7 @@ pub async fn enqueue(
     db: Option<&str>,
     messages: Vec<PreparedMessage>,
     connection: &str,
+    dsn: &smtpcm_engine::smtp::Dsn,
 ) -> Result<Exit, (Exit, String)> {
     let db = db_name(db)?;
     let route = smtpcm::connection_string::redact(connection);
@@ -197,11 +198,11 @@ pub async fn enqueue(
     let outbox = Outbox::open(&db, true).await.map_err(not_queued)?;
     let mut batch = Vec::with_capacity(messages.len());
     for m in &messages {
-        batch.push(
-            smtpcm_outbox::render::render(m, &route)
-                .await
-                .map_err(not_queued)?,
-        );
+        let (mut new, body) = smtpcm_outbox::render::render(m, &route)
+            .await
+            .map_err(not_queued)?;
+        new.dsn = dsn.clone();
+        batch.push((new, body));
     }
     let queued = outbox.enqueue(batch, now_ms()).await.map_err(not_queued)?;
     for q in &queued {

@@ -200,12 +200,6 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
         .map_err(|e| exit::explain_task(&crate::html_args::name_body(e, &args.html_args)))?;
 
     if let Some(db) = &args.outbox {
-        if !cm_dsn_is_empty(&args) {
-            return Err((
-                Exit::Usage,
-                "--dsn-notify, --dsn-ret and --dsn-envid cannot be queued with --outbox yet".into(),
-            ));
-        }
         // Each copy is prepared on its own, so each gets its own Message-ID.
         let mut messages = vec![first];
         for _ in 1..args.count {
@@ -213,7 +207,14 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
                 exit::explain_task(&crate::html_args::name_body(e, &args.html_args))
             })?);
         }
-        return crate::outbox_cmd::enqueue(Some(db), messages, &args.connection).await;
+        // The DSN flags are stored with each message (checked above); DSN keys of the
+        // connection string travel in the stored connection string.
+        let dsn = Dsn {
+            notify: args.dsn_notify,
+            ret: args.dsn_ret,
+            envid: args.dsn_envid.clone(),
+        };
+        return crate::outbox_cmd::enqueue(Some(db), messages, &args.connection, &dsn).await;
     }
 
     if args.count == 1 {
@@ -234,10 +235,6 @@ async fn send(args: SendArgs) -> Result<Exit, (Exit, String)> {
         args.window as usize,
     )
     .await
-}
-
-fn cm_dsn_is_empty(args: &SendArgs) -> bool {
-    args.dsn_notify.is_none() && args.dsn_ret.is_none() && args.dsn_envid.is_none()
 }
 
 /// The Send Mail task plus what the command line adds to it.

@@ -93,3 +93,57 @@ async fn bad_dsn_values_are_usage_errors_before_connecting() {
         assert!(err.contains("dsn"), "{extra:?} names the flag: {err}");
     }
 }
+
+/// `send --outbox` stores the DSN flags with the message; the worker sends them later,
+/// after the process that queued it is gone.
+#[tokio::test]
+async fn dsn_flags_are_queued_with_the_message() {
+    let Some(servers) = servers::TestServers::load() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("outbox.sqlite");
+    let db = db.to_str().unwrap();
+    let rcpt = servers.unique_recipient("cli-dsn-outbox");
+    let cs = format!(
+        "SmtpServer=127.0.0.1;UseWindowsAuthentication=False;EnableSsl=False;Port={};",
+        servers.sink_dump_port()
+    );
+    let out = smtpcm(&send_args(
+        &cs,
+        &rcpt,
+        &[
+            "--dsn-notify",
+            "failure",
+            "--dsn-ret",
+            "full",
+            "--dsn-envid",
+            "queued=1",
+            "--outbox",
+            db,
+        ],
+    ))
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(servers.sink_dump_for(&rcpt).is_none(), "queued, not sent");
+    let out = smtpcm(&["outbox", "worker", "--db", db, "--until-empty"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dump = servers
+        .sink_dump_for(&rcpt)
+        .expect("delivered by the worker");
+    let text = std::fs::read_to_string(dump).unwrap();
+    assert!(
+        text.contains(&format!("<{rcpt}> NOTIFY=FAILURE ORCPT=rfc822;{rcpt}")),
+        "{text}"
+    );
+    assert!(text.contains("RET=FULL ENVID=queued+3D1"), "{text}");
+}

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+use smtpcm_engine::smtp::{Dsn, DsnError};
 
 /// Where a message is in its life.
 ///
@@ -184,6 +185,9 @@ pub struct NewMessage {
     pub eight_bit: bool,
     /// The message needs `SMTPUTF8`.
     pub smtputf8: bool,
+    /// Delivery status notifications to ask for (RFC 3461); empty asks for none beyond
+    /// what the stored connection string says.
+    pub dsn: Dsn,
 }
 
 /// A message the outbox accepted: committed when this is returned.
@@ -308,6 +312,34 @@ pub struct Claimed {
     /// [`Store::claim`](crate::store::Store::claim)): its bytes came with the claim and its
     /// dot mark is already durable, so it can go into a pipelined batch at once.
     pub ready: Option<Vec<u8>>,
+    /// The delivery status notifications queued with it.
+    pub dsn: Dsn,
+}
+
+/// A [`Dsn`] as the three nullable text columns both engines store it in.
+pub(crate) fn dsn_columns(dsn: &Dsn) -> [Option<String>; 3] {
+    [
+        dsn.notify.map(|n| n.to_string()),
+        dsn.ret.map(|r| r.to_string()),
+        dsn.envid.clone(),
+    ]
+}
+
+/// The [`Dsn`] back from its columns; a value this smtpcm cannot read is an error.
+pub(crate) fn dsn_from_columns(
+    notify: Option<String>,
+    ret: Option<String>,
+    envid: Option<String>,
+) -> std::result::Result<Dsn, String> {
+    Ok(Dsn {
+        notify: notify
+            .map(|n| n.parse().map_err(|e: DsnError| e.to_string()))
+            .transpose()?,
+        ret: ret
+            .map(|r| r.parse().map_err(|e: DsnError| e.to_string()))
+            .transpose()?,
+        envid,
+    })
 }
 
 /// What a delivery attempt decided, written in one transaction.

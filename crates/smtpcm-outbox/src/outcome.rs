@@ -158,6 +158,7 @@ mod tests {
                 .collect(),
             accepted_before,
             ready: None,
+            dsn: Default::default(),
         }
     }
 

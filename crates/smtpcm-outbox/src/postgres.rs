@@ -10,15 +10,16 @@ use tokio_postgres::{Client, NoTls, Transaction};
 use crate::error::{OutboxError, Result};
 use crate::model::{
     Action, Claimed, Completion, Detail, NewMessage, Queued, Recipient, RecipientState, Settings,
-    State, Status, Summary, UnknownPolicy,
+    State, Status, Summary, UnknownPolicy, dsn_columns, dsn_from_columns,
 };
 use crate::store::{Body, CHUNK_BYTES, Store};
 
 /// Versioned migrations, applied in order under an advisory lock (so workers starting
 /// together do not race) and recorded in `schema_version`.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
      CREATE TABLE messages (
         id BIGSERIAL PRIMARY KEY,
         message_id TEXT NOT NULL,
@@ -54,7 +55,14 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         data BYTEA NOT NULL,
         PRIMARY KEY (message, seq)
      );",
-)];
+    ),
+    (
+        2,
+        "ALTER TABLE messages ADD COLUMN dsn_notify TEXT;
+         ALTER TABLE messages ADD COLUMN dsn_ret TEXT;
+         ALTER TABLE messages ADD COLUMN dsn_envid TEXT;",
+    ),
+];
 
 /// An arbitrary constant naming the migration advisory lock.
 const MIGRATION_LOCK: i64 = 0x736d_7470_636d;
@@ -259,12 +267,13 @@ impl Store for PgStore {
                 let mut queued = Vec::with_capacity(batch.len());
                 for (m, mut body) in batch {
                     let size = body.len();
+                    let [n, r, e] = dsn_columns(&m.dsn);
                     let id: i64 = tx
                         .query_one(
                             "INSERT INTO messages (message_id, route, sender, size, eight_bit, smtputf8, \
-                             state, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7) \
-                             RETURNING id",
-                            &[&m.message_id, &m.route, &m.sender, &(size as i64), &m.eight_bit, &m.smtputf8, &now],
+                             state, created_at, next_attempt_at, dsn_notify, dsn_ret, dsn_envid) \
+                             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7, $8, $9, $10) RETURNING id",
+                            &[&m.message_id, &m.route, &m.sender, &(size as i64), &m.eight_bit, &m.smtputf8, &now, &n, &r, &e],
                         )
                         .await
                         .map_err(pg(db))?
@@ -404,7 +413,8 @@ impl Store for PgStore {
                            dot_sent = CASE WHEN size <= $5 THEN 1 ELSE 0 END, attempts = attempts + 1 \
                          WHERE id IN (SELECT id FROM messages WHERE state = 'queued' AND next_attempt_at <= $3 \
                                       ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                         RETURNING id, message_id, route, sender, size, eight_bit, smtputf8, attempts, created_at",
+                         RETURNING id, message_id, route, sender, size, eight_bit, smtputf8, attempts, created_at, \
+                           dsn_notify, dsn_ret, dsn_envid",
                         &[&owner, &lease_until, &now, &(limit as i64), &ready_max],
                     )
                     .await
@@ -429,6 +439,8 @@ impl Store for PgStore {
                             .filter(|r| r.state == RecipientState::Pending)
                             .collect(),
                         ready: None,
+                        dsn: dsn_from_columns(r.get(9), r.get(10), r.get(11))
+                            .map_err(|e| OutboxError::Database { db: db.to_owned(), detail: e })?,
                     });
                 }
                 // The bytes of the messages claimed ready, in one query (one chunk each).

@@ -46,6 +46,7 @@ pub async fn render(message: &PreparedMessage, route: &str) -> Result<(NewMessag
         recipients: message.recipients().to_vec(),
         eight_bit: message.needs_8bitmime(),
         smtputf8: message.needs_smtputf8(),
+        dsn: Default::default(),
     };
     Ok((new, body))
 }

@@ -454,7 +454,7 @@ fn envelope(msg: &Claimed) -> Envelope {
         size: Some(msg.size),
         eight_bit: msg.eight_bit,
         smtputf8: msg.smtputf8,
-        dsn: Default::default(),
+        dsn: msg.dsn.clone(),
     }
 }
 

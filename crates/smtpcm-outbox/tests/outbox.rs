@@ -457,6 +457,7 @@ async fn sqlite_full_commits_nothing() {
         recipients: vec!["b@x.test".into()],
         eight_bit: false,
         smtputf8: false,
+        dsn: Default::default(),
     };
     let e = store
         .enqueue(
@@ -491,9 +492,47 @@ async fn a_newer_schema_is_refused() {
     };
     assert!(
         e.to_string()
-            .contains("schema version 99 is newer than this smtpcm supports (1)"),
+            .contains("schema version 99 is newer than this smtpcm supports (2)"),
         "{e}"
     );
+}
+
+/// An outbox written by the first schema (no DSN columns) is migrated in place when it is
+/// opened: what it holds stays queued and can be claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_outbox_is_migrated_and_keeps_its_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.sqlite");
+    let store = smtpcm_outbox::sqlite::SqliteStore::open(&path, true).unwrap();
+    let q = store
+        .enqueue(
+            vec![
+                smtpcm_outbox::render::render(&message("a@x.test"), "r")
+                    .await
+                    .unwrap(),
+            ],
+            now_ms(),
+        )
+        .await
+        .unwrap();
+    drop(store);
+    // Back to the shape version 1 had.
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch(
+        "ALTER TABLE messages DROP COLUMN dsn_notify; ALTER TABLE messages DROP COLUMN dsn_ret;
+         ALTER TABLE messages DROP COLUMN dsn_envid; DELETE FROM schema_version WHERE version = 2;",
+    )
+    .unwrap();
+    drop(c);
+    let store = smtpcm_outbox::sqlite::SqliteStore::open(&path, false).unwrap();
+    let now = now_ms();
+    let claimed = store
+        .claim("w", 10, now, now + 1000, u64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, q[0].id);
+    assert!(claimed[0].dsn.is_empty());
 }
 
 /// `rate_per_relay` spaces the sends to one relay over all tasks: 6 messages at 2 per second

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use crate::error::{OutboxError, Result};
 use crate::model::{
     Action, Claimed, Completion, Detail, NewMessage, Queued, Recipient, RecipientState, Settings,
-    State, Status, Summary, UnknownPolicy,
+    State, Status, Summary, UnknownPolicy, dsn_columns, dsn_from_columns,
 };
 use crate::store::{Body, CHUNK_BYTES, Store};
 
@@ -32,9 +32,10 @@ fn busy_timeout() -> Duration {
 
 /// The schema, one migration per version; applied in order, each in its own transaction,
 /// and recorded in `schema_version`. Never edit a released migration: add one.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
      CREATE TABLE messages (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         message_id TEXT NOT NULL,
@@ -70,7 +71,14 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         data BLOB NOT NULL,
         PRIMARY KEY (message, seq)
      );",
-)];
+    ),
+    (
+        2,
+        "ALTER TABLE messages ADD COLUMN dsn_notify TEXT;
+         ALTER TABLE messages ADD COLUMN dsn_ret TEXT;
+         ALTER TABLE messages ADD COLUMN dsn_envid TEXT;",
+    ),
+];
 
 const SUMMARY_COLUMNS: &str = "id, message_id, state, attempts, unknown_count, sender, size, \
      created_at, next_attempt_at, lease_owner, last_error";
@@ -339,7 +347,8 @@ fn claim_in(
                dot_sent = CASE WHEN size <= ?5 THEN 1 ELSE 0 END, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM messages WHERE state = 'queued' AND next_attempt_at <= ?3 \
                           ORDER BY next_attempt_at, id LIMIT ?4) \
-             RETURNING id, message_id, route, sender, size, eight_bit, smtputf8, attempts, created_at",
+             RETURNING id, message_id, route, sender, size, eight_bit, smtputf8, attempts, created_at, \
+               dsn_notify, dsn_ret, dsn_envid",
         )?;
         let rows = stmt.query_map(
             params![owner, lease_until, now, limit as i64, ready_max],
@@ -357,6 +366,13 @@ fn claim_in(
                     pending: Vec::new(),
                     accepted_before: false,
                     ready: None,
+                    dsn: dsn_from_columns(r.get(9)?, r.get(10)?, r.get(11)?).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            9,
+                            rusqlite::types::Type::Text,
+                            e.into(),
+                        )
+                    })?,
                 })
             },
         )?;
@@ -445,10 +461,12 @@ impl Store for SqliteStore {
             let mut queued = Vec::with_capacity(batch.len());
             for (m, mut body) in batch {
                 let size = body.len();
+                let [n, r, e] = dsn_columns(&m.dsn);
                 tx.execute(
                     "INSERT INTO messages (message_id, route, sender, size, eight_bit, smtputf8, \
-                     state, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7)",
-                    params![m.message_id, m.route, m.sender, size as i64, m.eight_bit, m.smtputf8, now],
+                     state, created_at, next_attempt_at, dsn_notify, dsn_ret, dsn_envid) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7, ?8, ?9, ?10)",
+                    params![m.message_id, m.route, m.sender, size as i64, m.eight_bit, m.smtputf8, now, n, r, e],
                 )
                 .map_err(err)?;
                 let id = tx.last_insert_rowid();
