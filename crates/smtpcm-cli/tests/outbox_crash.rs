@@ -166,11 +166,9 @@ fn crash_test(db: &str, policy: &str, sink_port: u16) {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    let kills = chaos(db, &mut sink, dir.path());
-    // The sink restarts at the 3rd and 8th kill, and the loop ends only after both: at least
-    // eight kills, every one while messages were still waiting (delivery takes only a few
-    // seconds on a quiet machine, so a larger fixed count could outlast the queue).
-    assert!(kills >= 8, "the workers were killed {kills} times");
+    // `chaos` ends only once the queue is empty and after the sink's second restart, which
+    // comes with the 8th kill: every run has at least eight kills (it prints how many).
+    chaos(db, &mut sink, dir.path());
     sink.stop();
 
     let queued = outbox_messages(db);
