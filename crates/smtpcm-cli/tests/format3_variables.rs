@@ -83,6 +83,14 @@ fn first_variables_of_a_format_3_package_and_task_go_before_their_logging_option
     d.message_source = "User::MailBody".into();
     pkg.save(&path).unwrap();
     let edited = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        edited.replacen(
+            "SendMailTask:MessageSourceType=\"Variable\" SendMailTask:MessageSource=\"User::MailBody\"",
+            "SendMailTask:MessageSourceType=\"FileConnection\" SendMailTask:MessageSource=\"AvgSaldo_Stat\"",
+            1
+        ),
+        original
+    );
     let (_, report) = smtpcm(
         &["run", "--validate", "--skip-unsupported", "--json"],
         &path,
