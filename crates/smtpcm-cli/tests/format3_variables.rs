@@ -286,3 +286,26 @@ fn new_format_3_variables_follow_the_last_variable_of_their_owner() {
         .clone();
     assert!(task_setting(&task, "Template").to_string().contains("True"));
 }
+
+#[test]
+fn a_new_format_3_variable_keeps_its_expression() {
+    let Some(dir) = corpus() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("RepInvDecl.dtsx");
+    std::fs::copy(dir.join(F2), &path).unwrap();
+
+    let mut pkg = dtsx::load_package(&path).unwrap();
+    let mut v = Variable::new("User", "Greeting", vartype::STRING, "");
+    v.expression = "\"Hi <\" + @[User::CcLine] + \">\"".into();
+    v.evaluate_as_expression = true;
+    pkg.variables.push(v);
+    pkg.save(&path).unwrap();
+    let saved = std::fs::read_to_string(&path).unwrap();
+    assert!(saved.contains(
+        "\n<DTS:Variable>\n<DTS:Property DTS:Name=\"Expression\">\"Hi &lt;\" + @[User::CcLine] + \"&gt;\"</DTS:Property>\n<DTS:Property DTS:Name=\"EvaluateAsExpression\">-1</DTS:Property>\n"
+    ));
+    let again = dtsx::load_package(&path).unwrap();
+    let g = again.variable("User::Greeting").unwrap();
+    assert!(g.evaluate_as_expression);
+    assert_eq!(g.expression, "\"Hi <\" + @[User::CcLine] + \">\"");
+}
