@@ -367,12 +367,6 @@ async fn add_variable(
         if p.variable(&format!("User::{n}")).is_some() {
             return Err(ApiError::field("name", format!("name: User::{n} exists already")));
         }
-        if p.format_version < 6 {
-            return Err(ApiError::bad(format!(
-                "adding a variable to a format-{} package is not supported",
-                p.format_version
-            )));
-        }
         let v = smtpcm::package::Variable::new(
             "User",
             &n,

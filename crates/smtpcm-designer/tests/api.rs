@@ -718,3 +718,150 @@ async fn a_format_3_package_takes_a_connection_manager_and_a_task() {
         std::fs::read(&corpus).unwrap()
     );
 }
+
+/// `text` without each `<DTS:Variable>` element (and the line break in front of it) whose
+/// text contains one of `marks`.
+fn without_variables(text: &str, marks: &[&str]) -> String {
+    let mut out = text.to_owned();
+    loop {
+        let found = out.match_indices("\n<DTS:Variable>").find_map(|(at, _)| {
+            let end = at + out[at..].find("</DTS:Variable>")? + "</DTS:Variable>".len();
+            marks
+                .iter()
+                .any(|m| out[at..end].contains(m))
+                .then_some(at..end)
+        });
+        match found {
+            Some(r) => out.replace_range(r, ""),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_format_3_package_takes_html_settings_and_a_new_variable() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/dtsx/avgrishin__Dts2008__RepInvDecl.dtsx");
+    if !corpus.exists() {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "corpus missing");
+        eprintln!("skipped: ../shared not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("R.dtsx");
+    std::fs::copy(&corpus, &path).unwrap();
+    let original = std::fs::read_to_string(&path).unwrap();
+    let task = smtpcm::dtsx::load_package(&path)
+        .unwrap()
+        .executables
+        .iter()
+        .find(|e| e.name == "Send Mail Task")
+        .unwrap()
+        .dtsid
+        .clone();
+    let s = start(vec![path.clone()]).await;
+
+    // "New variable…", then the task's body from it and its HTML settings.
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/files/0/variables",
+            true,
+            Some(json!({"name": "MailBody", "value": "<p>Declaration {{ Task.Subject }}</p>"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["name"], "User::MailBody");
+    let url = format!("/api/files/0/tasks/{task}");
+    let (st, v) = s
+        .call(
+            "PUT",
+            &url,
+            true,
+            Some(json!({
+                "html": {"BodyFormat": "Html", "Template": "True"},
+                "properties": {"MessageSourceType": "Variable", "MessageSource": "User::MailBody"},
+            })),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s.call("POST", "/api/files/0/save", true, None).await;
+    assert_eq!(st, 200, "{v}");
+
+    // The library reads them back as `run` and `inspect` use them.
+    let pkg = smtpcm::dtsx::load_package(&path).unwrap();
+    assert_eq!(pkg.format_version, 3);
+    assert_eq!(
+        pkg.variable("User::MailBody").unwrap().value,
+        "<p>Declaration {{ Task.Subject }}</p>"
+    );
+    let exec = pkg.executables.iter().find(|e| e.dtsid == task).unwrap();
+    let scope = smtpcm::expr::PackageScope::new(&pkg);
+    let settings: Vec<(&str, String)> = smtpcm::package::task_settings(exec, &scope)
+        .into_iter()
+        .map(|r| r.map(|(t, v)| (t.name, v)).unwrap())
+        .collect();
+    assert_eq!(
+        settings,
+        [
+            ("BodyFormat", "Html".to_owned()),
+            ("Template", "True".to_owned())
+        ]
+    );
+    let d = exec.send_mail().unwrap();
+    assert_eq!(
+        (d.message_source_type.as_str(), d.message_source.as_str()),
+        ("Variable", "User::MailBody")
+    );
+
+    // Without the three new variable elements and the two changed attributes, the file is
+    // the original, byte for byte; the new elements are in SSIS 2008's shape.
+    let saved = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        saved
+            .matches("<DTS:Property DTS:Name=\"Namespace\">smtpcm</DTS:Property>")
+            .count(),
+        2
+    );
+    assert!(saved.contains("<DTS:Property DTS:Name=\"IncludeInDebugDump\">2345</DTS:Property><DTS:VariableValue DTS:DataType=\"8\">&lt;p&gt;Declaration {{ Task.Subject }}&lt;/p&gt;</DTS:VariableValue>\n<DTS:Property DTS:Name=\"ObjectName\">MailBody</DTS:Property>"));
+    let rest = without_variables(
+        &saved,
+        &[
+            "<DTS:Property DTS:Name=\"Namespace\">smtpcm</DTS:Property>",
+            "<DTS:Property DTS:Name=\"ObjectName\">MailBody</DTS:Property>",
+        ],
+    )
+    .replacen(
+        "SendMailTask:MessageSourceType=\"Variable\" SendMailTask:MessageSource=\"User::MailBody\"",
+        "SendMailTask:MessageSourceType=\"DirectInput\" SendMailTask:MessageSource=\"\"",
+        1,
+    );
+    assert_eq!(rest, original);
+
+    // A new task's HTML settings are written inside it.
+    let (st, t) = s
+        .call(
+            "POST",
+            "/api/files/0/tasks",
+            true,
+            Some(json!({"name": "Notify"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{t}");
+    let (st, v) = s
+        .call(
+            "PUT",
+            &format!("/api/files/0/tasks/{}", enc(&t["id"])),
+            true,
+            Some(json!({"html": {"BodyFormat": "Html"}})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s.call("POST", "/api/files/0/save", true, None).await;
+    assert_eq!(st, 200, "{v}");
+    let pkg = smtpcm::dtsx::load_package(&path).unwrap();
+    let notify = pkg.executables.iter().find(|e| e.name == "Notify").unwrap();
+    assert_eq!(notify.variables.len(), 1);
+    assert_eq!(notify.variables[0].qualified_name(), "smtpcm::BodyFormat");
+    assert_eq!(notify.variables[0].value, "Html");
+}

@@ -3,8 +3,9 @@
 //!
 //! Like every other save, these are splices into the original bytes: a new element is written
 //! where SSIS would put it (after the last sibling, or into an empty `<DTS:Executables />`),
-//! indented like its siblings and in the shape SSIS writes for the package's format (6: the
-//! assembly-qualified task type of SSIS 2012; 8: the `Microsoft.SendMailTask` moniker). A
+//! indented like its siblings and in the shape SSIS writes for the package's format (3: see
+//! `tree3`; 6: the assembly-qualified task type of SSIS 2012; 8: the `Microsoft.SendMailTask`
+//! moniker). A
 //! removed element is cut out together with the line break and indentation in front of it.
 //! Every byte outside those ranges is copied through.
 
@@ -81,12 +82,6 @@ pub(crate) fn splices(doc: &SourceDoc, pkg: &Package) -> Result<Vec<Splice>, Sav
     {
         return Ok(Vec::new());
     }
-    if pkg.format_version < 6 && (new_vars || new_task_vars) {
-        return Err(unsupported(
-            doc,
-            format!("added variables in a format-{} package", pkg.format_version),
-        ));
-    }
     let text = std::str::from_utf8(&doc.bytes[doc.prefix_len..])
         .map_err(|_| unsupported(doc, "the tree (source is not UTF-8)".into()))?;
     let xml =
@@ -144,7 +139,14 @@ pub(crate) fn splices(doc: &SourceDoc, pkg: &Package) -> Result<Vec<Splice>, Sav
         });
     }
     // New package variables.
-    if new_vars {
+    if new_vars && pkg.format_version < 6 {
+        let new: Vec<&Variable> = pkg
+            .variables
+            .iter()
+            .filter(|v| v.origin.is_none())
+            .collect();
+        out.push(super::tree3::variables_splice(doc, root, &pkg.name, &new)?);
+    } else if new_vars {
         let Some(wrapper) = root.children().find(|c| is_dts(*c, "Variables")) else {
             return Err(unsupported(
                 doc,
@@ -178,6 +180,11 @@ pub(crate) fn splices(doc: &SourceDoc, pkg: &Package) -> Result<Vec<Splice>, Sav
         else {
             return Err(unsupported(doc, format!("new variable in {:?}", e.name)));
         };
+        if pkg.format_version < 6 {
+            let new: Vec<&Variable> = e.variables.iter().filter(|v| v.origin.is_none()).collect();
+            out.push(super::tree3::variables_splice(doc, node, &e.name, &new)?);
+            continue;
+        }
         let Some(wrapper) = node.children().find(|c| is_dts(*c, "Variables")) else {
             return Err(unsupported(
                 doc,

@@ -8,13 +8,17 @@
 //! corpus's 2008 packages, whose Send Mail tasks and SMTP connection manager these copy). The
 //! Send Mail data keeps its attributes and writes every one of them, empty or not, with
 //! attachments as `<SendMailTask:Attachments SendMailTask:FileName="..."/>` children.
+//! Variables (package or task scope) go between an owner's leading properties and its
+//! `<DTS:LoggingOptions>`, each property again a `DTS:Property` child.
 
 use roxmltree::Node;
 
 use super::SaveError;
 use super::load::DTS_NS;
 use super::source::{Splice, escape_attr, escape_text};
-use crate::package::{ConnectionKind, ConnectionManager, Executable, ExecutableKind, SourceDoc};
+use crate::package::{
+    ConnectionKind, ConnectionManager, Executable, ExecutableKind, SourceDoc, Variable, vartype,
+};
 
 const CONTACT_3: &str = "Send Mail Task; Microsoft Corporation; Microsoft SQL Server 2008; © 2007 Microsoft Corporation; All Rights Reserved;http://www.microsoft.com/sql/support/default.asp;1";
 const SEND_MAIL_NS: &str = "www.microsoft.com/sqlserver/dts/tasks/sendmailtask";
@@ -127,12 +131,6 @@ pub(super) fn send_mail_xml(
         return Err(unsupported(doc, format!("new executable {:?}", e.name)));
     };
     let what = format!("new task {:?}", e.name);
-    if !e.variables.is_empty() {
-        return Err(unsupported(
-            doc,
-            format!("{what}: task-scoped variables in a format-3 package"),
-        ));
-    }
     check(doc, &what, "name", &e.name)?;
     check(doc, &what, "description", &e.description)?;
     let ty = e.executable_type.as_str();
@@ -166,6 +164,12 @@ pub(super) fn send_mail_xml(
     ] {
         s.push_str(nl);
         s.push_str(&prop(name, value));
+    }
+    // SSIS 2008's order: the task's variables between its leading properties and its
+    // logging options.
+    for v in &e.variables {
+        s.push_str(nl);
+        s.push_str(&variable_xml(doc, v, nl)?);
     }
     s.push_str(&format!(
         "{nl}<DTS:LoggingOptions>{nl}{}{nl}{}{nl}<DTS:Property DTS:Name=\"EventFilter\" DTS:DataType=\"8\"></DTS:Property></DTS:LoggingOptions>",
@@ -251,5 +255,93 @@ pub(super) fn dtsid_of<'a>(node: Node<'a, '_>) -> Option<&'a str> {
         node.children()
             .find(|c| is_dts(*c, "Property") && c.attribute((DTS_NS, "Name")) == Some("DTSID"))
             .and_then(|c| c.text())
+    })
+}
+
+/// A variable element as SSIS 2008 writes it: every property a `DTS:Property` child, the
+/// value right after `IncludeInDebugDump` on the same line, and no `xml:space` on the value
+/// (corpus: avgrishin `RepInvDecl.dtsx`, `User::CcLine`).
+pub(super) fn variable_xml(doc: &SourceDoc, v: &Variable, nl: &str) -> Result<String, SaveError> {
+    let what = format!("new variable {}", v.qualified_name());
+    for (field, value) in [
+        ("name", &v.name),
+        ("namespace", &v.namespace),
+        ("value", &v.value),
+        ("expression", &v.expression),
+    ] {
+        check(doc, &what, field, value)?;
+    }
+    let eval = if v.evaluate_as_expression { "-1" } else { "0" };
+    // What the designer writes: 2345 for strings, 6789 for other types.
+    let dump = if v.data_type == vartype::STRING {
+        "2345"
+    } else {
+        "6789"
+    };
+    let mut s = String::from("<DTS:Variable>");
+    for (name, value) in [
+        ("Expression", v.expression.as_str()),
+        ("EvaluateAsExpression", eval),
+        ("Namespace", v.namespace.as_str()),
+        ("ReadOnly", "0"),
+        ("RaiseChangedEvent", "0"),
+        ("IncludeInDebugDump", dump),
+    ] {
+        s.push_str(nl);
+        s.push_str(&prop(name, value));
+    }
+    s.push_str(&format!(
+        "<DTS:VariableValue DTS:DataType=\"{}\">{}</DTS:VariableValue>",
+        v.data_type,
+        escape_text(&v.value)
+    ));
+    for (name, value) in [
+        ("ObjectName", v.name.as_str()),
+        ("DTSID", v.dtsid.as_str()),
+        ("Description", ""),
+        ("CreationName", ""),
+    ] {
+        s.push_str(nl);
+        s.push_str(&prop(name, value));
+    }
+    s.push_str("</DTS:Variable>");
+    Ok(s)
+}
+
+/// The splice that adds `new` variables to `owner` (the package or a loaded executable) in
+/// format 3: after its last variable, or, without any, where SSIS 2008 puts the first one:
+/// after the element in front of its `<DTS:LoggingOptions>` (the leading property run).
+pub(super) fn variables_splice(
+    doc: &SourceDoc,
+    owner: Node,
+    owner_name: &str,
+    new: &[&Variable],
+) -> Result<Splice, SaveError> {
+    let base = doc.prefix_len;
+    let nl = doc.newline;
+    let at = match owner.children().rfind(|c| is_dts(*c, "Variable")) {
+        Some(last) => last.range().end,
+        None => owner
+            .children()
+            .find(|c| is_dts(*c, "LoggingOptions"))
+            .and_then(|l| l.prev_sibling_element())
+            .map(|c| c.range().end)
+            .ok_or_else(|| {
+                unsupported(
+                    doc,
+                    format!(
+                        "new variable in {owner_name:?}: it has no <DTS:LoggingOptions> to precede"
+                    ),
+                )
+            })?,
+    };
+    let mut text = String::new();
+    for v in new {
+        text.push_str(nl);
+        text.push_str(&variable_xml(doc, v, nl)?);
+    }
+    Ok(Splice {
+        range: at + base..at + base,
+        text,
     })
 }
