@@ -258,6 +258,26 @@ impl Writer<'_> {
             .map(|b| char::from(*b))
             .collect();
         let nl = self.doc.newline;
+        let text = self.added_expressions(list, what, |name, value| {
+            format!(
+                "{nl}{indent}<DTS:PropertyExpression{nl}{indent}  DTS:Name=\"{name}\">{value}</DTS:PropertyExpression>"
+            )
+        })?;
+        self.splices.push(Splice {
+            range: at..at,
+            text,
+        });
+        Ok(())
+    }
+
+    /// The elements of the expressions of `list` not loaded from the file, each checked
+    /// for characters XML cannot hold and escaped, then shaped by `element(name, value)`.
+    fn added_expressions(
+        &self,
+        list: &[PropertyExpression],
+        what: &str,
+        element: impl Fn(&str, &str) -> String,
+    ) -> Result<String, SaveError> {
         let mut text = String::new();
         for p in list.iter().filter(|p| p.origin.is_none()) {
             self.xml_chars(&p.property, format!("{what} new property expression name"))?;
@@ -265,17 +285,12 @@ impl Writer<'_> {
                 &p.expression,
                 format!("{what} property expression {}", p.property),
             )?;
-            text.push_str(&format!(
-                "{nl}{indent}<DTS:PropertyExpression{nl}{indent}  DTS:Name=\"{}\">{}</DTS:PropertyExpression>",
-                escape_attr(&p.property),
-                escape_text(&p.expression)
+            text.push_str(&element(
+                &escape_attr(&p.property),
+                &escape_text(&p.expression),
             ));
         }
-        self.splices.push(Splice {
-            range: at..at,
-            text,
-        });
-        Ok(())
+        Ok(text)
     }
 
     /// Added property expressions in a format-3 (SSIS 2008) package, where they sit inline
@@ -298,19 +313,9 @@ impl Writer<'_> {
                 .first_expression_place_3(owner)
                 .ok_or_else(|| self.unsupported(format!("{what}: added property expressions")))?,
         };
-        let mut text = String::new();
-        for p in list.iter().filter(|p| p.origin.is_none()) {
-            self.xml_chars(&p.property, format!("{what} new property expression name"))?;
-            self.xml_chars(
-                &p.expression,
-                format!("{what} property expression {}", p.property),
-            )?;
-            text.push_str(&format!(
-                "<DTS:PropertyExpression DTS:Name=\"{}\">{}</DTS:PropertyExpression>",
-                escape_attr(&p.property),
-                escape_text(&p.expression)
-            ));
-        }
+        let text = self.added_expressions(list, what, |name, value| {
+            format!("<DTS:PropertyExpression DTS:Name=\"{name}\">{value}</DTS:PropertyExpression>")
+        })?;
         self.splices.push(Splice {
             range: at..at,
             text,
