@@ -392,27 +392,26 @@ async fn deliver_ready<S: Store>(
             return record(s, prev, all).await;
         }
     };
-    if conn.as_ref().is_some_and(|(r, _)| r != route)
-        && let Some((_, old)) = conn.take()
-    {
-        let _ = old.client.quit().await;
-    }
-    if conn.is_none() {
-        match endpoint.connect().await {
-            Ok(c) => *conn = Some((route.clone(), c)),
-            Err(e) => {
-                // Nothing was sent: each message is decided on the one connect error.
-                let now = now_ms();
-                let all = group
-                    .iter()
-                    .map(|m| (m.id, decide(m, Err(&e), now, &s.settings, &s.cfg)))
-                    .collect();
-                return record(s, prev, all).await;
+    // The task's connection, held here and handed back unless the session broke.
+    let mut c = match conn.take() {
+        Some((r, c)) if r == *route => c,
+        other => {
+            if let Some((_, old)) = other {
+                let _ = old.client.quit().await;
+            }
+            match endpoint.connect().await {
+                Ok(c) => c,
+                Err(e) => {
+                    // Nothing was sent: each message is decided on the one connect error.
+                    let now = now_ms();
+                    let all = group
+                        .iter()
+                        .map(|m| (m.id, decide(m, Err(&e), now, &s.settings, &s.cfg)))
+                        .collect();
+                    return record(s, prev, all).await;
+                }
             }
         }
-    }
-    let Some((_, c)) = conn.as_mut() else {
-        return Ok(());
     };
     let envelopes: Vec<Envelope> = group.iter().map(envelope).collect();
     // Collected first: a closure in the iterator would make the future not `Send`.
@@ -431,8 +430,8 @@ async fn deliver_ready<S: Store>(
         }
         all.push((m.id, decide(m, result.as_ref(), now, &s.settings, &s.cfg)));
     }
-    if broken {
-        *conn = None;
+    if !broken {
+        *conn = Some((route.clone(), c));
     }
     record(s, prev, all).await
 }
