@@ -411,7 +411,10 @@ function renderTask(fileId, t) {
       const out = el('td', { class: 'preview', id: `expr-preview-${i}`, 'aria-live': 'polite' });
       const doPreview = async () => {
         const pv = await api('POST', `/api/files/${fileId}/preview`, { expression: input.value });
-        out.replaceChildren(pv.error ? el('span', { class: 'error' }, `${pv.error}\n${input.value}\n${' '.repeat(Math.max(0, pv.column - 1))}^`) : pv.value);
+        // The message wraps; the expression and its caret stay one unwrapped line each
+        // (scrolling sideways in a narrow column), so the caret stays under its column.
+        out.replaceChildren(pv.error ? el('div', { class: 'error' }, el('div', {}, pv.error),
+          el('pre', { class: 'caret' }, `${input.value}\n${' '.repeat(Math.max(0, pv.column - 1))}^`)) : pv.value);
       };
       body.append(el('tr', {}, el('td', {}, propSel), el('td', {}, input), out,
         el('td', {}, el('button', { type: 'button', onclick: doPreview }, 'Preview'),
