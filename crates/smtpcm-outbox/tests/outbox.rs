@@ -152,6 +152,11 @@ async fn delivers_stored_bytes_and_records_each_recipient() {
         let d = outbox.show(q.id).await.unwrap();
         assert_eq!(d.summary.state, State::Sent, "{engine}: {d:?}");
         assert_eq!(d.recipients[0].state, RecipientState::Accepted, "{engine}");
+        // The reply to the final dot, whether stored per recipient or once per message.
+        assert!(
+            d.recipients[0].reply.as_deref().unwrap().starts_with("250"),
+            "{engine}: {d:?}"
+        );
         assert_eq!(d.recipients[1].state, RecipientState::Rejected, "{engine}");
         assert!(
             d.recipients[1].reply.as_deref().unwrap().starts_with("550"),
@@ -492,7 +497,7 @@ async fn a_newer_schema_is_refused() {
     };
     assert!(
         e.to_string()
-            .contains("schema version 99 is newer than this smtpcm supports (2)"),
+            .contains("schema version 99 is newer than this smtpcm supports (3)"),
         "{e}"
     );
 }
@@ -520,11 +525,25 @@ async fn a_version_1_outbox_is_migrated_and_keeps_its_messages() {
     let c = rusqlite::Connection::open(&path).unwrap();
     c.execute_batch(
         "ALTER TABLE messages DROP COLUMN dsn_notify; ALTER TABLE messages DROP COLUMN dsn_ret;
-         ALTER TABLE messages DROP COLUMN dsn_envid; DELETE FROM schema_version WHERE version = 2;",
+         ALTER TABLE messages DROP COLUMN dsn_envid; ALTER TABLE messages DROP COLUMN accepted_reply;
+         DROP INDEX messages_due; DROP INDEX messages_leased;
+         CREATE INDEX messages_due ON messages (state, next_attempt_at);
+         DELETE FROM schema_version WHERE version > 1;",
     )
     .unwrap();
     drop(c);
     let store = smtpcm_outbox::sqlite::SqliteStore::open(&path, false).unwrap();
+    // Version 3's partial indexes replaced version 1's index on (state, time).
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let due: String = c
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'messages_due'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(due.contains("WHERE state = 'queued'"), "{due}");
+    drop(c);
     let now = now_ms();
     let claimed = store
         .claim("w", 10, now, now + 1000, u64::MAX)

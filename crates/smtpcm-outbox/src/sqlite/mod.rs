@@ -78,6 +78,20 @@ const MIGRATIONS: &[(i64, &str)] = &[
          ALTER TABLE messages ADD COLUMN dsn_ret TEXT;
          ALTER TABLE messages ADD COLUMN dsn_envid TEXT;",
     ),
+    (
+        // Partial indexes: a message enters the due index when queued and leaves it when
+        // claimed, and a sent one is in no index at all. With one index on (state, time),
+        // every claim and every outcome moved an entry (four b-tree writes per message).
+        //
+        // `accepted_reply`: the reply to the attempt that delivered a `sent` message. Its
+        // recipients still `pending` were accepted with that reply, so delivering a message
+        // rewrites one row, not one more per recipient (see `complete_one`).
+        3,
+        "DROP INDEX messages_due;
+         CREATE INDEX messages_due ON messages (next_attempt_at) WHERE state = 'queued';
+         CREATE INDEX messages_leased ON messages (lease_until) WHERE state = 'sending';
+         ALTER TABLE messages ADD COLUMN accepted_reply TEXT;",
+    ),
 ];
 
 const SUMMARY_COLUMNS: &str = "id, message_id, state, attempts, unknown_count, sender, size, \
@@ -135,8 +149,14 @@ impl SqliteStore {
                 detail: format!("cannot switch to WAL journal mode (got {mode})"),
             });
         }
-        conn.execute_batch(
-            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;",
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            .map_err(err)?;
+        // Without the planner stability guarantee, binding a new value to a parameter the
+        // plan looked at (the claim's LIMIT) expires the statement, and every claim would
+        // be compiled again.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
         )
         .map_err(err)?;
         let conn = Arc::new(Mutex::new(conn));
@@ -274,13 +294,15 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<Summary> {
     })
 }
 
-fn recipients(tx: &Connection, id: i64, only_pending: bool) -> rusqlite::Result<Vec<Recipient>> {
-    let sql = if only_pending {
-        "SELECT seq, address, state, reply FROM recipients WHERE message = ?1 AND state = 'pending' ORDER BY seq"
-    } else {
-        "SELECT seq, address, state, reply FROM recipients WHERE message = ?1 ORDER BY seq"
-    };
-    let mut stmt = tx.prepare_cached(sql)?;
+/// A message's recipients. In a `sent` message, the ones still `pending` were accepted
+/// with the message's `accepted_reply` (see [`complete_one`]), and are shown so.
+fn recipients(tx: &Connection, id: i64) -> rusqlite::Result<Vec<Recipient>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT r.seq, r.address, \
+           CASE WHEN r.state = 'pending' AND m.state = 'sent' THEN 'accepted' ELSE r.state END, \
+           CASE WHEN r.state = 'pending' AND m.state = 'sent' THEN m.accepted_reply ELSE r.reply END \
+         FROM recipients r JOIN messages m ON m.id = r.message WHERE r.message = ?1 ORDER BY r.seq",
+    )?;
     let rows = stmt.query_map([id], |r| {
         let state: String = r.get(2)?;
         Ok(Recipient {
@@ -303,12 +325,24 @@ fn get_setting(c: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
 }
 
 /// Record one attempt's outcome if `owner` still holds the message's lease.
+///
+/// A `sent` message keeps the reply its recipients were accepted with in `accepted_reply`,
+/// and those recipients stay `pending` in their table (`sent` is final, so nothing reads
+/// them for delivery again; [`recipients`] shows them as accepted).
 fn complete_one(conn: &Connection, id: i64, owner: &str, c: &Completion) -> rusqlite::Result<bool> {
+    let accepted_reply = (c.state == State::Sent)
+        .then(|| {
+            c.recipients
+                .iter()
+                .find(|r| r.1 == RecipientState::Accepted)
+                .and_then(|r| r.2.as_deref())
+        })
+        .flatten();
     let n = conn
         .prepare_cached(
             "UPDATE messages SET state = ?3, next_attempt_at = ?4, last_error = COALESCE(?5, last_error), \
                unknown_count = unknown_count + ?6, resent_count = resent_count + ?7, \
-               lease_owner = NULL, lease_until = NULL, dot_sent = 0 \
+               lease_owner = NULL, lease_until = NULL, dot_sent = 0, accepted_reply = ?8 \
              WHERE id = ?1 AND state = 'sending' AND lease_owner = ?2",
         )?
         .execute(params![
@@ -319,13 +353,19 @@ fn complete_one(conn: &Connection, id: i64, owner: &str, c: &Completion) -> rusq
             c.last_error,
             i64::from(c.unknown),
             i64::from(c.unknown && c.state == State::Queued),
+            accepted_reply,
         ])?;
     if n == 1 {
         let mut up = conn.prepare_cached(
             "UPDATE recipients SET state = ?3, reply = ?4 WHERE message = ?1 AND seq = ?2 AND state = 'pending'",
         )?;
         for (seq, st, reply) in &c.recipients {
-            up.execute(params![id, seq, st.as_str(), reply])?;
+            let implied = accepted_reply.is_some()
+                && *st == RecipientState::Accepted
+                && reply.as_deref() == accepted_reply;
+            if !implied {
+                up.execute(params![id, seq, st.as_str(), reply])?;
+            }
         }
     }
     Ok(n == 1)
@@ -720,7 +760,7 @@ impl Store for SqliteStore {
             Ok(Detail {
                 summary,
                 route,
-                recipients: recipients(conn, id, false).map_err(err)?,
+                recipients: recipients(conn, id).map_err(err)?,
             })
         })
         .await
