@@ -126,6 +126,9 @@ impl Store for Outbox {
     async fn complete_many(&self, owner: &str, outcomes: Vec<(i64, Completion)>) -> Result<u64> {
         both!(self, s => s.complete_many(owner, outcomes).await)
     }
+    async fn has_pending(&self) -> Result<bool> {
+        both!(self, s => s.has_pending().await)
+    }
     async fn status(&self, now: i64) -> Result<Status> {
         both!(self, s => s.status(now).await)
     }

@@ -565,6 +565,18 @@ impl Store for PgStore {
         .await
     }
 
+    async fn has_pending(&self) -> Result<bool> {
+        let client = self.get().await?;
+        let r = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE state IN ('queued', 'sending'))",
+                &[],
+            )
+            .await
+            .map_err(pg(&self.name))?;
+        Ok(r.get(0))
+    }
+
     async fn status(&self, now: i64) -> Result<Status> {
         let settings = self.settings().await?;
         let client = self.get().await?;

@@ -136,6 +136,10 @@ pub trait Store: Send + Sync + 'static {
         outcomes: Vec<(i64, Completion)>,
     ) -> impl Future<Output = Result<u64>> + Send;
 
+    /// Whether any message is still to be delivered (`queued` or `sending`): what
+    /// `--until-empty` waits for. Cheaper than [`status`](Self::status), which counts all.
+    fn has_pending(&self) -> impl Future<Output = Result<bool>> + Send;
+
     /// Counts per state, age of the oldest pending message, unknown counters.
     fn status(&self, now: i64) -> impl Future<Output = Result<Status>> + Send;
 

@@ -326,7 +326,7 @@ async fn task<S: Store>(s: Arc<Shared<S>>) -> Result<()> {
                             (a > 1).then(|| a - 1)
                         })
                         .is_ok()
-                        || s.store.status(now_ms()).await?.pending() == 0))
+                        || !s.store.has_pending().await?))
             {
                 break;
             }
