@@ -14,7 +14,7 @@
 #   BENCH_BIG_MIB=1024      attachment size for case 4 (scale down only for a quick try)
 #   BENCH_BIG_RUNS=1        runs per client for case 4 (Python needs minutes for 1 GiB)
 #   BENCH_SINGLE_RUNS=30    runs per client for case 5 (one send, process start to exit)
-#   BENCH_OUTBOX_COUNT=10000  messages for case 6 (outbox delivery against send --count)
+#   BENCH_OUTBOX_COUNT=20000  messages for case 6 (outbox delivery against send --count)
 #   BENCH_INLINE_MIB=100    inline image size for case 7 (an HTML mail, smtpcm only)
 #   BENCH_RESULTS=<path>    where the table goes (default: <target dir>/bench/results.md)
 #   BENCH_SKIP_PEERS=1      leave out Python and lettre (and do not build lettre-client and
