@@ -4,7 +4,7 @@
 //! What is retried is decided by the engine's one predicate,
 //! [`SendError::is_retryable`]; a connection lost after the final dot
 //! ([`SmtpError::is_delivery_unknown`]) is never retried blindly: the outbox's
-//! [`UnknownPolicy`] decides.
+//! [`UnknownPolicy`](crate::model::UnknownPolicy) decides.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -11,7 +11,7 @@ use crate::model::{Claimed, Completion, Recipient, RecipientState, State, dsn_fr
 ///
 /// A `sent` message keeps the reply its recipients were accepted with in `accepted_reply`,
 /// and those recipients stay `pending` in their table (`sent` is final, so nothing reads
-/// them for delivery again; [`recipients`] shows them as accepted).
+/// them for delivery again; [`super::recipients`] shows them as accepted).
 pub(super) fn complete_one(
     conn: &Connection,
     id: i64,
@@ -59,7 +59,7 @@ pub(super) fn complete_one(
     Ok(n == 1)
 }
 
-/// The statements of [`Store::claim`], inside the caller's transaction.
+/// The statements of [`Store::claim`](crate::store::Store::claim), inside the caller's transaction.
 pub(super) fn claim_in(
     conn: &Connection,
     owner: &str,

@@ -7,7 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::{OutboxError, Result};
 
-/// The statements of one [`Job`], and what they return (downcast by [`SqliteStore::grouped`]).
+/// The statements of one [`Job`], and what they return (downcast by [`SqliteStore::grouped`](super::SqliteStore::grouped)).
 pub(super) type JobFn =
     Box<dyn FnOnce(&Connection) -> rusqlite::Result<Box<dyn Any + Send>> + Send>;
 
