@@ -1,5 +1,6 @@
 //! Saving: collect one splice per changed value, then apply them to the original bytes.
 
+use std::ops::Range;
 use std::path::Path;
 
 use super::ConmgrFile;
@@ -323,7 +324,9 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn first_expression_place_3(&self, owner: &Origin) -> Option<usize> {
+    /// The byte ranges (relative to the document after its prefix) of `owner`'s first child
+    /// element of each name in `names`, `None` where it has none.
+    fn owner_children(&self, owner: &Origin, names: &[&str]) -> Option<Vec<Option<Range<usize>>>> {
         let base = self.doc.prefix_len;
         let text = std::str::from_utf8(&self.doc.bytes[base..]).ok()?;
         let xml = roxmltree::Document::parse_with_options(
@@ -337,13 +340,24 @@ impl Writer<'_> {
         let node = xml
             .descendants()
             .find(|n| n.is_element() && n.range().start + base == owner.element.start)?;
-        let child = |name: &str| {
-            node.children()
-                .find(|c| c.is_element() && c.has_tag_name((DTS_NS, name)))
-        };
-        match child("LoggingOptions") {
-            Some(l) => Some(l.range().end + base),
-            None => child("ObjectData").map(|d| d.range().start + base),
+        Some(
+            names
+                .iter()
+                .map(|name| {
+                    node.children()
+                        .find(|c| c.is_element() && c.has_tag_name((DTS_NS, *name)))
+                        .map(|c| c.range())
+                })
+                .collect(),
+        )
+    }
+
+    fn first_expression_place_3(&self, owner: &Origin) -> Option<usize> {
+        let base = self.doc.prefix_len;
+        let found = self.owner_children(owner, &["LoggingOptions", "ObjectData"])?;
+        match (&found[0], &found[1]) {
+            (Some(logging), _) => Some(logging.end + base),
+            (None, data) => data.as_ref().map(|d| d.start + base),
         }
     }
 
@@ -351,29 +365,14 @@ impl Writer<'_> {
     /// its indentation: (insert position, indentation source), as absolute byte offsets.
     fn first_expression_place(&self, owner: &Origin) -> Option<(usize, usize)> {
         let base = self.doc.prefix_len;
-        let text = std::str::from_utf8(&self.doc.bytes[base..]).ok()?;
-        let xml = roxmltree::Document::parse_with_options(
-            text,
-            roxmltree::ParsingOptions {
-                allow_dtd: false,
-                ..Default::default()
-            },
-        )
-        .ok()?;
-        let node = xml
-            .descendants()
-            .find(|n| n.is_element() && n.range().start + base == owner.element.start)?;
-        let child = |name: &str| {
-            node.children()
-                .find(|c| c.is_element() && c.has_tag_name((DTS_NS, name)))
-        };
-        if let Some(v) = child("Variables") {
-            return Some((v.range().end + base, v.range().start + base));
+        let found = self.owner_children(owner, &["Variables", "ObjectData"])?;
+        if let Some(v) = &found[0] {
+            return Some((v.end + base, v.start + base));
         }
-        let data = child("ObjectData")?;
+        let start = found[1].as_ref()?.start;
         // Before ObjectData: insert at the end of the previous line, so the new element gets
         // its own line with ObjectData's indentation.
-        let start = data.range().start;
+        let text = std::str::from_utf8(&self.doc.bytes[base..]).ok()?;
         let line_end = text[..start].rfind('\n')?;
         let line_end = if text[..line_end].ends_with('\r') {
             line_end - 1

@@ -20,17 +20,18 @@ use super::source::{Splice, escape_attr, escape_text};
 use crate::package::{Executable, ExecutableKind, Package, SourceDoc, Variable};
 
 const CONTACT_8: &str = "Send Mail Task; Microsoft Corporation; SQL Server 2016; © 2015 Microsoft Corporation; All Rights Reserved;http://www.microsoft.com/sql/support/default.asp;1";
-const CONTACT_6: &str = "Send Mail Task; Microsoft Corporation; Microsoft SQL Server 2008; © 2007 Microsoft Corporation; All Rights Reserved;http://www.microsoft.com/sql/support/default.asp;1";
-const SEND_MAIL_NS: &str = "www.microsoft.com/sqlserver/dts/tasks/sendmailtask";
+/// SQL Server 2008's Send Mail task contact, written in formats 3 and 6.
+pub(super) const CONTACT_2008: &str = "Send Mail Task; Microsoft Corporation; Microsoft SQL Server 2008; © 2007 Microsoft Corporation; All Rights Reserved;http://www.microsoft.com/sql/support/default.asp;1";
+pub(super) const SEND_MAIL_NS: &str = "www.microsoft.com/sqlserver/dts/tasks/sendmailtask";
 
-fn unsupported(doc: &SourceDoc, what: String) -> SaveError {
+pub(super) fn unsupported(doc: &SourceDoc, what: String) -> SaveError {
     SaveError::Unsupported {
         origin: doc.origin_name.clone(),
         what,
     }
 }
 
-fn is_dts(n: Node, name: &str) -> bool {
+pub(super) fn is_dts(n: Node, name: &str) -> bool {
     n.is_element() && n.has_tag_name((DTS_NS, name))
 }
 
@@ -482,7 +483,7 @@ fn send_mail_xml(
     let a = format!("{indent}  ");
     // Set by `Package::add_send_mail_task` for the package's format.
     let ty = e.executable_type.as_str();
-    let contact = if format >= 8 { CONTACT_8 } else { CONTACT_6 };
+    let contact = if format >= 8 { CONTACT_8 } else { CONTACT_2008 };
     let mut s = format!("{indent}<DTS:Executable");
     let mut attr = |name: &str, value: &str| {
         s.push_str(&format!("{nl}{a}DTS:{name}=\"{}\"", escape_attr(value)));

@@ -16,23 +16,10 @@ use roxmltree::Node;
 use super::SaveError;
 use super::load::DTS_NS;
 use super::source::{Splice, escape_attr, escape_text};
+use super::tree::{CONTACT_2008, SEND_MAIL_NS, is_dts, unsupported};
 use crate::package::{
     ConnectionKind, ConnectionManager, Executable, ExecutableKind, SourceDoc, Variable, vartype,
 };
-
-const CONTACT_3: &str = "Send Mail Task; Microsoft Corporation; Microsoft SQL Server 2008; © 2007 Microsoft Corporation; All Rights Reserved;http://www.microsoft.com/sql/support/default.asp;1";
-const SEND_MAIL_NS: &str = "www.microsoft.com/sqlserver/dts/tasks/sendmailtask";
-
-fn unsupported(doc: &SourceDoc, what: String) -> SaveError {
-    SaveError::Unsupported {
-        origin: doc.origin_name.clone(),
-        what,
-    }
-}
-
-fn is_dts(n: Node, name: &str) -> bool {
-    n.is_element() && n.has_tag_name((DTS_NS, name))
-}
 
 fn prop(name: &str, value: &str) -> String {
     format!(
@@ -142,7 +129,7 @@ pub(super) fn send_mail_xml(
     for (name, value) in [
         ("ExecutionLocation", "0"),
         ("ExecutionAddress", ""),
-        ("TaskContact", CONTACT_3),
+        ("TaskContact", CONTACT_2008),
         ("ForceExecValue", "0"),
     ] {
         s.push_str(nl);
